@@ -1,1 +1,95 @@
-//! placeholder
+//! The Patchbay broker as a library: [`router`] builds the whole HTTP surface from an
+//! [`AppState`], so tests drive it in-process and `main` only parses the command line.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod credentials;
+pub mod crypto;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod net;
+pub mod sessions;
+pub mod state;
+pub mod store;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+pub use http::router;
+pub use state::AppState;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::crypto::Keyring;
+use crate::store::{SqliteStore, Store, Workspace};
+
+/// Opens the store named by `database_url`.
+pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if database_url.starts_with("sqlite:") {
+        if let Some(dir) = database_url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:")
+            .split('?')
+            .next()
+            .and_then(|path| std::path::Path::new(path).parent())
+            .filter(|dir| !dir.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        return Ok(Arc::new(SqliteStore::open(database_url).await?));
+    }
+    anyhow::bail!("unsupported database URL scheme (expected sqlite://…)")
+}
+
+/// Loads everything `config` points at: master keys, catalog, store.
+pub async fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
+    let keyring = Keyring::parse(&config.master_keys(|name| std::env::var(name).ok())?)?;
+    let catalog = Catalog::load(&config.catalog)?;
+    let store = open_store(&config.database_url).await?;
+    AppState::new(config, catalog, store, keyring)
+}
+
+/// A new workspace and its secret key (shown once; only its hash is stored).
+pub async fn create_workspace(store: &dyn Store, name: &str) -> anyhow::Result<(Workspace, String)> {
+    let workspace = Workspace {
+        id: ids::random_id("ws"),
+        name: name.to_owned(),
+        app_key: ids::random_id("pb_ak"),
+    };
+    let secret_key = format!("pb_sk_{}", ids::random_token(32));
+    store
+        .create_workspace(&workspace, &http::secret_key_hash(&secret_key))
+        .await?;
+    Ok((workspace, secret_key))
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(state: Arc<AppState>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(state.config.listen)
+        .await
+        .with_context(|| format!("binding {}", state.config.listen))?;
+    let public_url = state.config.public_url();
+    tracing::info!(%public_url, apps = state.catalog.apps().count(), "patchbay broker listening");
+    println!("patchbay-broker listening on {public_url}");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

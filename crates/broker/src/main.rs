@@ -1,1 +1,19 @@
-fn main() {}
+//! `patchbay-broker`: see `patchbay-broker --help`.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    match patchbay_broker::cli::run(patchbay_broker::cli::Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("patchbay-broker: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,480 @@
+//! The app catalog: a TOML file loaded and validated once at start-up. Every problem is reported
+//! with the file, the app and the field it concerns. The README documents the format.
+
+mod template;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::http::{HeaderName, Method};
+use patchbay_protocol::{AccountsPolicy, AuthType, CredentialField, FieldKind};
+use serde::Deserialize;
+pub use template::Template;
+use url::Url;
+
+/// A catalog problem, naming where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogError {
+    /// The catalog file.
+    pub file: String,
+    /// The app id, when the problem is inside an app.
+    pub app: Option<String>,
+    /// The field (dotted path inside the app), when known.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for CatalogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "catalog {}", self.file)?;
+        if let Some(app) = &self.app {
+            write!(f, ": app `{app}`")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field `{field}`")?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
+impl std::error::Error for CatalogError {}
+
+/// The loaded catalog. Cheap to share: apps are behind `Arc`.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    apps: BTreeMap<String, Arc<App>>,
+}
+
+/// One app, validated and pre-parsed.
+#[derive(Debug)]
+pub struct App {
+    /// Catalog id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Short description.
+    pub description: Option<String>,
+    /// Auth type.
+    pub auth: AuthType,
+    /// Accounts policy.
+    pub accounts: AccountsPolicy,
+    /// Where requests go, for auth types without a user-supplied URL.
+    pub base_url: Option<Url>,
+    /// How credentials reach upstream requests.
+    pub inject: Injection,
+    /// The request that checks new credentials and names the account.
+    pub verify: Option<Verify>,
+    /// The credential form.
+    pub fields: Vec<CredentialField>,
+}
+
+/// How credentials are injected into an upstream request.
+#[derive(Debug, Default)]
+pub struct Injection {
+    /// Headers to set.
+    pub headers: Vec<(HeaderName, Template)>,
+    /// Query parameters to add.
+    pub query: Vec<(String, Template)>,
+    /// HTTP Basic username and password.
+    pub basic: Option<(Template, Template)>,
+}
+
+/// The verification request run at connect time.
+#[derive(Debug)]
+pub struct Verify {
+    /// HTTP method.
+    pub method: Method,
+    /// Path below the base URL.
+    pub path: String,
+    /// JSON Pointer to the display name in the response.
+    pub display_name: Option<String>,
+    /// JSON Pointer to the upstream identity (detects reconnects under policy "multiple").
+    pub identity: Option<String>,
+}
+
+impl Catalog {
+    /// Loads and validates a catalog file, resolving `${VAR}` from the process environment.
+    pub fn load(path: &Path) -> Result<Catalog, CatalogError> {
+        let file = path.display().to_string();
+        let source = std::fs::read_to_string(path).map_err(|e| CatalogError {
+            file: file.clone(),
+            app: None,
+            field: None,
+            problem: format!("cannot read: {e}"),
+        })?;
+        Catalog::parse(&source, &file, |name| std::env::var(name).ok())
+    }
+
+    /// Parses catalog `source` (named `file` in errors), resolving `${VAR}` with `env`.
+    pub fn parse(
+        source: &str,
+        file: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Catalog, CatalogError> {
+        let err = |app: Option<&str>, field: Option<&str>, problem: String| CatalogError {
+            file: file.to_owned(),
+            app: app.map(str::to_owned),
+            field: field.map(str::to_owned),
+            problem,
+        };
+        let mut root: toml::Table = source
+            .parse()
+            .map_err(|e: toml::de::Error| err(None, None, e.to_string()))?;
+        let apps = match root.remove("apps") {
+            None => toml::Table::new(),
+            Some(toml::Value::Table(t)) => t,
+            Some(_) => return Err(err(None, Some("apps"), "must be a table of apps".into())),
+        };
+        if let Some(key) = root.keys().next() {
+            return Err(err(
+                None,
+                Some(key),
+                "unknown top-level key (expected only `apps`)".into(),
+            ));
+        }
+        let mut catalog = Catalog::default();
+        for (id, mut value) in apps {
+            if !valid_app_id(&id) {
+                return Err(err(
+                    Some(&id),
+                    None,
+                    "app ids use a-z, 0-9 and `-`, starting with a letter".into(),
+                ));
+            }
+            interpolate(&mut value, "", &env)
+                .map_err(|(field, problem)| err(Some(&id), Some(&field), problem))?;
+            let raw = RawApp::deserialize(value).map_err(|e| err(Some(&id), None, e.message().to_owned()))?;
+            let app = raw
+                .validate(&id)
+                .map_err(|(field, problem)| err(Some(&id), Some(field), problem))?;
+            catalog.apps.insert(id, Arc::new(app));
+        }
+        Ok(catalog)
+    }
+
+    /// The app with this id.
+    pub fn app(&self, id: &str) -> Option<&Arc<App>> {
+        self.apps.get(id)
+    }
+
+    /// Every app, by id.
+    pub fn apps(&self) -> impl Iterator<Item = &Arc<App>> {
+        self.apps.values()
+    }
+}
+
+fn valid_app_id(id: &str) -> bool {
+    id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Replaces `${VAR}` in every string below `value`; errors carry the dotted field path.
+fn interpolate(
+    value: &mut toml::Value,
+    path: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(), (String, String)> {
+    match value {
+        toml::Value::String(s) => {
+            let mut out = String::with_capacity(s.len());
+            let mut rest = s.as_str();
+            while let Some(start) = rest.find("${") {
+                out.push_str(&rest[..start]);
+                let after = &rest[start + 2..];
+                let end = after
+                    .find('}')
+                    .ok_or_else(|| (path.to_owned(), "unclosed `${`".to_owned()))?;
+                let name = &after[..end];
+                let resolved = env(name).ok_or_else(|| {
+                    (
+                        path.to_owned(),
+                        format!("environment variable `{name}` is not set"),
+                    )
+                })?;
+                out.push_str(&resolved);
+                rest = &after[end + 1..];
+            }
+            out.push_str(rest);
+            *s = out;
+        }
+        toml::Value::Table(t) => {
+            for (k, v) in t.iter_mut() {
+                let child = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                interpolate(v, &child, env)?;
+            }
+        }
+        toml::Value::Array(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                interpolate(v, &format!("{path}[{i}]"), env)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    name: String,
+    description: Option<String>,
+    auth: AuthType,
+    #[serde(default)]
+    accounts: AccountsPolicy,
+    base_url: Option<String>,
+    inject: Option<RawInject>,
+    verify: Option<RawVerify>,
+    #[serde(default)]
+    fields: BTreeMap<String, RawField>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInject {
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    query: BTreeMap<String, String>,
+    basic: Option<RawBasic>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBasic {
+    username: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVerify {
+    method: Option<String>,
+    path: String,
+    display_name: Option<String>,
+    identity: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawField {
+    label: Option<String>,
+    help: Option<String>,
+    placeholder: Option<String>,
+}
+
+type FieldProblem = (&'static str, String);
+
+impl RawApp {
+    fn validate(self, id: &str) -> Result<App, FieldProblem> {
+        if self.auth == AuthType::Oauth2 {
+            return Err((
+                "auth",
+                "oauth2 apps are not supported by this broker version yet".into(),
+            ));
+        }
+        let vars = self.auth.credential_fields();
+        let base_url = match (self.base_url, self.auth.has_user_base_url()) {
+            (Some(_), true) => {
+                return Err((
+                    "base_url",
+                    format!("`{}` apps take the base URL from the user", self.auth.as_str()),
+                ))
+            }
+            (None, false) => return Err(("base_url", "is required for this auth type".into())),
+            (None, true) => None,
+            (Some(raw), false) => Some(parse_base_url(&raw).map_err(|p| ("base_url", p))?),
+        };
+        let inject = match self.inject {
+            Some(raw) => raw.validate(vars)?,
+            None => default_injection(self.auth).ok_or((
+                "inject",
+                format!(
+                    "`{}` apps must declare how the key is sent (headers or query)",
+                    self.auth.as_str()
+                ),
+            ))?,
+        };
+        let verify = self.verify.map(RawVerify::validate).transpose()?;
+        let fields = credential_fields(self.auth, self.fields)?;
+        Ok(App {
+            id: id.to_owned(),
+            name: self.name,
+            description: self.description,
+            auth: self.auth,
+            accounts: self.accounts,
+            base_url,
+            inject,
+            verify,
+            fields,
+        })
+    }
+}
+
+/// Parses an http(s) base URL without query or fragment.
+pub fn parse_base_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| format!("is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be an http or https URL".into());
+    }
+    if url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return Err("must have a host and no user name or password".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment".into());
+    }
+    Ok(url)
+}
+
+fn parse_template(raw: &str, allowed: &[&str], field: &'static str) -> Result<Template, FieldProblem> {
+    let template = Template::parse(raw).map_err(|e| (field, e.0))?;
+    if let Some(unknown) = template.vars().find(|v| !allowed.contains(v)) {
+        return Err((
+            field,
+            format!(
+                "unknown placeholder `{{{unknown}}}` (this app has: {})",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    Ok(template)
+}
+
+impl RawInject {
+    fn validate(self, vars: &[&str]) -> Result<Injection, FieldProblem> {
+        let mut inject = Injection::default();
+        for (name, value) in self.headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| ("inject.headers", format!("`{name}` is not a valid header name")))?;
+            inject
+                .headers
+                .push((header, parse_template(&value, vars, "inject.headers")?));
+        }
+        for (name, value) in self.query {
+            inject
+                .query
+                .push((name, parse_template(&value, vars, "inject.query")?));
+        }
+        if let Some(basic) = self.basic {
+            inject.basic = Some((
+                parse_template(&basic.username, vars, "inject.basic.username")?,
+                parse_template(&basic.password, vars, "inject.basic.password")?,
+            ));
+        }
+        if inject.headers.is_empty() && inject.query.is_empty() && inject.basic.is_none() {
+            return Err(("inject", "declares nothing to inject".into()));
+        }
+        Ok(inject)
+    }
+}
+
+/// Injection for auth types whose convention is unambiguous.
+fn default_injection(auth: AuthType) -> Option<Injection> {
+    let basic = |user: &str, pass: &str| -> Option<Injection> {
+        Some(Injection {
+            basic: Some((Template::parse(user).ok()?, Template::parse(pass).ok()?)),
+            ..Injection::default()
+        })
+    };
+    match auth {
+        AuthType::Basic | AuthType::BasicUrl => basic("{username}", "{password}"),
+        AuthType::ApiKeySecret => basic("{api_key}", "{api_secret}"),
+        AuthType::Oauth2 | AuthType::ApiKey | AuthType::ApiKeyUrl | AuthType::BasicApiKey => None,
+    }
+}
+
+impl RawVerify {
+    fn validate(self) -> Result<Verify, FieldProblem> {
+        let method = match self
+            .method
+            .as_deref()
+            .unwrap_or("GET")
+            .to_ascii_uppercase()
+            .as_str()
+        {
+            "GET" => Method::GET,
+            "POST" => Method::POST,
+            "HEAD" => Method::HEAD,
+            other => return Err(("verify.method", format!("`{other}` is not GET, POST or HEAD"))),
+        };
+        if !self.path.starts_with('/') {
+            return Err(("verify.path", "must start with `/`".into()));
+        }
+        for (field, pointer) in [
+            ("verify.display_name", &self.display_name),
+            ("verify.identity", &self.identity),
+        ] {
+            if pointer
+                .as_deref()
+                .is_some_and(|p| !p.is_empty() && !p.starts_with('/'))
+            {
+                return Err((field, "must be a JSON Pointer such as `/user/email`".into()));
+            }
+        }
+        Ok(Verify {
+            method,
+            path: self.path,
+            display_name: self.display_name,
+            identity: self.identity,
+        })
+    }
+}
+
+fn credential_fields(
+    auth: AuthType,
+    mut overrides: BTreeMap<String, RawField>,
+) -> Result<Vec<CredentialField>, FieldProblem> {
+    let names = auth.credential_fields();
+    if let Some(unknown) = overrides.keys().find(|k| !names.contains(&k.as_str())) {
+        return Err((
+            "fields",
+            format!(
+                "`{unknown}` is not a field of `{}` apps ({})",
+                auth.as_str(),
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(names
+        .iter()
+        .map(|&name| {
+            let raw = overrides.remove(name);
+            let (label, placeholder) = default_label(name);
+            CredentialField {
+                name: name.to_owned(),
+                label: raw
+                    .as_ref()
+                    .and_then(|r| r.label.clone())
+                    .unwrap_or_else(|| label.to_owned()),
+                kind: FieldKind::of(name),
+                required: true,
+                help: raw.as_ref().and_then(|r| r.help.clone()),
+                placeholder: raw
+                    .and_then(|r| r.placeholder)
+                    .or_else(|| placeholder.map(str::to_owned)),
+            }
+        })
+        .collect())
+}
+
+fn default_label(field: &str) -> (&'static str, Option<&'static str>) {
+    match field {
+        "api_key" => ("API key", None),
+        "api_secret" => ("API secret", None),
+        "base_url" => ("Instance URL", Some("https://your-instance.example.com")),
+        "username" => ("Username", None),
+        "password" => ("Password", None),
+        _ => ("Value", None),
+    }
+}
+
+#[cfg(test)]
+mod tests;

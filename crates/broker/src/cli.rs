@@ -1,0 +1,112 @@
+//! The command line: serve, and the operator's development helpers.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use patchbay_protocol::SessionRequest;
+
+use crate::config::Config;
+use crate::crypto::Keyring;
+
+/// Patchbay broker.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// Configuration file (TOML); `PATCHBAY_*` environment variables override it.
+    #[arg(long, env = "PATCHBAY_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service.
+    Serve,
+    /// Print a new random master key entry (`id:base64`) for PATCHBAY_MASTER_KEYS.
+    Keygen {
+        /// Key id.
+        #[arg(long, default_value = "k1")]
+        id: String,
+    },
+    /// Workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Session tokens (for development; production backends call POST /v1/sessions).
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+/// `workspace …`
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace and print its id, app key and secret key as JSON (the secret is shown once).
+    Create {
+        /// Name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// `session …`
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Mint a session token and print it as JSON.
+    Create {
+        /// Workspace id.
+        #[arg(long)]
+        workspace: String,
+        /// The workspace's user id.
+        #[arg(long)]
+        user: String,
+        /// Allowed browser origin (repeatable).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long)]
+        ttl: Option<u64>,
+    },
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Keygen { id } = &cli.command {
+        println!("{}", Keyring::generate_entry(id));
+        return Ok(());
+    }
+    let config = Config::load(cli.config.as_deref(), |name| std::env::var(name).ok())?;
+    let state = crate::build_state(config).await?;
+    match cli.command {
+        Command::Keygen { .. } => Ok(()),
+        Command::Serve => crate::serve(state).await,
+        Command::Workspace(WorkspaceCommand::Create { name }) => {
+            let (workspace, secret_key) = crate::create_workspace(state.store.as_ref(), &name).await?;
+            let out = serde_json::json!({
+                "id": workspace.id, "name": workspace.name, "appKey": workspace.app_key, "secretKey": secret_key,
+            });
+            println!("{out}");
+            Ok(())
+        }
+        Command::Session(SessionCommand::Create {
+            workspace,
+            user,
+            origins,
+            ttl,
+        }) => {
+            if state.store.workspace(&workspace).await?.is_none() {
+                anyhow::bail!("no workspace `{workspace}`");
+            }
+            let request = SessionRequest {
+                user_id: user,
+                ttl_seconds: ttl,
+                allowed_origins: origins,
+            };
+            let session = crate::http::mint_session(&state, &workspace, request)
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            println!("{}", serde_json::to_string(&session)?);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! Credential-based connects: validating what the user typed, injecting it into upstream requests
+//! as the app declares, and verifying it against the app before anything is saved.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use patchbay_protocol::{ErrorCode, ErrorDetails, FieldError};
+use reqwest::header::RETRY_AFTER;
+use reqwest::{RequestBuilder, Response, StatusCode};
+use url::Url;
+use zeroize::Zeroize;
+
+use crate::catalog::{parse_base_url, App};
+use crate::error::ApiError;
+use crate::net::{is_blocked, Upstreams};
+
+/// Longest accepted credential value.
+const MAX_FIELD_LEN: usize = 4096;
+/// Largest upstream body the broker reads.
+pub const MAX_UPSTREAM_BODY: usize = 1024 * 1024;
+/// Longest upstream body excerpt returned in UPSTREAM_ERROR.
+const MAX_ERROR_BODY: usize = 2048;
+
+/// A user's credential values for one app, wiped from memory when dropped.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Credentials(BTreeMap<String, String>);
+
+impl Drop for Credentials {
+    fn drop(&mut self) {
+        for value in self.0.values_mut() {
+            value.zeroize();
+        }
+    }
+}
+
+impl Credentials {
+    /// A value by field name.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// The user-supplied base URL, for the "with URL" auth types.
+    pub fn base_url(&self) -> Option<Url> {
+        self.get("base_url").and_then(|raw| parse_base_url(raw).ok())
+    }
+
+    /// Values of the secret fields (everything but the username and the URL).
+    fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "username" | "base_url"))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Checks submitted fields against the app's form. Every problem is reported at once.
+pub fn validate_fields(app: &App, mut submitted: BTreeMap<String, String>) -> Result<Credentials, ApiError> {
+    let mut problems = Vec::new();
+    for name in submitted
+        .keys()
+        .filter(|k| !app.fields.iter().any(|f| &f.name == *k))
+    {
+        problems.push(FieldError {
+            field: name.clone(),
+            reason: "is not a field of this app".into(),
+        });
+    }
+    let mut values = BTreeMap::new();
+    for field in &app.fields {
+        let value = submitted.remove(&field.name).unwrap_or_default();
+        let reason = if value.trim().is_empty() {
+            field.required.then_some("is required")
+        } else if value.len() > MAX_FIELD_LEN {
+            Some("is too long")
+        } else if value.chars().any(char::is_control) {
+            Some("must not contain line breaks or control characters")
+        } else if field.name == "username" && value.contains(':') && app.inject.basic.is_some() {
+            Some("must not contain `:` (HTTP Basic cannot carry it)")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            problems.push(FieldError {
+                field: field.name.clone(),
+                reason: reason.into(),
+            });
+        } else if field.name == "base_url" {
+            match parse_base_url(value.trim()) {
+                Ok(url) => {
+                    values.insert(field.name.clone(), url.to_string());
+                }
+                Err(reason) => problems.push(FieldError {
+                    field: field.name.clone(),
+                    reason,
+                }),
+            }
+        } else {
+            values.insert(field.name.clone(), value);
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid_fields(problems));
+    }
+    Ok(Credentials(values))
+}
+
+/// What verification learnt about the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Name shown to the user.
+    pub display_name: String,
+    /// Upstream identity, when the app declares where to find it.
+    pub identity: Option<String>,
+}
+
+/// Where an app's requests go for these credentials, and which client may send them.
+fn base_and_client<'a>(
+    app: &App,
+    creds: &Credentials,
+    upstreams: &'a Upstreams,
+) -> Result<(Url, &'a reqwest::Client), ApiError> {
+    if let Some(url) = &app.base_url {
+        return Ok((url.clone(), &upstreams.trusted));
+    }
+    let url = creds
+        .base_url()
+        .ok_or_else(|| ApiError::internal("validated credentials lack base_url"))?;
+    upstreams
+        .policy
+        .check_url(&url)
+        .map_err(|blocked| url_not_allowed(&blocked.to_string()))?;
+    Ok((url, &upstreams.guarded))
+}
+
+fn url_not_allowed(reason: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::UrlNotAllowed,
+        "the base URL points to an address the broker does not call",
+    )
+    .with_details(ErrorDetails {
+        fields: vec![FieldError {
+            field: "base_url".into(),
+            reason: reason.to_owned(),
+        }],
+        ..Default::default()
+    })
+}
+
+/// `base` joined with `path` (which may carry a query string).
+pub fn join_url(base: &Url, path: &str) -> Url {
+    let (path, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
+    let mut url = base.clone();
+    url.set_path(&format!("{}{}", base.path().trim_end_matches('/'), path));
+    url.set_query(query);
+    url
+}
+
+/// Builds a request to `path` with the credentials injected as the app declares.
+pub fn authorized_request(
+    app: &App,
+    creds: &Credentials,
+    upstreams: &Upstreams,
+    method: reqwest::Method,
+    path: &str,
+) -> Result<RequestBuilder, ApiError> {
+    let (base, client) = base_and_client(app, creds, upstreams)?;
+    let mut url = join_url(&base, path);
+    let lookup = |name: &str| creds.get(name);
+    if !app.inject.query.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (name, template) in &app.inject.query {
+            pairs.append_pair(name, &template.render(lookup));
+        }
+    }
+    let mut request = client.request(method, url);
+    for (name, template) in &app.inject.headers {
+        request = request.header(name, template.render(lookup));
+    }
+    if let Some((user, pass)) = &app.inject.basic {
+        request = request.basic_auth(user.render(lookup), Some(pass.render(lookup)));
+    }
+    Ok(request)
+}
+
+/// Runs the app's verify request; only a 2xx answer lets the credentials be saved.
+pub async fn verify(app: &App, creds: &Credentials, upstreams: &Upstreams) -> Result<Verified, ApiError> {
+    let Some(verify) = &app.verify else {
+        return Ok(Verified {
+            display_name: fallback_display_name(app, creds),
+            identity: None,
+        });
+    };
+    let request = authorized_request(app, creds, upstreams, verify.method.clone(), &verify.path)?;
+    let response = send(request).await?;
+    let status = response.status();
+    let retry_after = retry_after_seconds(&response);
+    let body = read_capped(response).await?;
+    if !status.is_success() {
+        return Err(upstream_failure(status, &body, retry_after, true));
+    }
+    let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    let pick = |pointer: &Option<String>| -> Option<String> {
+        let value = json.as_ref()?.pointer(pointer.as_deref()?)?;
+        match value {
+            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    };
+    let display_name = pick(&verify.display_name)
+        .filter(|name| {
+            !creds
+                .secrets()
+                .any(|secret| secret.len() >= 4 && name.contains(secret))
+        })
+        .unwrap_or_else(|| fallback_display_name(app, creds));
+    Ok(Verified {
+        display_name,
+        identity: pick(&verify.identity),
+    })
+}
+
+/// Sends a request, mapping transport failures to stable codes. Error texts never include the URL,
+/// which can carry an API key in its query.
+pub async fn send(request: RequestBuilder) -> Result<Response, ApiError> {
+    request.send().await.map_err(|err| {
+        if is_blocked(&err) {
+            return url_not_allowed("resolves to a private, loopback or reserved address");
+        }
+        let err = err.without_url();
+        tracing::warn!(error = %err, "upstream request failed");
+        let message = if err.is_timeout() {
+            "the app did not answer in time"
+        } else {
+            "the app could not be reached"
+        };
+        ApiError::new(ErrorCode::UpstreamUnavailable, message)
+    })
+}
+
+/// Reads at most [`MAX_UPSTREAM_BODY`] bytes; a larger body is an UPSTREAM_ERROR.
+pub async fn read_capped(mut response: Response) -> Result<Vec<u8>, ApiError> {
+    let status = response.status().as_u16();
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|err| {
+        tracing::warn!(error = %err.without_url(), "upstream body failed");
+        ApiError::new(ErrorCode::UpstreamUnavailable, "the app's response was cut off")
+    })? {
+        if body.len() + chunk.len() > MAX_UPSTREAM_BODY {
+            return Err(ApiError::new(
+                ErrorCode::UpstreamError,
+                format!(
+                    "the app's response is larger than {} KiB",
+                    MAX_UPSTREAM_BODY / 1024
+                ),
+            )
+            .with_details(ErrorDetails {
+                status: Some(status),
+                ..Default::default()
+            }));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `Retry-After` in seconds, when given as a number.
+pub fn retry_after_seconds(response: &Response) -> Option<u64> {
+    response
+        .headers()
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Maps a non-2xx upstream answer. `rejecting` says 401/403 mean "these credentials are wrong".
+pub fn upstream_failure(
+    status: StatusCode,
+    body: &[u8],
+    retry_after: Option<u64>,
+    rejecting: bool,
+) -> ApiError {
+    let code = status.as_u16();
+    if rejecting && matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        let reason = provider_reason(body).unwrap_or_else(|| format!("the app answered {status}"));
+        return ApiError::new(
+            ErrorCode::CredentialsRejected,
+            format!("the app rejected these credentials: {reason}"),
+        )
+        .with_details(ErrorDetails {
+            reason: Some(reason),
+            status: Some(code),
+            ..Default::default()
+        });
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return ApiError::new(ErrorCode::RateLimited, "the app is rate limiting requests").with_details(
+            ErrorDetails {
+                retry_after_seconds: retry_after,
+                status: Some(code),
+                ..Default::default()
+            },
+        );
+    }
+    let excerpt = String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_BODY)]).into_owned();
+    ApiError::new(ErrorCode::UpstreamError, format!("the app answered {status}")).with_details(ErrorDetails {
+        status: Some(code),
+        body: Some(excerpt),
+        ..Default::default()
+    })
+}
+
+/// The provider's own explanation, from common JSON error shapes or a short text body.
+fn provider_reason(body: &[u8]) -> Option<String> {
+    let cap = |s: &str| s.trim().chars().take(300).collect::<String>();
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
+        for pointer in [
+            "/error_description",
+            "/message",
+            "/error/message",
+            "/detail",
+            "/error",
+        ] {
+            if let Some(s) = json
+                .pointer(pointer)
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.trim().is_empty())
+            {
+                return Some(cap(s));
+            }
+        }
+        return None;
+    }
+    let text = std::str::from_utf8(body).ok()?.trim();
+    (!text.is_empty() && text.len() <= 300 && !text.starts_with('<')).then(|| cap(text))
+}
+
+/// A display name when the app gives none: who (username, or the key's last characters) and where.
+fn fallback_display_name(app: &App, creds: &Credentials) -> String {
+    let who = match (creds.get("username"), creds.get("api_key")) {
+        (Some(user), _) => user.to_owned(),
+        (None, Some(key)) if key.chars().count() >= 12 => {
+            let tail: String = key.chars().skip(key.chars().count() - 4).collect();
+            format!("key …{tail}")
+        }
+        _ => "API key".to_owned(),
+    };
+    match creds.base_url().as_ref().and_then(Url::host_str) {
+        Some(host) => format!("{who} @ {host}"),
+        None => format!("{} ({who})", app.name),
+    }
+}
+
+/// Per-request timeout for verify calls and the default for upstream calls.
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    fn app(auth_and_more: &str) -> std::sync::Arc<App> {
+        let source = format!("[apps.a]\nname = \"Acme\"\n{auth_and_more}");
+        let catalog = Catalog::parse(&source, "t.toml", |_| None).expect("catalog");
+        catalog.app("a").cloned().expect("app")
+    }
+
+    fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn reasons(err: ApiError) -> Vec<(String, String)> {
+        assert_eq!(err.code, ErrorCode::InvalidArguments);
+        err.details
+            .map(|d| d.fields)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| (f.field, f.reason))
+            .collect()
+    }
+
+    #[test]
+    fn every_bad_field_is_named_at_once() {
+        let app = app("auth = \"basic_url\"");
+        let err = validate_fields(
+            &app,
+            fields(&[("username", "a:b"), ("pasword", "x"), ("base_url", "ftp://h")]),
+        )
+        .err()
+        .expect("invalid");
+        assert_eq!(
+            reasons(err),
+            [
+                ("pasword".to_owned(), "is not a field of this app".to_owned()),
+                ("base_url".to_owned(), "must be an http or https URL".to_owned()),
+                (
+                    "username".to_owned(),
+                    "must not contain `:` (HTTP Basic cannot carry it)".to_owned()
+                ),
+                ("password".to_owned(), "is required".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn control_characters_and_oversized_values_are_refused() {
+        let app = app("auth = \"basic\"\nbase_url = \"http://x\"");
+        let long = "p".repeat(MAX_FIELD_LEN + 1);
+        let err = validate_fields(
+            &app,
+            fields(&[("username", "a\r\nX-Evil: 1"), ("password", &long)]),
+        )
+        .err()
+        .expect("invalid");
+        let reasons = reasons(err);
+        assert_eq!(reasons[0].1, "must not contain line breaks or control characters");
+        assert_eq!(reasons[1].1, "is too long");
+    }
+
+    #[test]
+    fn urls_join_below_the_base_path() {
+        let base = Url::parse("http://h:1/api/").expect("url");
+        assert_eq!(join_url(&base, "/me?x=1").as_str(), "http://h:1/api/me?x=1");
+        let root = Url::parse("http://h:1").expect("url");
+        assert_eq!(join_url(&root, "/me").as_str(), "http://h:1/me");
+    }
+
+    #[test]
+    fn fallback_names_never_show_a_whole_key() {
+        let app = app("auth = \"api_key_url\"\ninject.headers.X-Key = \"{api_key}\"");
+        let creds = validate_fields(
+            &app,
+            fields(&[
+                ("api_key", "sk_live_abcdefgh1234"),
+                ("base_url", "https://h.example"),
+            ]),
+        )
+        .unwrap_or_else(|_| panic!("valid"));
+        assert_eq!(fallback_display_name(&app, &creds), "key …1234 @ h.example");
+    }
+
+    #[test]
+    fn provider_reasons_come_from_common_error_shapes() {
+        assert_eq!(
+            provider_reason(br#"{"error":"invalid_token","error_description":"expired"}"#).as_deref(),
+            Some("expired")
+        );
+        assert_eq!(
+            provider_reason(br#"{"error":{"message":"bad key"}}"#).as_deref(),
+            Some("bad key")
+        );
+        assert_eq!(provider_reason(b"Unauthorized").as_deref(), Some("Unauthorized"));
+        assert_eq!(provider_reason(b"<html>nope</html>"), None);
+    }
+}

@@ -1,0 +1,151 @@
+//! The catalog as the session's user sees it, and connecting an app.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use patchbay_protocol::{
+    AccountsPolicy, AppDetail, AppList, AppSummary, AuthType, ConnectRequest, ConnectResponse, ErrorCode,
+};
+use sha2::{Digest, Sha256};
+
+use super::accounts::to_wire;
+use super::auth::Session;
+use super::ApiJson;
+use crate::catalog::App;
+use crate::credentials::{validate_fields, verify};
+use crate::error::{ApiError, ApiResult};
+use crate::ids::random_id;
+use crate::state::AppState;
+use crate::store::{NewCredentials, Owner, Target};
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v1/apps", get(list))
+        .route("/v1/apps/{app}", get(detail))
+        .route("/v1/apps/{app}/connect", post(connect))
+}
+
+/// The catalog app named in a path, or APP_NOT_FOUND.
+pub fn find_app<'a>(state: &'a AppState, id: &str) -> ApiResult<&'a Arc<App>> {
+    state
+        .catalog
+        .app(id)
+        .ok_or_else(|| ApiError::new(ErrorCode::AppNotFound, format!("no app `{id}` in the catalog")))
+}
+
+fn summary(app: &App, connected_accounts: u32) -> AppSummary {
+    AppSummary {
+        id: app.id.clone(),
+        name: app.name.clone(),
+        description: app.description.clone(),
+        auth_type: app.auth,
+        accounts_policy: app.accounts,
+        connected_accounts,
+    }
+}
+
+async fn list(State(state): State<Arc<AppState>>, session: Session) -> ApiResult<Json<AppList>> {
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for account in state.store.accounts(&session.owner, None).await? {
+        *counts.entry(account.app_id).or_default() += 1;
+    }
+    let apps = state
+        .catalog
+        .apps()
+        .map(|app| summary(app, counts.get(&app.id).copied().unwrap_or(0)))
+        .collect();
+    Ok(Json(AppList { apps }))
+}
+
+async fn detail(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(app_id): Path<String>,
+) -> ApiResult<Json<AppDetail>> {
+    let app = find_app(&state, &app_id)?;
+    let connected = state.store.accounts(&session.owner, Some(&app.id)).await?.len();
+    Ok(Json(AppDetail {
+        summary: summary(app, u32::try_from(connected).unwrap_or(u32::MAX)),
+        fields: app.fields.clone(),
+        functions: Vec::new(),
+    }))
+}
+
+/// Binds sealed credentials to their owner and app, so a ciphertext moved to another row fails.
+pub fn credentials_aad(owner: &Owner, app_id: &str) -> Vec<u8> {
+    [
+        owner.workspace_id.as_bytes(),
+        owner.user_id.as_bytes(),
+        app_id.as_bytes(),
+    ]
+    .join(&0u8)
+}
+
+async fn connect(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(app_id): Path<String>,
+    ApiJson(request): ApiJson<ConnectRequest>,
+) -> ApiResult<(StatusCode, Json<ConnectResponse>)> {
+    let app = find_app(&state, &app_id)?;
+    if app.auth == AuthType::Oauth2 {
+        return Err(ApiError::internal(
+            "oauth2 apps are refused when the catalog loads",
+        ));
+    }
+    let owner = &session.owner;
+    if let Some(id) = &request.connected_account_id {
+        let existing = state.store.account(owner, id).await?;
+        if existing.is_none_or(|a| a.app_id != app.id) {
+            return Err(account_not_found());
+        }
+    }
+    let creds = validate_fields(app, request.fields)?;
+    let verified = verify(app, &creds, &state.upstreams).await?;
+    let target = match (request.connected_account_id, app.accounts, verified.identity) {
+        (Some(id), _, _) => Target::Account(id),
+        (None, AccountsPolicy::One, _) => Target::Slot("one".into()),
+        // Hashed: an identity can be an email, or (for a careless catalog) the key itself.
+        (None, AccountsPolicy::Multiple, Some(identity)) => {
+            Target::Slot(format!("identity:{:x}", Sha256::digest(identity.as_bytes())))
+        }
+        (None, AccountsPolicy::Multiple, None) => Target::Slot(random_id("slot")),
+    };
+    let plaintext = serde_json::to_vec(&creds).map_err(ApiError::internal)?;
+    let sealed = state
+        .keyring
+        .seal(&plaintext, &credentials_aad(owner, &app.id))
+        .map_err(ApiError::internal)?;
+    let new = NewCredentials {
+        app_id: app.id.clone(),
+        display_name: verified.display_name,
+        credentials: sealed,
+    };
+    let (account, reconnected) = state
+        .store
+        .save_account(owner, &target, &new)
+        .await?
+        .ok_or_else(account_not_found)?;
+    tracing::info!(account = %account.id, app = %app.id, reconnected, "account connected");
+    let status = if reconnected {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(ConnectResponse::Connected {
+            account: to_wire(account),
+            reconnected,
+        }),
+    ))
+}
+
+/// The one answer for an account id that is missing or belongs to someone else.
+pub fn account_not_found() -> ApiError {
+    ApiError::new(ErrorCode::AccountNotFound, "no such connected account")
+}

@@ -1,0 +1,172 @@
+//! Session tokens: short-lived, HMAC-SHA256-signed, scoped to one workspace, one user and a set of
+//! browser origins. Format: `pbs.<base64url(claims JSON)>.<base64url(tag)>`; the tag covers
+//! everything before the last dot. The signing key is derived from a master key whose id the claims
+//! carry, so tokens survive a key rotation while the old key stays in the ring.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::crypto::Keyring;
+
+const PREFIX: &str = "pbs.";
+
+/// What a session token asserts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Id of the master key whose derived key signed the token.
+    pub kid: String,
+    /// Workspace id.
+    pub ws: String,
+    /// The workspace's user id.
+    pub sub: String,
+    /// Allowed browser origins.
+    #[serde(default)]
+    pub origins: Vec<String>,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a token, a bad signature, or an unknown key.
+    #[error("invalid session token")]
+    Invalid,
+    /// Valid but past its expiry.
+    #[error("session token expired")]
+    Expired,
+}
+
+/// Signs `claims` with the key named by `claims.kid`.
+pub fn sign(keyring: &Keyring, claims: &Claims) -> Option<String> {
+    let key = keyring.session_key(&claims.kid)?;
+    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).ok()?);
+    let signed = format!("{PREFIX}{payload}");
+    let tag = URL_SAFE_NO_PAD.encode(mac(key, signed.as_bytes()).finalize().into_bytes());
+    Some(format!("{signed}.{tag}"))
+}
+
+/// Checks the signature, then the expiry against `now`.
+pub fn verify(keyring: &Keyring, token: &str, now: i64) -> Result<Claims, TokenError> {
+    let (signed, tag) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
+    let payload = signed.strip_prefix(PREFIX).ok_or(TokenError::Invalid)?;
+    let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| TokenError::Invalid)?;
+    let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| TokenError::Invalid)?;
+    // The claims are parsed before the tag is checked only to learn which key to check it with;
+    // nothing else in them is trusted until the tag matches.
+    let claims: Claims = serde_json::from_slice(&json).map_err(|_| TokenError::Invalid)?;
+    let key = keyring.session_key(&claims.kid).ok_or(TokenError::Invalid)?;
+    mac(key, signed.as_bytes())
+        .verify_slice(&tag)
+        .map_err(|_| TokenError::Invalid)?;
+    if now >= claims.exp {
+        return Err(TokenError::Expired);
+    }
+    Ok(claims)
+}
+
+fn mac(key: &[u8; 32], data: &[u8]) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("any key size"));
+    mac.update(data);
+    mac
+}
+
+/// Normalises a browser origin (`https://app.example.com[:port]`), or says why it is not one.
+pub fn normalize_origin(origin: &str) -> Result<String, &'static str> {
+    let url = url::Url::parse(origin).map_err(|_| "is not a URL")?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be http or https");
+    }
+    if url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return Err("must be scheme://host[:port]");
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a path, query or fragment");
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(kid: &str, exp: i64) -> Claims {
+        Claims {
+            kid: kid.into(),
+            ws: "ws_1".into(),
+            sub: "alice".into(),
+            origins: vec!["http://localhost:3000".into()],
+            iat: 100,
+            exp,
+        }
+    }
+
+    #[test]
+    fn a_signed_token_verifies_until_it_expires() {
+        let ring = Keyring::parse(&Keyring::generate_entry("k1")).expect("ring");
+        let token = sign(&ring, &claims("k1", 200)).expect("sign");
+        assert_eq!(verify(&ring, &token, 199), Ok(claims("k1", 200)));
+        assert_eq!(verify(&ring, &token, 200), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn forged_tokens_are_invalid() {
+        let ring = Keyring::parse(&Keyring::generate_entry("k1")).expect("ring");
+        let other = Keyring::parse(&Keyring::generate_entry("k1")).expect("ring");
+        let token = sign(&other, &claims("k1", 200)).expect("sign");
+        assert_eq!(
+            verify(&ring, &token, 150),
+            Err(TokenError::Invalid),
+            "signed with another key"
+        );
+
+        let genuine = sign(&ring, &claims("k1", 200)).expect("sign");
+        let (_, tag) = genuine.rsplit_once('.').expect("tag");
+        let mut lifted = claims("k1", 200);
+        lifted.sub = "mallory".into();
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&lifted).expect("json"));
+        let forged = format!("{PREFIX}{payload}.{tag}");
+        assert_eq!(
+            verify(&ring, &forged, 150),
+            Err(TokenError::Invalid),
+            "claims swapped under a real tag"
+        );
+
+        for junk in [
+            "",
+            "pbs.",
+            "pbs.a.b",
+            "Bearer x",
+            "pbs..",
+            &genuine[..genuine.len() - 2],
+        ] {
+            assert_eq!(verify(&ring, junk, 150), Err(TokenError::Invalid), "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn origins_are_normalised_or_refused() {
+        assert_eq!(
+            normalize_origin("HTTP://LocalHost:3000").as_deref(),
+            Ok("http://localhost:3000")
+        );
+        assert_eq!(
+            normalize_origin("https://app.example.com:443").as_deref(),
+            Ok("https://app.example.com")
+        );
+        for bad in [
+            "app.example.com",
+            "ftp://x",
+            "https://x/path",
+            "https://u@x",
+            "https://x?q",
+        ] {
+            assert!(normalize_origin(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::crypto::Keyring;
+use crate::net::{AddressPolicy, Upstreams};
+use crate::store::Store;
+
+/// Shared broker state (behind an `Arc`; everything in it is read-only or internally synchronised).
+pub struct AppState {
+    /// Configuration.
+    pub config: Config,
+    /// The app catalog.
+    pub catalog: Catalog,
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Master keys.
+    pub keyring: Keyring,
+    /// Outbound HTTP clients.
+    pub upstreams: Upstreams,
+}
+
+impl AppState {
+    /// Assembles the state; fails only if the HTTP clients cannot be built.
+    pub fn new(
+        config: Config,
+        catalog: Catalog,
+        store: Arc<dyn Store>,
+        keyring: Keyring,
+    ) -> anyhow::Result<Arc<AppState>> {
+        let policy = AddressPolicy {
+            allow_loopback: config.allow_loopback_upstreams,
+        };
+        let upstreams = Upstreams::new(policy, Duration::from_secs(config.upstream_timeout_seconds))?;
+        Ok(Arc::new(AppState {
+            config,
+            catalog,
+            store,
+            keyring,
+            upstreams,
+        }))
+    }
+}

@@ -1,0 +1,206 @@
+//! SQLite storage (the embedded default): one file, WAL mode, migrations at start-up.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use patchbay_protocol::AccountStatus;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+
+use super::{AccountRecord, NewCredentials, Owner, Store, StoreResult, Target, Workspace};
+use crate::crypto::Sealed;
+use crate::ids::{now_unix, random_id};
+
+/// SQLite-backed [`Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "id, app_id, display_name, status, key_id, credentials, version, created_at, updated_at";
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://path/file.db`) and migrates it.
+    pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+fn account_from_row(row: &SqliteRow) -> StoreResult<AccountRecord> {
+    let status = match row.try_get::<&str, _>("status")? {
+        "needs_reauth" => AccountStatus::NeedsReauth,
+        _ => AccountStatus::Active,
+    };
+    Ok(AccountRecord {
+        id: row.try_get("id")?,
+        app_id: row.try_get("app_id")?,
+        display_name: row.try_get("display_name")?,
+        status,
+        credentials: Sealed {
+            key_id: row.try_get("key_id")?,
+            blob: row.try_get("credentials")?,
+        },
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn workspace_from_row(row: &SqliteRow) -> StoreResult<Workspace> {
+    Ok(Workspace {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        app_key: row.try_get("app_key")?,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_workspace(&self, workspace: &Workspace, secret_key_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, app_key, secret_key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&workspace.id)
+        .bind(&workspace.name)
+        .bind(&workspace.app_key)
+        .bind(secret_key_hash)
+        .bind(now_unix())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn workspace_by_secret_hash(&self, hash: &[u8]) -> StoreResult<Option<Workspace>> {
+        let row = sqlx::query("SELECT id, name, app_key FROM workspaces WHERE secret_key_hash = ?")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(workspace_from_row).transpose()
+    }
+
+    async fn workspace(&self, id: &str) -> StoreResult<Option<Workspace>> {
+        let row = sqlx::query("SELECT id, name, app_key FROM workspaces WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(workspace_from_row).transpose()
+    }
+
+    async fn accounts(&self, owner: &Owner, app_id: Option<&str>) -> StoreResult<Vec<AccountRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE workspace_id = ? AND user_id = ? \
+             AND (? IS NULL OR app_id = ?) ORDER BY created_at, id"
+        ))
+        .bind(&owner.workspace_id)
+        .bind(&owner.user_id)
+        .bind(app_id)
+        .bind(app_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn account(&self, owner: &Owner, id: &str) -> StoreResult<Option<AccountRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE workspace_id = ? AND user_id = ? AND id = ?"
+        ))
+        .bind(&owner.workspace_id)
+        .bind(&owner.user_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn save_account(
+        &self,
+        owner: &Owner,
+        target: &Target,
+        new: &NewCredentials,
+    ) -> StoreResult<Option<(AccountRecord, bool)>> {
+        let now = now_unix();
+        let row = match target {
+            Target::Slot(slot) => {
+                // One statement, so two concurrent connects cannot both insert into one slot. A
+                // fresh insert is recognised by its id being the one generated here.
+                let fresh_id = random_id("ca");
+                let row = sqlx::query(&format!(
+                    "INSERT INTO accounts (id, workspace_id, user_id, app_id, slot, display_name, status, \
+                     key_id, credentials, version, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, 1, ?, ?) \
+                     ON CONFLICT (workspace_id, user_id, app_id, slot) DO UPDATE SET \
+                     display_name = excluded.display_name, status = 'active', key_id = excluded.key_id, \
+                     credentials = excluded.credentials, version = accounts.version + 1, \
+                     updated_at = excluded.updated_at \
+                     RETURNING {ACCOUNT_COLUMNS}"
+                ))
+                .bind(&fresh_id)
+                .bind(&owner.workspace_id)
+                .bind(&owner.user_id)
+                .bind(&new.app_id)
+                .bind(slot)
+                .bind(&new.display_name)
+                .bind(&new.credentials.key_id)
+                .bind(&new.credentials.blob)
+                .bind(now)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+                let record = account_from_row(&row)?;
+                let existed = record.id != fresh_id;
+                return Ok(Some((record, existed)));
+            }
+            Target::Account(id) => {
+                sqlx::query(&format!(
+                    "UPDATE accounts SET display_name = ?, status = 'active', key_id = ?, credentials = ?, \
+                     version = version + 1, updated_at = ? \
+                     WHERE id = ? AND workspace_id = ? AND user_id = ? AND app_id = ? \
+                     RETURNING {ACCOUNT_COLUMNS}"
+                ))
+                .bind(&new.display_name)
+                .bind(&new.credentials.key_id)
+                .bind(&new.credentials.blob)
+                .bind(now)
+                .bind(id)
+                .bind(&owner.workspace_id)
+                .bind(&owner.user_id)
+                .bind(&new.app_id)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        row.as_ref()
+            .map(|r| account_from_row(r).map(|a| (a, true)))
+            .transpose()
+    }
+
+    async fn delete_account(&self, owner: &Owner, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM accounts WHERE id = ? AND workspace_id = ? AND user_id = ?")
+            .bind(id)
+            .bind(&owner.workspace_id)
+            .bind(&owner.user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

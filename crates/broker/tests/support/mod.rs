@@ -1,0 +1,174 @@
+//! In-process test harness: a broker on a temporary SQLite file, driven through its router.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use patchbay_broker::catalog::Catalog;
+use patchbay_broker::config::Config;
+use patchbay_broker::crypto::Keyring;
+use patchbay_broker::store::Workspace;
+use patchbay_broker::{create_workspace, open_store, router, AppState};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// The browser origin test sessions allow.
+pub const ORIGIN: &str = "http://app.test";
+
+/// A broker under test.
+pub struct TestBroker {
+    pub state: Arc<AppState>,
+    pub router: Router,
+    pub dir: tempfile::TempDir,
+    pub workspace: Workspace,
+    pub secret_key: String,
+}
+
+/// The response of one call.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub json: Value,
+}
+
+impl Reply {
+    /// The error code of an error body.
+    pub fn code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("<no error code>")
+    }
+}
+
+/// The address of the real httpbin the test command started.
+pub fn httpbin_url() -> String {
+    std::env::var("PATCHBAY_TEST_HTTPBIN_URL").unwrap_or_else(|_| {
+        panic!("PATCHBAY_TEST_HTTPBIN_URL is not set: run the suite with `cargo xtask test`, which starts httpbin")
+    })
+}
+
+impl TestBroker {
+    /// A broker with `catalog` (where `${HTTPBIN}` is the real httpbin's URL), allowing loopback
+    /// upstreams unless `strict`.
+    pub async fn with_catalog(catalog: &str, strict: bool) -> TestBroker {
+        let catalog = Catalog::parse(catalog, "test-catalog.toml", |name| match name {
+            "HTTPBIN" => Some(httpbin_url()),
+            _ => None,
+        })
+        .expect("test catalog is valid");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database_url = format!("sqlite://{}/broker.db", dir.path().display());
+        let config = Config {
+            database_url: database_url.clone(),
+            allow_loopback_upstreams: !strict,
+            ..Config::default()
+        };
+        let store = open_store(&database_url).await.expect("store");
+        let keyring = Keyring::parse(&Keyring::generate_entry("k1")).expect("keyring");
+        let (workspace, secret_key) = create_workspace(store.as_ref(), "Test workspace")
+            .await
+            .expect("workspace");
+        let state = AppState::new(config, catalog, store, keyring).expect("state");
+        TestBroker {
+            router: router(state.clone()),
+            state,
+            dir,
+            workspace,
+            secret_key,
+        }
+    }
+
+    /// Sends a request. `auth` is the bearer value; `body` is sent as JSON.
+    pub async fn call(&self, method: Method, path: &str, auth: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("origin", ORIGIN);
+        if let Some(auth) = auth {
+            request = request.header("authorization", format!("Bearer {auth}"));
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).expect("request")).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible router");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON body")
+        };
+        Reply {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    /// A session token for `user`, minted through the HTTP endpoint.
+    pub async fn session(&self, user: &str) -> String {
+        let reply = self
+            .call(
+                Method::POST,
+                "/v1/sessions",
+                Some(&self.secret_key.clone()),
+                Some(serde_json::json!({ "userId": user, "allowedOrigins": [ORIGIN] })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+        reply.json["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Connects `app` with `fields` as the session's user.
+    pub async fn connect(&self, token: &str, app: &str, fields: Value) -> Reply {
+        self.call(
+            Method::POST,
+            &format!("/v1/apps/{app}/connect"),
+            Some(token),
+            Some(serde_json::json!({ "fields": fields })),
+        )
+        .await
+    }
+
+    /// The session user's accounts for `app`.
+    pub async fn accounts(&self, token: &str, app: &str) -> Vec<Value> {
+        let reply = self
+            .call(
+                Method::GET,
+                &format!("/v1/apps/{app}/accounts"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+        reply.json["accounts"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Every byte the database has on disk (main file, WAL and shared memory).
+    pub fn raw_database(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for name in ["broker.db", "broker.db-wal", "broker.db-shm"] {
+            if let Ok(content) = std::fs::read(self.dir.path().join(name)) {
+                bytes.extend(content);
+            }
+        }
+        bytes
+    }
+}

@@ -98,6 +98,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         C::UpstreamUnavailable => StatusCode::GATEWAY_TIMEOUT,
         C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        // Raised by the SDK only; the broker never returns them.
+        C::InvalidOptions => StatusCode::BAD_REQUEST,
+        C::PopupBlocked | C::UserCancelled | C::ConnectTimeout | C::Network => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

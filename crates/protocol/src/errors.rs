@@ -65,6 +65,16 @@ error_codes! {
     RateLimited = "RATE_LIMITED",
     /// A fault inside the broker; details are in its logs, never in the response.
     Internal = "INTERNAL",
+    /// SDK only: the options passed to the SDK are invalid; `details.fields` names each.
+    InvalidOptions = "INVALID_OPTIONS",
+    /// SDK only: the browser blocked the OAuth popup (call `connectApp` inside a click handler).
+    PopupBlocked = "POPUP_BLOCKED",
+    /// SDK only: the user closed the dialog, pressed Cancel or Esc.
+    UserCancelled = "USER_CANCELLED",
+    /// SDK only: the OAuth attempt expired before the user finished at the provider.
+    ConnectTimeout = "CONNECT_TIMEOUT",
+    /// SDK only: the broker could not be reached.
+    Network = "NETWORK",
 }
 
 impl std::fmt::Display for ErrorCode {

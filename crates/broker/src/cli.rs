@@ -89,20 +89,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{out}");
             Ok(())
         }
-        Command::Session(SessionCommand::Create {
-            workspace,
-            user,
-            origins,
-            ttl,
-        }) => {
+        Command::Session(SessionCommand::Create { workspace, user, origins, ttl }) => {
             if state.store.workspace(&workspace).await?.is_none() {
                 anyhow::bail!("no workspace `{workspace}`");
             }
-            let request = SessionRequest {
-                user_id: user,
-                ttl_seconds: ttl,
-                allowed_origins: origins,
-            };
+            let request = SessionRequest { user_id: user, ttl_seconds: ttl, allowed_origins: origins };
             let session = crate::http::mint_session(&state, &workspace, request)
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             println!("{}", serde_json::to_string(&session)?);

@@ -32,6 +32,10 @@ pub struct Config {
     pub upstream_timeout_seconds: u64,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Refresh OAuth access tokens this many seconds before they expire.
+    pub oauth_refresh_margin_seconds: i64,
+    /// How long a user has to finish an OAuth sign-in.
+    pub oauth_attempt_ttl_seconds: i64,
 }
 
 impl Default for Config {
@@ -47,6 +51,8 @@ impl Default for Config {
             session_max_ttl_seconds: 24 * 60 * 60,
             upstream_timeout_seconds: 15,
             max_body_bytes: 64 * 1024,
+            oauth_refresh_margin_seconds: 60,
+            oauth_attempt_ttl_seconds: 600,
         }
     }
 }
@@ -80,10 +86,7 @@ impl Config {
     pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut config = match file {
             Some(path) => {
-                let err = |problem: String| ConfigError::File {
-                    file: path.display().to_string(),
-                    problem,
-                };
+                let err = |problem: String| ConfigError::File { file: path.display().to_string(), problem };
                 let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
                 toml::from_str(&text).map_err(|e: toml::de::Error| err(e.message().to_owned()))?
             }
@@ -93,10 +96,7 @@ impl Config {
         where
             T::Err: std::fmt::Display,
         {
-            raw.parse().map_err(|e: T::Err| ConfigError::Env {
-                name,
-                problem: e.to_string(),
-            })
+            raw.parse().map_err(|e: T::Err| ConfigError::Env { name, problem: e.to_string() })
         }
         if let Some(v) = env("PATCHBAY_LISTEN") {
             config.listen = parsed("PATCHBAY_LISTEN", v)?;
@@ -143,10 +143,7 @@ impl Config {
         let path = self.master_keys_file.as_ref().ok_or(ConfigError::NoMasterKeys)?;
         std::fs::read_to_string(path)
             .map(|s| s.trim().to_owned())
-            .map_err(|e| ConfigError::File {
-                file: path.display().to_string(),
-                problem: e.to_string(),
-            })
+            .map_err(|e| ConfigError::File { file: path.display().to_string(), problem: e.to_string() })
     }
 }
 
@@ -179,19 +176,12 @@ mod tests {
     fn bad_values_name_their_source() {
         let err =
             Config::load(None, |n| (n == "PATCHBAY_LISTEN").then(|| "nope".to_owned())).expect_err("bad");
-        assert!(
-            err.to_string()
-                .starts_with("environment variable PATCHBAY_LISTEN: "),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("environment variable PATCHBAY_LISTEN: "), "{err}");
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "lisen = 1\n").expect("write");
         let err = Config::load(Some(&path), |_| None).expect_err("typo");
         assert!(err.to_string().contains("unknown field `lisen`"), "{err}");
-        assert!(matches!(
-            Config::default().master_keys(|_| None),
-            Err(ConfigError::NoMasterKeys)
-        ));
+        assert!(matches!(Config::default().master_keys(|_| None), Err(ConfigError::NoMasterKeys)));
     }
 }

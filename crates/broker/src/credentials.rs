@@ -35,6 +35,11 @@ impl Drop for Credentials {
 }
 
 impl Credentials {
+    /// Sets a value.
+    pub fn insert(&mut self, name: &str, value: String) {
+        self.0.insert(name.to_owned(), value);
+    }
+
     /// A value by field name.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
@@ -47,24 +52,15 @@ impl Credentials {
 
     /// Values of the secret fields (everything but the username and the URL).
     fn secrets(&self) -> impl Iterator<Item = &str> {
-        self.0
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "username" | "base_url"))
-            .map(|(_, v)| v.as_str())
+        self.0.iter().filter(|(k, _)| !matches!(k.as_str(), "username" | "base_url")).map(|(_, v)| v.as_str())
     }
 }
 
 /// Checks submitted fields against the app's form. Every problem is reported at once.
 pub fn validate_fields(app: &App, mut submitted: BTreeMap<String, String>) -> Result<Credentials, ApiError> {
     let mut problems = Vec::new();
-    for name in submitted
-        .keys()
-        .filter(|k| !app.fields.iter().any(|f| &f.name == *k))
-    {
-        problems.push(FieldError {
-            field: name.clone(),
-            reason: "is not a field of this app".into(),
-        });
+    for name in submitted.keys().filter(|k| !app.fields.iter().any(|f| &f.name == *k)) {
+        problems.push(FieldError { field: name.clone(), reason: "is not a field of this app".into() });
     }
     let mut values = BTreeMap::new();
     for field in &app.fields {
@@ -81,19 +77,13 @@ pub fn validate_fields(app: &App, mut submitted: BTreeMap<String, String>) -> Re
             None
         };
         if let Some(reason) = reason {
-            problems.push(FieldError {
-                field: field.name.clone(),
-                reason: reason.into(),
-            });
+            problems.push(FieldError { field: field.name.clone(), reason: reason.into() });
         } else if field.name == "base_url" {
             match parse_base_url(value.trim()) {
                 Ok(url) => {
                     values.insert(field.name.clone(), url.to_string());
                 }
-                Err(reason) => problems.push(FieldError {
-                    field: field.name.clone(),
-                    reason,
-                }),
+                Err(reason) => problems.push(FieldError { field: field.name.clone(), reason }),
             }
         } else {
             values.insert(field.name.clone(), value);
@@ -123,28 +113,17 @@ fn base_and_client<'a>(
     if let Some(url) = &app.base_url {
         return Ok((url.clone(), &upstreams.trusted));
     }
-    let url = creds
-        .base_url()
-        .ok_or_else(|| ApiError::internal("validated credentials lack base_url"))?;
-    upstreams
-        .policy
-        .check_url(&url)
-        .map_err(|blocked| url_not_allowed(&blocked.to_string()))?;
+    let url = creds.base_url().ok_or_else(|| ApiError::internal("validated credentials lack base_url"))?;
+    upstreams.policy.check_url(&url).map_err(|blocked| url_not_allowed(&blocked.to_string()))?;
     Ok((url, &upstreams.guarded))
 }
 
 fn url_not_allowed(reason: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::UrlNotAllowed,
-        "the base URL points to an address the broker does not call",
-    )
-    .with_details(ErrorDetails {
-        fields: vec![FieldError {
-            field: "base_url".into(),
-            reason: reason.to_owned(),
-        }],
-        ..Default::default()
-    })
+    ApiError::new(ErrorCode::UrlNotAllowed, "the base URL points to an address the broker does not call")
+        .with_details(ErrorDetails {
+            fields: vec![FieldError { field: "base_url".into(), reason: reason.to_owned() }],
+            ..Default::default()
+        })
 }
 
 /// `base` joined with `path` (which may carry a query string).
@@ -186,10 +165,7 @@ pub fn authorized_request(
 /// Runs the app's verify request; only a 2xx answer lets the credentials be saved.
 pub async fn verify(app: &App, creds: &Credentials, upstreams: &Upstreams) -> Result<Verified, ApiError> {
     let Some(verify) = &app.verify else {
-        return Ok(Verified {
-            display_name: fallback_display_name(app, creds),
-            identity: None,
-        });
+        return Ok(Verified { display_name: fallback_display_name(app, creds), identity: None });
     };
     let request = authorized_request(app, creds, upstreams, verify.method.clone(), &verify.path)?;
     let response = send(request).await?;
@@ -209,16 +185,9 @@ pub async fn verify(app: &App, creds: &Credentials, upstreams: &Upstreams) -> Re
         }
     };
     let display_name = pick(&verify.display_name)
-        .filter(|name| {
-            !creds
-                .secrets()
-                .any(|secret| secret.len() >= 4 && name.contains(secret))
-        })
+        .filter(|name| !creds.secrets().any(|secret| secret.len() >= 4 && name.contains(secret)))
         .unwrap_or_else(|| fallback_display_name(app, creds));
-    Ok(Verified {
-        display_name,
-        identity: pick(&verify.identity),
-    })
+    Ok(Verified { display_name, identity: pick(&verify.identity) })
 }
 
 /// Sends a request, mapping transport failures to stable codes. Error texts never include the URL,
@@ -230,11 +199,8 @@ pub async fn send(request: RequestBuilder) -> Result<Response, ApiError> {
         }
         let err = err.without_url();
         tracing::warn!(error = %err, "upstream request failed");
-        let message = if err.is_timeout() {
-            "the app did not answer in time"
-        } else {
-            "the app could not be reached"
-        };
+        let message =
+            if err.is_timeout() { "the app did not answer in time" } else { "the app could not be reached" };
         ApiError::new(ErrorCode::UpstreamUnavailable, message)
     })
 }
@@ -250,15 +216,9 @@ pub async fn read_capped(mut response: Response) -> Result<Vec<u8>, ApiError> {
         if body.len() + chunk.len() > MAX_UPSTREAM_BODY {
             return Err(ApiError::new(
                 ErrorCode::UpstreamError,
-                format!(
-                    "the app's response is larger than {} KiB",
-                    MAX_UPSTREAM_BODY / 1024
-                ),
+                format!("the app's response is larger than {} KiB", MAX_UPSTREAM_BODY / 1024),
             )
-            .with_details(ErrorDetails {
-                status: Some(status),
-                ..Default::default()
-            }));
+            .with_details(ErrorDetails { status: Some(status), ..Default::default() }));
         }
         body.extend_from_slice(&chunk);
     }
@@ -267,14 +227,7 @@ pub async fn read_capped(mut response: Response) -> Result<Vec<u8>, ApiError> {
 
 /// `Retry-After` in seconds, when given as a number.
 pub fn retry_after_seconds(response: &Response) -> Option<u64> {
-    response
-        .headers()
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    response.headers().get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
 }
 
 /// Maps a non-2xx upstream answer. `rejecting` says 401/403 mean "these credentials are wrong".
@@ -299,11 +252,7 @@ pub fn upstream_failure(
     }
     if status == StatusCode::TOO_MANY_REQUESTS {
         return ApiError::new(ErrorCode::RateLimited, "the app is rate limiting requests").with_details(
-            ErrorDetails {
-                retry_after_seconds: retry_after,
-                status: Some(code),
-                ..Default::default()
-            },
+            ErrorDetails { retry_after_seconds: retry_after, status: Some(code), ..Default::default() },
         );
     }
     let excerpt = String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_BODY)]).into_owned();
@@ -318,18 +267,8 @@ pub fn upstream_failure(
 fn provider_reason(body: &[u8]) -> Option<String> {
     let cap = |s: &str| s.trim().chars().take(300).collect::<String>();
     if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
-        for pointer in [
-            "/error_description",
-            "/message",
-            "/error/message",
-            "/detail",
-            "/error",
-        ] {
-            if let Some(s) = json
-                .pointer(pointer)
-                .and_then(|v| v.as_str())
-                .filter(|s| !s.trim().is_empty())
-            {
+        for pointer in ["/error_description", "/message", "/error/message", "/detail", "/error"] {
+            if let Some(s) = json.pointer(pointer).and_then(|v| v.as_str()).filter(|s| !s.trim().is_empty()) {
                 return Some(cap(s));
             }
         }
@@ -370,40 +309,27 @@ mod tests {
     }
 
     fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     fn reasons(err: ApiError) -> Vec<(String, String)> {
         assert_eq!(err.code, ErrorCode::InvalidArguments);
-        err.details
-            .map(|d| d.fields)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| (f.field, f.reason))
-            .collect()
+        err.details.map(|d| d.fields).unwrap_or_default().into_iter().map(|f| (f.field, f.reason)).collect()
     }
 
     #[test]
     fn every_bad_field_is_named_at_once() {
         let app = app("auth = \"basic_url\"");
-        let err = validate_fields(
-            &app,
-            fields(&[("username", "a:b"), ("pasword", "x"), ("base_url", "ftp://h")]),
-        )
-        .err()
-        .expect("invalid");
+        let err =
+            validate_fields(&app, fields(&[("username", "a:b"), ("pasword", "x"), ("base_url", "ftp://h")]))
+                .err()
+                .expect("invalid");
         assert_eq!(
             reasons(err),
             [
                 ("pasword".to_owned(), "is not a field of this app".to_owned()),
                 ("base_url".to_owned(), "must be an http or https URL".to_owned()),
-                (
-                    "username".to_owned(),
-                    "must not contain `:` (HTTP Basic cannot carry it)".to_owned()
-                ),
+                ("username".to_owned(), "must not contain `:` (HTTP Basic cannot carry it)".to_owned()),
                 ("password".to_owned(), "is required".to_owned()),
             ]
         );
@@ -413,12 +339,9 @@ mod tests {
     fn control_characters_and_oversized_values_are_refused() {
         let app = app("auth = \"basic\"\nbase_url = \"http://x\"");
         let long = "p".repeat(MAX_FIELD_LEN + 1);
-        let err = validate_fields(
-            &app,
-            fields(&[("username", "a\r\nX-Evil: 1"), ("password", &long)]),
-        )
-        .err()
-        .expect("invalid");
+        let err = validate_fields(&app, fields(&[("username", "a\r\nX-Evil: 1"), ("password", &long)]))
+            .err()
+            .expect("invalid");
         let reasons = reasons(err);
         assert_eq!(reasons[0].1, "must not contain line breaks or control characters");
         assert_eq!(reasons[1].1, "is too long");
@@ -437,10 +360,7 @@ mod tests {
         let app = app("auth = \"api_key_url\"\ninject.headers.X-Key = \"{api_key}\"");
         let creds = validate_fields(
             &app,
-            fields(&[
-                ("api_key", "sk_live_abcdefgh1234"),
-                ("base_url", "https://h.example"),
-            ]),
+            fields(&[("api_key", "sk_live_abcdefgh1234"), ("base_url", "https://h.example")]),
         )
         .unwrap_or_else(|_| panic!("valid"));
         assert_eq!(fallback_display_name(&app, &creds), "key …1234 @ h.example");
@@ -452,10 +372,7 @@ mod tests {
             provider_reason(br#"{"error":"invalid_token","error_description":"expired"}"#).as_deref(),
             Some("expired")
         );
-        assert_eq!(
-            provider_reason(br#"{"error":{"message":"bad key"}}"#).as_deref(),
-            Some("bad key")
-        );
+        assert_eq!(provider_reason(br#"{"error":{"message":"bad key"}}"#).as_deref(), Some("bad key"));
         assert_eq!(provider_reason(b"Unauthorized").as_deref(), Some("Unauthorized"));
         assert_eq!(provider_reason(b"<html>nope</html>"), None);
     }

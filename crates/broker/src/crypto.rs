@@ -58,11 +58,7 @@ impl Keyring {
             let (id, b64) = entry.split_once(':').ok_or_else(|| {
                 CryptoError::BadKeyList(format!("entry without an id: `{}…`", prefix(entry)))
             })?;
-            if id.is_empty()
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 return Err(CryptoError::BadKeyList(format!("bad key id `{id}`")));
             }
             let key = Zeroizing::new(
@@ -71,10 +67,7 @@ impl Keyring {
                     .map_err(|_| CryptoError::BadKeyList(format!("key `{id}` is not base64")))?,
             );
             if key.len() != 32 {
-                return Err(CryptoError::BadKeyList(format!(
-                    "key `{id}` is {} bytes, not 32",
-                    key.len()
-                )));
+                return Err(CryptoError::BadKeyList(format!("key `{id}` is {} bytes, not 32", key.len())));
             }
             let cipher =
                 Aes256Gcm::new_from_slice(&key).map_err(|_| CryptoError::BadKeyList("bad key".into()))?;
@@ -85,11 +78,7 @@ impl Keyring {
             active.get_or_insert_with(|| id.to_owned());
         }
         let active = active.ok_or_else(|| CryptoError::BadKeyList("no keys".into()))?;
-        Ok(Keyring {
-            active,
-            ciphers,
-            session_keys,
-        })
+        Ok(Keyring { active, ciphers, session_keys })
     }
 
     /// A fresh random key list entry (`id:base64`), for `keygen` and the demo.
@@ -116,18 +105,13 @@ impl Keyring {
         let mut blob = Vec::with_capacity(NONCE_LEN + ciphertext.len());
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&ciphertext);
-        Ok(Sealed {
-            key_id: self.active.clone(),
-            blob,
-        })
+        Ok(Sealed { key_id: self.active.clone(), blob })
     }
 
     /// Decrypts a ciphertext sealed by any key in the ring.
     pub fn open(&self, sealed: &Sealed, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let cipher = self
-            .ciphers
-            .get(&sealed.key_id)
-            .ok_or_else(|| CryptoError::UnknownKey(sealed.key_id.clone()))?;
+        let cipher =
+            self.ciphers.get(&sealed.key_id).ok_or_else(|| CryptoError::UnknownKey(sealed.key_id.clone()))?;
         if sealed.blob.len() < NONCE_LEN {
             return Err(CryptoError::Tampered);
         }
@@ -169,14 +153,8 @@ mod tests {
         let sealed = k.seal(b"hunter2", b"ws|alice|app").expect("seal");
         assert_eq!(sealed.key_id, "k1");
         assert!(!sealed.blob.windows(7).any(|w| w == b"hunter2"));
-        assert_eq!(
-            k.open(&sealed, b"ws|alice|app").expect("opens").as_slice(),
-            b"hunter2"
-        );
-        assert!(matches!(
-            k.open(&sealed, b"ws|bob|app"),
-            Err(CryptoError::Tampered)
-        ));
+        assert_eq!(k.open(&sealed, b"ws|alice|app").expect("opens").as_slice(), b"hunter2");
+        assert!(matches!(k.open(&sealed, b"ws|bob|app"), Err(CryptoError::Tampered)));
     }
 
     #[test]
@@ -184,13 +162,7 @@ mod tests {
         let old = Keyring::generate_entry("k1");
         let sealed = ring(&old).seal(b"secret", b"aad").expect("seal");
         let rotated = ring(&format!("{},{}", Keyring::generate_entry("k2"), old));
-        assert_eq!(
-            rotated
-                .open(&sealed, b"aad")
-                .expect("old key still opens")
-                .as_slice(),
-            b"secret"
-        );
+        assert_eq!(rotated.open(&sealed, b"aad").expect("old key still opens").as_slice(), b"secret");
         assert_eq!(rotated.seal(b"x", b"aad").expect("seal").key_id, "k2");
         let without_old = ring(&Keyring::generate_entry("k2"));
         assert!(matches!(without_old.open(&sealed, b"aad"), Err(CryptoError::UnknownKey(id)) if id == "k1"));
@@ -202,10 +174,7 @@ mod tests {
             assert!(Keyring::parse(bad).is_err(), "{bad:?} should be rejected");
         }
         let entry = Keyring::generate_entry("k1");
-        assert!(matches!(
-            Keyring::parse(&format!("{entry},{entry}")),
-            Err(CryptoError::BadKeyList(_))
-        ));
+        assert!(matches!(Keyring::parse(&format!("{entry},{entry}")), Err(CryptoError::BadKeyList(_))));
     }
 
     #[test]

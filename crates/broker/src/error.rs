@@ -26,11 +26,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl ApiError {
     /// An error with a code and message.
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        ApiError {
-            code,
-            message: message.into(),
-            details: None,
-        }
+        ApiError { code, message: message.into(), details: None }
     }
 
     /// Adds details.
@@ -43,10 +39,8 @@ impl ApiError {
     pub fn invalid_fields(fields: Vec<FieldError>) -> Self {
         let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
         let message = format!("invalid or missing: {}", names.join(", "));
-        ApiError::new(ErrorCode::InvalidArguments, message).with_details(ErrorDetails {
-            fields,
-            ..Default::default()
-        })
+        ApiError::new(ErrorCode::InvalidArguments, message)
+            .with_details(ErrorDetails { fields, ..Default::default() })
     }
 
     /// CONNECTED_ACCOUNT_REQUIRED listing the accounts to choose from.
@@ -58,19 +52,13 @@ impl ApiError {
                 candidates.len()
             ),
         )
-        .with_details(ErrorDetails {
-            candidates,
-            ..Default::default()
-        })
+        .with_details(ErrorDetails { candidates, ..Default::default() })
     }
 
     /// Logs `cause` (which may hold internals, never secrets) and returns an opaque INTERNAL.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        ApiError::new(
-            ErrorCode::Internal,
-            "internal error; the broker's log has the cause",
-        )
+        ApiError::new(ErrorCode::Internal, "internal error; the broker's log has the cause")
     }
 
     /// The HTTP status for this error's code.
@@ -100,7 +88,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         // Raised by the SDK only; the broker never returns them.
         C::InvalidOptions => StatusCode::BAD_REQUEST,
-        C::PopupBlocked | C::UserCancelled | C::ConnectTimeout | C::Network => StatusCode::INTERNAL_SERVER_ERROR,
+        C::PopupBlocked | C::UserCancelled | C::ConnectTimeout | C::Network => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 }
 

@@ -25,8 +25,5 @@ pub fn now_unix() -> i64 {
 
 /// RFC 3339 rendering of a Unix time (the wire format for timestamps).
 pub fn rfc3339(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+    OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod net;
+pub mod oauth;
 pub mod sessions;
 pub mod state;
 pub mod store;
@@ -53,15 +54,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
 
 /// A new workspace and its secret key (shown once; only its hash is stored).
 pub async fn create_workspace(store: &dyn Store, name: &str) -> anyhow::Result<(Workspace, String)> {
-    let workspace = Workspace {
-        id: ids::random_id("ws"),
-        name: name.to_owned(),
-        app_key: ids::random_id("pb_ak"),
-    };
+    let workspace =
+        Workspace { id: ids::random_id("ws"), name: name.to_owned(), app_key: ids::random_id("pb_ak") };
     let secret_key = format!("pb_sk_{}", ids::random_token(32));
-    store
-        .create_workspace(&workspace, &http::secret_key_hash(&secret_key))
-        .await?;
+    store.create_workspace(&workspace, &http::secret_key_hash(&secret_key)).await?;
     Ok((workspace, secret_key))
 }
 
@@ -73,9 +69,7 @@ pub async fn serve(state: Arc<AppState>) -> anyhow::Result<()> {
     let public_url = state.config.public_url();
     tracing::info!(%public_url, apps = state.catalog.apps().count(), "patchbay broker listening");
     println!("patchbay-broker listening on {public_url}");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())
 }
 

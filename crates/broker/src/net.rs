@@ -84,9 +84,7 @@ impl AddressPolicy {
         if self.allows(ip) {
             Ok(())
         } else {
-            Err(BlockedAddress {
-                host: url.host_str().unwrap_or_default().to_owned(),
-            })
+            Err(BlockedAddress { host: url.host_str().unwrap_or_default().to_owned() })
         }
     }
 }
@@ -136,9 +134,7 @@ impl Upstreams {
         };
         Ok(Upstreams {
             trusted: base().build()?,
-            guarded: base()
-                .dns_resolver(Arc::new(GuardedResolver { policy }))
-                .build()?,
+            guarded: base().dns_resolver(Arc::new(GuardedResolver { policy })).build()?,
             policy,
         })
     }
@@ -185,12 +181,7 @@ mod tests {
             let ip: IpAddr = blocked.parse().expect("ip");
             assert!(!strict.allows(ip), "{blocked} must be refused");
         }
-        for allowed in [
-            "93.184.216.34",
-            "1.1.1.1",
-            "2606:4700:4700::1111",
-            "64:ff9b::5db8:d822",
-        ] {
+        for allowed in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "64:ff9b::5db8:d822"] {
             let ip: IpAddr = allowed.parse().expect("ip");
             assert!(strict.allows(ip), "{allowed} must be allowed");
         }
@@ -209,32 +200,19 @@ mod tests {
     fn literal_ip_urls_are_checked_before_any_request() {
         let strict = AddressPolicy::default();
         let url = |s: &str| Url::parse(s).expect("url");
-        assert!(strict
-            .check_url(&url("http://169.254.169.254/latest/meta-data"))
-            .is_err());
+        assert!(strict.check_url(&url("http://169.254.169.254/latest/meta-data")).is_err());
         assert!(strict.check_url(&url("http://[::1]:8080/")).is_err());
         assert!(
             strict.check_url(&url("http://0x7f000001/")).is_err(),
             "hex IPv4 is normalised by the URL parser"
         );
-        assert!(
-            strict.check_url(&url("https://example.com/")).is_ok(),
-            "names are checked at resolution"
-        );
+        assert!(strict.check_url(&url("https://example.com/")).is_ok(), "names are checked at resolution");
     }
 
     #[tokio::test]
     async fn the_guarded_client_refuses_names_that_resolve_to_loopback() {
         let upstreams = Upstreams::new(AddressPolicy::default(), Duration::from_secs(2)).expect("clients");
-        let err = upstreams
-            .guarded
-            .get("http://localhost:9/")
-            .send()
-            .await
-            .expect_err("must be refused");
-        assert!(
-            is_blocked(&err),
-            "refused by the guard, not by a connection error: {err:?}"
-        );
+        let err = upstreams.guarded.get("http://localhost:9/").send().await.expect_err("must be refused");
+        assert!(is_blocked(&err), "refused by the guard, not by a connection error: {err:?}");
     }
 }

@@ -61,9 +61,7 @@ pub fn verify(keyring: &Keyring, token: &str, now: i64) -> Result<Claims, TokenE
     // nothing else in them is trusted until the tag matches.
     let claims: Claims = serde_json::from_slice(&json).map_err(|_| TokenError::Invalid)?;
     let key = keyring.session_key(&claims.kid).ok_or(TokenError::Invalid)?;
-    mac(key, signed.as_bytes())
-        .verify_slice(&tag)
-        .map_err(|_| TokenError::Invalid)?;
+    mac(key, signed.as_bytes()).verify_slice(&tag).map_err(|_| TokenError::Invalid)?;
     if now >= claims.exp {
         return Err(TokenError::Expired);
     }
@@ -119,11 +117,7 @@ mod tests {
         let ring = Keyring::parse(&Keyring::generate_entry("k1")).expect("ring");
         let other = Keyring::parse(&Keyring::generate_entry("k1")).expect("ring");
         let token = sign(&other, &claims("k1", 200)).expect("sign");
-        assert_eq!(
-            verify(&ring, &token, 150),
-            Err(TokenError::Invalid),
-            "signed with another key"
-        );
+        assert_eq!(verify(&ring, &token, 150), Err(TokenError::Invalid), "signed with another key");
 
         let genuine = sign(&ring, &claims("k1", 200)).expect("sign");
         let (_, tag) = genuine.rsplit_once('.').expect("tag");
@@ -131,41 +125,18 @@ mod tests {
         lifted.sub = "mallory".into();
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&lifted).expect("json"));
         let forged = format!("{PREFIX}{payload}.{tag}");
-        assert_eq!(
-            verify(&ring, &forged, 150),
-            Err(TokenError::Invalid),
-            "claims swapped under a real tag"
-        );
+        assert_eq!(verify(&ring, &forged, 150), Err(TokenError::Invalid), "claims swapped under a real tag");
 
-        for junk in [
-            "",
-            "pbs.",
-            "pbs.a.b",
-            "Bearer x",
-            "pbs..",
-            &genuine[..genuine.len() - 2],
-        ] {
+        for junk in ["", "pbs.", "pbs.a.b", "Bearer x", "pbs..", &genuine[..genuine.len() - 2]] {
             assert_eq!(verify(&ring, junk, 150), Err(TokenError::Invalid), "{junk:?}");
         }
     }
 
     #[test]
     fn origins_are_normalised_or_refused() {
-        assert_eq!(
-            normalize_origin("HTTP://LocalHost:3000").as_deref(),
-            Ok("http://localhost:3000")
-        );
-        assert_eq!(
-            normalize_origin("https://app.example.com:443").as_deref(),
-            Ok("https://app.example.com")
-        );
-        for bad in [
-            "app.example.com",
-            "ftp://x",
-            "https://x/path",
-            "https://u@x",
-            "https://x?q",
-        ] {
+        assert_eq!(normalize_origin("HTTP://LocalHost:3000").as_deref(), Ok("http://localhost:3000"));
+        assert_eq!(normalize_origin("https://app.example.com:443").as_deref(), Ok("https://app.example.com"));
+        for bad in ["app.example.com", "ftp://x", "https://x/path", "https://u@x", "https://x?q"] {
             assert!(normalize_origin(bad).is_err(), "{bad}");
         }
     }

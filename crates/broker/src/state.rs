@@ -3,10 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::crypto::Keyring;
 use crate::net::{AddressPolicy, Upstreams};
+use crate::oauth::refresh::RefreshLocks;
 use crate::store::Store;
 
 /// Shared broker state (behind an `Arc`; everything in it is read-only or internally synchronised).
@@ -21,6 +24,10 @@ pub struct AppState {
     pub keyring: Keyring,
     /// Outbound HTTP clients.
     pub upstreams: Upstreams,
+    /// Per-account refresh mutexes (single-flight within this process).
+    pub refresh_locks: RefreshLocks,
+    /// Woken whenever an OAuth attempt finishes (long-polls wait on it).
+    pub attempt_events: Notify,
 }
 
 impl AppState {
@@ -31,9 +38,7 @@ impl AppState {
         store: Arc<dyn Store>,
         keyring: Keyring,
     ) -> anyhow::Result<Arc<AppState>> {
-        let policy = AddressPolicy {
-            allow_loopback: config.allow_loopback_upstreams,
-        };
+        let policy = AddressPolicy { allow_loopback: config.allow_loopback_upstreams };
         let upstreams = Upstreams::new(policy, Duration::from_secs(config.upstream_timeout_seconds))?;
         Ok(Arc::new(AppState {
             config,
@@ -41,6 +46,8 @@ impl AppState {
             store,
             keyring,
             upstreams,
+            refresh_locks: RefreshLocks::default(),
+            attempt_events: Notify::new(),
         }))
     }
 }

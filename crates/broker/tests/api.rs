@@ -36,15 +36,9 @@ async fn broker() -> TestBroker {
 #[tokio::test]
 async fn health_and_readiness_answer() {
     let b = broker().await;
-    assert_eq!(
-        b.call(Method::GET, "/healthz", None, None).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(b.call(Method::GET, "/healthz", None, None).await.status, StatusCode::OK);
     let ready = b.call(Method::GET, "/readyz", None, None).await;
-    assert_eq!(
-        (ready.status, ready.json["status"].as_str()),
-        (StatusCode::OK, Some("ok"))
-    );
+    assert_eq!((ready.status, ready.json["status"].as_str()), (StatusCode::OK, Some("ok")));
 }
 
 #[tokio::test]
@@ -63,19 +57,8 @@ async fn sessions_are_minted_only_with_the_secret_key_and_valid_input() {
     assert!(ok.json["expiresAt"].as_str().is_some_and(|t| t.ends_with('Z')));
 
     for bad_key in [None, Some("pb_sk_forged"), Some("not-a-key")] {
-        let reply = b
-            .call(
-                Method::POST,
-                "/v1/sessions",
-                bad_key,
-                Some(json!({ "userId": "alice" })),
-            )
-            .await;
-        assert_eq!(
-            (reply.status, reply.code()),
-            (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
-            "{bad_key:?}"
-        );
+        let reply = b.call(Method::POST, "/v1/sessions", bad_key, Some(json!({ "userId": "alice" }))).await;
+        assert_eq!((reply.status, reply.code()), (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"), "{bad_key:?}");
     }
 
     let invalid = b
@@ -86,10 +69,7 @@ async fn sessions_are_minted_only_with_the_secret_key_and_valid_input() {
             Some(json!({ "userId": " ", "ttlSeconds": 86401, "allowedOrigins": ["https://ok.example", "https://x/path"] })),
         )
         .await;
-    assert_eq!(
-        (invalid.status, invalid.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_ARGUMENTS")
-    );
+    assert_eq!((invalid.status, invalid.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_ARGUMENTS"));
     let fields: Vec<&str> = invalid.json["error"]["details"]["fields"]
         .as_array()
         .expect("fields")
@@ -98,19 +78,11 @@ async fn sessions_are_minted_only_with_the_secret_key_and_valid_input() {
         .collect();
     assert_eq!(fields, ["userId", "ttlSeconds", "allowedOrigins[1]"]);
 
-    let missing = b
-        .call(
-            Method::POST,
-            "/v1/sessions",
-            Some(&b.secret_key),
-            Some(json!({ "ttlSeconds": 5 })),
-        )
-        .await;
+    let missing =
+        b.call(Method::POST, "/v1/sessions", Some(&b.secret_key), Some(json!({ "ttlSeconds": 5 }))).await;
     assert_eq!(missing.code(), "INVALID_ARGUMENTS");
     assert!(
-        missing.json["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("userId")),
+        missing.json["error"]["message"].as_str().is_some_and(|m| m.contains("userId")),
         "{}",
         missing.json
     );
@@ -136,39 +108,22 @@ async fn malformed_unsupported_and_oversized_bodies_get_stable_codes() {
         }
         r.body(body).expect("request")
     };
-    let malformed = b
-        .send(post(Body::from("{\"userId\": "), Some("application/json")))
-        .await;
-    assert_eq!(
-        (malformed.status, malformed.code()),
-        (StatusCode::BAD_REQUEST, "BAD_REQUEST")
-    );
+    let malformed = b.send(post(Body::from("{\"userId\": "), Some("application/json"))).await;
+    assert_eq!((malformed.status, malformed.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"));
     let text = b.send(post(Body::from("userId=a"), Some("text/plain"))).await;
-    assert_eq!(
-        (text.status, text.code()),
-        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
-    );
+    assert_eq!((text.status, text.code()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"));
     let huge = format!("{{\"userId\": \"{}\"}}", "a".repeat(70 * 1024));
     let oversized = b.send(post(Body::from(huge), Some("application/json"))).await;
-    assert_eq!(
-        (oversized.status, oversized.code()),
-        (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE")
-    );
+    assert_eq!((oversized.status, oversized.code()), (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"));
 }
 
 #[tokio::test]
 async fn sdk_routes_refuse_missing_forged_expired_and_foreign_origin_tokens() {
     let b = broker().await;
     let missing = b.call(Method::GET, "/v1/apps", None, None).await;
-    assert_eq!(
-        (missing.status, missing.code()),
-        (StatusCode::UNAUTHORIZED, "UNAUTHORIZED")
-    );
+    assert_eq!((missing.status, missing.code()), (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"));
     let forged = b.call(Method::GET, "/v1/apps", Some("pbs.eyJ9.AAAA"), None).await;
-    assert_eq!(
-        (forged.status, forged.code()),
-        (StatusCode::UNAUTHORIZED, "UNAUTHORIZED")
-    );
+    assert_eq!((forged.status, forged.code()), (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"));
 
     let claims = |exp: i64, origins: Vec<String>| Claims {
         kid: b.state.keyring.active_id().to_owned(),
@@ -180,39 +135,21 @@ async fn sdk_routes_refuse_missing_forged_expired_and_foreign_origin_tokens() {
     };
     let expired = sign(&b.state.keyring, &claims(now_unix() - 1, vec![ORIGIN.into()])).expect("sign");
     let reply = b.call(Method::GET, "/v1/apps", Some(&expired), None).await;
-    assert_eq!(
-        (reply.status, reply.code()),
-        (StatusCode::UNAUTHORIZED, "SESSION_EXPIRED")
-    );
+    assert_eq!((reply.status, reply.code()), (StatusCode::UNAUTHORIZED, "SESSION_EXPIRED"));
 
-    let elsewhere = sign(
-        &b.state.keyring,
-        &claims(now_unix() + 60, vec!["https://other.example".into()]),
-    )
-    .expect("sign");
+    let elsewhere =
+        sign(&b.state.keyring, &claims(now_unix() + 60, vec!["https://other.example".into()])).expect("sign");
     let reply = b.call(Method::GET, "/v1/apps", Some(&elsewhere), None).await;
-    assert_eq!(
-        (reply.status, reply.code()),
-        (StatusCode::FORBIDDEN, "ORIGIN_NOT_ALLOWED")
-    );
-    assert!(
-        reply.json["error"].get("details").is_none(),
-        "a refused origin learns nothing but the code"
-    );
+    assert_eq!((reply.status, reply.code()), (StatusCode::FORBIDDEN, "ORIGIN_NOT_ALLOWED"));
+    assert!(reply.json["error"].get("details").is_none(), "a refused origin learns nothing but the code");
 
     let token = b.session("alice").await;
     let ok = b.call(Method::GET, "/v1/apps", Some(&token), None).await;
     assert_eq!(ok.status, StatusCode::OK);
-    assert_eq!(
-        ok.headers
-            .get("access-control-allow-origin")
-            .and_then(|v| v.to_str().ok()),
-        Some(ORIGIN)
-    );
+    assert_eq!(ok.headers.get("access-control-allow-origin").and_then(|v| v.to_str().ok()), Some(ORIGIN));
 
-    let server_side = Request::get("/v1/apps")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::empty());
+    let server_side =
+        Request::get("/v1/apps").header("authorization", format!("Bearer {token}")).body(Body::empty());
     assert_eq!(
         b.send(server_side.expect("request")).await.status,
         StatusCode::OK,
@@ -233,13 +170,7 @@ async fn preflights_are_answered_without_a_token() {
         .expect("request");
     let reply = b.send(preflight).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
-    let header = |name: &str| {
-        reply
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let header = |name: &str| reply.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     assert_eq!(header("access-control-allow-origin").as_deref(), Some(ORIGIN));
     assert!(header("access-control-allow-headers").is_some_and(|h| h.contains("authorization")));
 }
@@ -250,49 +181,30 @@ async fn the_catalog_lists_apps_with_the_users_account_counts() {
     let alice = b.session("alice").await;
     let bob = b.session("bob").await;
     assert_eq!(
-        b.connect(&alice, "notes", json!({ "api_key": "key-aaaa-1111" }))
-            .await
-            .status,
+        b.connect(&alice, "notes", json!({ "api_key": "key-aaaa-1111" })).await.status,
         StatusCode::CREATED
     );
 
     let apps = b.call(Method::GET, "/v1/apps", Some(&alice), None).await.json;
-    let notes = apps["apps"]
-        .as_array()
-        .expect("apps")
-        .iter()
-        .find(|a| a["id"] == "notes")
-        .cloned()
-        .expect("notes");
+    let notes =
+        apps["apps"].as_array().expect("apps").iter().find(|a| a["id"] == "notes").cloned().expect("notes");
     assert_eq!(
         notes,
         json!({ "id": "notes", "name": "Notes", "authType": "api_key", "accountsPolicy": "one", "connectedAccounts": 1 })
     );
     let bobs = b.call(Method::GET, "/v1/apps", Some(&bob), None).await.json;
-    assert!(bobs["apps"]
-        .as_array()
-        .expect("apps")
-        .iter()
-        .all(|a| a["connectedAccounts"] == 0));
+    assert!(bobs["apps"].as_array().expect("apps").iter().all(|a| a["connectedAccounts"] == 0));
 
     let detail = b.call(Method::GET, "/v1/apps/tracker", Some(&alice), None).await;
     assert_eq!(detail.status, StatusCode::OK);
-    let names: Vec<&str> = detail.json["fields"]
-        .as_array()
-        .expect("fields")
-        .iter()
-        .filter_map(|f| f["name"].as_str())
-        .collect();
+    let names: Vec<&str> =
+        detail.json["fields"].as_array().expect("fields").iter().filter_map(|f| f["name"].as_str()).collect();
     assert_eq!(names, ["base_url", "username", "password"]);
     assert_eq!(detail.json["fields"][2]["kind"], "secret");
 
     for path in ["/v1/apps/nope", "/v1/apps/nope/accounts"] {
         let reply = b.call(Method::GET, path, Some(&alice), None).await;
-        assert_eq!(
-            (reply.status, reply.code()),
-            (StatusCode::NOT_FOUND, "APP_NOT_FOUND"),
-            "{path}"
-        );
+        assert_eq!((reply.status, reply.code()), (StatusCode::NOT_FOUND, "APP_NOT_FOUND"), "{path}");
     }
     let reply = b.connect(&alice, "nope", json!({})).await;
     assert_eq!(reply.code(), "APP_NOT_FOUND");
@@ -302,31 +214,17 @@ async fn the_catalog_lists_apps_with_the_users_account_counts() {
 async fn policy_one_reconnects_in_place_and_policy_multiple_adds_accounts() {
     let b = broker().await;
     let alice = b.session("alice").await;
-    let first = b
-        .connect(&alice, "notes", json!({ "api_key": "first-key-0001" }))
-        .await;
+    let first = b.connect(&alice, "notes", json!({ "api_key": "first-key-0001" })).await;
     assert_eq!(first.status, StatusCode::CREATED);
-    let again = b
-        .connect(&alice, "notes", json!({ "api_key": "second-key-0002" }))
-        .await;
+    let again = b.connect(&alice, "notes", json!({ "api_key": "second-key-0002" })).await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.json["reconnected"], true);
-    assert_eq!(
-        again.json["account"]["id"], first.json["account"]["id"],
-        "same id under policy one"
-    );
+    assert_eq!(again.json["account"]["id"], first.json["account"]["id"], "same id under policy one");
     assert_eq!(b.accounts(&alice, "notes").await.len(), 1);
 
-    let one = b
-        .connect(&alice, "crm", json!({ "api_key": "k1", "api_secret": "s1" }))
-        .await;
-    let two = b
-        .connect(&alice, "crm", json!({ "api_key": "k2", "api_secret": "s2" }))
-        .await;
-    assert_eq!(
-        (one.status, two.status),
-        (StatusCode::CREATED, StatusCode::CREATED)
-    );
+    let one = b.connect(&alice, "crm", json!({ "api_key": "k1", "api_secret": "s1" })).await;
+    let two = b.connect(&alice, "crm", json!({ "api_key": "k2", "api_secret": "s2" })).await;
+    assert_eq!((one.status, two.status), (StatusCode::CREATED, StatusCode::CREATED));
     assert_ne!(one.json["account"]["id"], two.json["account"]["id"]);
     assert_eq!(b.accounts(&alice, "crm").await.len(), 2);
 
@@ -350,27 +248,16 @@ async fn policy_one_reconnects_in_place_and_policy_multiple_adds_accounts() {
             Some(json!({ "fields": { "api_key": "k" }, "connectedAccountId": one.json["account"]["id"] })),
         )
         .await;
-    assert_eq!(
-        (wrong_app.status, wrong_app.code()),
-        (StatusCode::NOT_FOUND, "ACCOUNT_NOT_FOUND")
-    );
+    assert_eq!((wrong_app.status, wrong_app.code()), (StatusCode::NOT_FOUND, "ACCOUNT_NOT_FOUND"));
 }
 
 #[tokio::test]
 async fn bad_credential_fields_are_named_and_nothing_is_saved() {
     let b = broker().await;
     let alice = b.session("alice").await;
-    let reply = b
-        .connect(
-            &alice,
-            "tracker",
-            json!({ "username": "al", "extra": "x", "base_url": "notaurl" }),
-        )
-        .await;
-    assert_eq!(
-        (reply.status, reply.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_ARGUMENTS")
-    );
+    let reply =
+        b.connect(&alice, "tracker", json!({ "username": "al", "extra": "x", "base_url": "notaurl" })).await;
+    assert_eq!((reply.status, reply.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_ARGUMENTS"));
     let fields: Vec<&str> = reply.json["error"]["details"]["fields"]
         .as_array()
         .expect("fields")
@@ -386,18 +273,13 @@ async fn users_are_isolated_from_each_others_accounts() {
     let b = broker().await;
     let alice = b.session("alice").await;
     let bob = b.session("bob").await;
-    let account = b
-        .connect(&alice, "notes", json!({ "api_key": "alice-secret-key" }))
-        .await
-        .json["account"]["id"]
+    let account = b.connect(&alice, "notes", json!({ "api_key": "alice-secret-key" })).await.json["account"]
+        ["id"]
         .as_str()
         .expect("id")
         .to_owned();
 
-    assert!(
-        b.accounts(&bob, "notes").await.is_empty(),
-        "bob cannot list alice's account"
-    );
+    assert!(b.accounts(&bob, "notes").await.is_empty(), "bob cannot list alice's account");
     let steal = b
         .call(
             Method::POST,
@@ -406,55 +288,18 @@ async fn users_are_isolated_from_each_others_accounts() {
             Some(json!({ "fields": { "api_key": "bob-key" }, "connectedAccountId": account })),
         )
         .await;
-    assert_eq!(
-        steal.code(),
-        "ACCOUNT_NOT_FOUND",
-        "bob cannot overwrite alice's account"
-    );
+    assert_eq!(steal.code(), "ACCOUNT_NOT_FOUND", "bob cannot overwrite alice's account");
 
-    let foreign = b
-        .call(
-            Method::DELETE,
-            &format!("/v1/accounts/{account}"),
-            Some(&bob),
-            None,
-        )
-        .await;
-    let missing = b
-        .call(Method::DELETE, "/v1/accounts/ca_doesnotexist", Some(&bob), None)
-        .await;
-    assert_eq!(
-        (foreign.status, foreign.code()),
-        (StatusCode::NOT_FOUND, "ACCOUNT_NOT_FOUND")
-    );
-    assert_eq!(
-        foreign.json, missing.json,
-        "another user's account is indistinguishable from a missing one"
-    );
-    assert_eq!(
-        b.accounts(&alice, "notes").await.len(),
-        1,
-        "alice's account survived"
-    );
+    let foreign = b.call(Method::DELETE, &format!("/v1/accounts/{account}"), Some(&bob), None).await;
+    let missing = b.call(Method::DELETE, "/v1/accounts/ca_doesnotexist", Some(&bob), None).await;
+    assert_eq!((foreign.status, foreign.code()), (StatusCode::NOT_FOUND, "ACCOUNT_NOT_FOUND"));
+    assert_eq!(foreign.json, missing.json, "another user's account is indistinguishable from a missing one");
+    assert_eq!(b.accounts(&alice, "notes").await.len(), 1, "alice's account survived");
 
-    let done = b
-        .call(
-            Method::DELETE,
-            &format!("/v1/accounts/{account}"),
-            Some(&alice),
-            None,
-        )
-        .await;
+    let done = b.call(Method::DELETE, &format!("/v1/accounts/{account}"), Some(&alice), None).await;
     assert_eq!(done.status, StatusCode::NO_CONTENT);
     assert!(b.accounts(&alice, "notes").await.is_empty());
-    let twice = b
-        .call(
-            Method::DELETE,
-            &format!("/v1/accounts/{account}"),
-            Some(&alice),
-            None,
-        )
-        .await;
+    let twice = b.call(Method::DELETE, &format!("/v1/accounts/{account}"), Some(&alice), None).await;
     assert_eq!(twice.code(), "ACCOUNT_NOT_FOUND");
 }
 
@@ -462,18 +307,9 @@ async fn users_are_isolated_from_each_others_accounts() {
 async fn credentials_are_encrypted_at_rest() {
     let b = broker().await;
     let alice = b.session("alice").await;
-    let secrets = [
-        "notes-key-7f3a9c1e5b",
-        "crm-key-0d8e2f4a6c",
-        "crm-secret-9b1d3f5e7a",
-    ];
+    let secrets = ["notes-key-7f3a9c1e5b", "crm-key-0d8e2f4a6c", "crm-secret-9b1d3f5e7a"];
     b.connect(&alice, "notes", json!({ "api_key": secrets[0] })).await;
-    b.connect(
-        &alice,
-        "crm",
-        json!({ "api_key": secrets[1], "api_secret": secrets[2] }),
-    )
-    .await;
+    b.connect(&alice, "crm", json!({ "api_key": secrets[1], "api_secret": secrets[2] })).await;
     assert_eq!(b.accounts(&alice, "crm").await.len(), 1, "stored");
     let raw = b.raw_database();
     assert!(raw.len() > 4096, "read the database files");
@@ -484,8 +320,7 @@ async fn credentials_are_encrypted_at_rest() {
         );
     }
     assert!(
-        !raw.windows(b.secret_key.len())
-            .any(|w| w == b.secret_key.as_bytes()),
+        !raw.windows(b.secret_key.len()).any(|w| w == b.secret_key.as_bytes()),
         "workspace secret key stored"
     );
 }
@@ -495,15 +330,7 @@ async fn unknown_routes_and_methods_answer_in_the_error_format() {
     let b = broker().await;
     let token = b.session("alice").await;
     let missing = b.call(Method::GET, "/v2/nothing", Some(&token), None).await;
-    assert_eq!(
-        (missing.status, missing.code()),
-        (StatusCode::NOT_FOUND, "NOT_FOUND")
-    );
-    let wrong = b
-        .call(Method::PUT, "/v1/sessions", Some(&b.secret_key), None)
-        .await;
-    assert_eq!(
-        (wrong.status, wrong.code()),
-        (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED")
-    );
+    assert_eq!((missing.status, missing.code()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
+    let wrong = b.call(Method::PUT, "/v1/sessions", Some(&b.secret_key), None).await;
+    assert_eq!((wrong.status, wrong.code()), (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"));
 }

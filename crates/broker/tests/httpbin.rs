@@ -43,37 +43,17 @@ async fn basic_credentials_are_verified_against_the_app() {
     let b = TestBroker::with_catalog(CATALOG, false).await;
     let alice = b.session("alice").await;
 
-    let wrong = b
-        .connect(
-            &alice,
-            "bin-basic",
-            json!({ "username": "demo", "password": "wrong" }),
-        )
-        .await;
-    assert_eq!(
-        (wrong.status, wrong.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "CREDENTIALS_REJECTED")
-    );
+    let wrong = b.connect(&alice, "bin-basic", json!({ "username": "demo", "password": "wrong" })).await;
+    assert_eq!((wrong.status, wrong.code()), (StatusCode::UNPROCESSABLE_ENTITY, "CREDENTIALS_REJECTED"));
     assert_eq!(wrong.json["error"]["details"]["status"], 401);
     assert!(wrong.json["error"]["details"]["reason"].is_string());
-    assert!(
-        !wrong.json.to_string().contains("wrong"),
-        "the rejected password is not echoed"
-    );
+    assert!(!wrong.json.to_string().contains("wrong"), "the rejected password is not echoed");
     assert!(b.accounts(&alice, "bin-basic").await.is_empty(), "nothing saved");
 
-    let right = b
-        .connect(
-            &alice,
-            "bin-basic",
-            json!({ "username": "demo", "password": "correct-horse" }),
-        )
-        .await;
+    let right =
+        b.connect(&alice, "bin-basic", json!({ "username": "demo", "password": "correct-horse" })).await;
     assert_eq!(right.status, StatusCode::CREATED, "{}", right.json);
-    assert_eq!(
-        right.json["account"]["displayName"], "demo",
-        "named from httpbin's answer"
-    );
+    assert_eq!(right.json["account"]["displayName"], "demo", "named from httpbin's answer");
     assert_eq!(b.accounts(&alice, "bin-basic").await.len(), 1);
 }
 
@@ -89,19 +69,10 @@ async fn api_keys_are_verified_and_identical_identities_update_in_place() {
         "httpbin echoes the token at /token; a display name holding the secret is replaced"
     );
     let same = b.connect(&alice, "bin-key", json!({ "api_key": key })).await;
-    assert_eq!(
-        (same.status, &same.json["account"]["id"]),
-        (StatusCode::OK, &first.json["account"]["id"])
-    );
-    let other = b
-        .connect(&alice, "bin-key", json!({ "api_key": "sk_test_other_identity" }))
-        .await;
+    assert_eq!((same.status, &same.json["account"]["id"]), (StatusCode::OK, &first.json["account"]["id"]));
+    let other = b.connect(&alice, "bin-key", json!({ "api_key": "sk_test_other_identity" })).await;
     assert_eq!(other.status, StatusCode::CREATED);
-    assert_eq!(
-        b.accounts(&alice, "bin-key").await.len(),
-        2,
-        "policy multiple, two identities"
-    );
+    assert_eq!(b.accounts(&alice, "bin-key").await.len(), 2, "policy multiple, two identities");
     let raw = b.raw_database();
     assert!(
         !raw.windows(key.len()).any(|w| w == key.as_bytes()),
@@ -115,11 +86,7 @@ async fn a_user_supplied_url_is_used_and_guarded() {
     let lenient = TestBroker::with_catalog(CATALOG, false).await;
     let alice = lenient.session("alice").await;
     let ok = lenient
-        .connect(
-            &alice,
-            "bin-instance",
-            json!({ "api_key": "instance-key-12345", "base_url": url }),
-        )
+        .connect(&alice, "bin-instance", json!({ "api_key": "instance-key-12345", "base_url": url }))
         .await;
     assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.json);
     assert_eq!(ok.json["account"]["displayName"], "key …2345 @ 127.0.0.1");
@@ -127,17 +94,11 @@ async fn a_user_supplied_url_is_used_and_guarded() {
     let strict = TestBroker::with_catalog(CATALOG, true).await;
     let alice = strict.session("alice").await;
     let localhost = url.replace("127.0.0.1", "localhost");
-    for (base_url, case) in [
-        (url.as_str(), "literal loopback"),
-        (localhost.as_str(), "name resolving to loopback"),
-    ] {
-        let reply = strict
-            .connect(
-                &alice,
-                "bin-instance",
-                json!({ "api_key": "k", "base_url": base_url }),
-            )
-            .await;
+    for (base_url, case) in
+        [(url.as_str(), "literal loopback"), (localhost.as_str(), "name resolving to loopback")]
+    {
+        let reply =
+            strict.connect(&alice, "bin-instance", json!({ "api_key": "k", "base_url": base_url })).await;
         assert_eq!(
             (reply.status, reply.code()),
             (StatusCode::UNPROCESSABLE_ENTITY, "URL_NOT_ALLOWED"),
@@ -145,18 +106,9 @@ async fn a_user_supplied_url_is_used_and_guarded() {
         );
         assert_eq!(reply.json["error"]["details"]["fields"][0]["field"], "base_url");
     }
-    for metadata in [
-        "http://169.254.169.254",
-        "http://[fd00:ec2::254]",
-        "http://10.0.0.8:8080",
-    ] {
-        let reply = strict
-            .connect(
-                &alice,
-                "bin-instance",
-                json!({ "api_key": "k", "base_url": metadata }),
-            )
-            .await;
+    for metadata in ["http://169.254.169.254", "http://[fd00:ec2::254]", "http://10.0.0.8:8080"] {
+        let reply =
+            strict.connect(&alice, "bin-instance", json!({ "api_key": "k", "base_url": metadata })).await;
         assert_eq!(reply.code(), "URL_NOT_ALLOWED", "{metadata}");
     }
     assert!(strict.accounts(&alice, "bin-instance").await.is_empty());
@@ -168,10 +120,7 @@ async fn other_upstream_failures_are_reported_with_status_and_nothing_is_saved()
     let alice = b.session("alice").await;
     let fields = json!({ "username": "u", "password": "p", "base_url": httpbin_url() });
     let teapot = b.connect(&alice, "bin-status", fields).await;
-    assert_eq!(
-        (teapot.status, teapot.code()),
-        (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR")
-    );
+    assert_eq!((teapot.status, teapot.code()), (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR"));
     assert_eq!(teapot.json["error"]["details"]["status"], 418);
 
     let closed = json!({ "username": "u", "password": "p", "base_url": "http://127.0.0.1:9" });
@@ -190,20 +139,11 @@ async fn echo(catalog: &str, fields: Value) -> Value {
     let app = catalog.app("x").expect("app x");
     let fields = serde_json::from_value(fields).expect("fields");
     let creds = validate_fields(app, fields).unwrap_or_else(|e| panic!("{}", e.message));
-    let upstreams = Upstreams::new(
-        AddressPolicy { allow_loopback: true },
-        std::time::Duration::from_secs(5),
-    )
-    .expect("clients");
+    let upstreams = Upstreams::new(AddressPolicy { allow_loopback: true }, std::time::Duration::from_secs(5))
+        .expect("clients");
     let request =
         authorized_request(app, &creds, &upstreams, Method::GET, "/anything/probe?page=2").expect("request");
-    request
-        .send()
-        .await
-        .expect("httpbin answers")
-        .json()
-        .await
-        .expect("json echo")
+    request.send().await.expect("httpbin answers").json().await.expect("json echo")
 }
 
 #[tokio::test]
@@ -230,9 +170,7 @@ async fn httpbin_receives_each_declared_injection() {
     .await;
     assert_eq!(query["args"]["token"], "q-key");
     assert!(
-        query["url"]
-            .as_str()
-            .is_some_and(|u| u.contains("/anything/anything/probe")),
+        query["url"].as_str().is_some_and(|u| u.contains("/anything/anything/probe")),
         "below the user's URL"
     );
 
@@ -242,10 +180,7 @@ async fn httpbin_receives_each_declared_injection() {
     )
     .await;
     assert_eq!(
-        (
-            both["headers"]["Authorization"].as_str(),
-            both["headers"]["X-Api-Key"].as_str()
-        ),
+        (both["headers"]["Authorization"].as_str(), both["headers"]["X-Api-Key"].as_str()),
         (Some("Basic YW5uOnB3"), Some("hk"))
     );
 }

@@ -47,12 +47,13 @@ pub struct ConnectRequest {
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
     /// Reconnect this existing account in place instead of following the accounts policy.
-    #[serde(
-        default,
-        alias = "connectedAccountID",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "connectedAccountID", skip_serializing_if = "Option::is_none")]
     pub connected_account_id: Option<String>,
+    /// OAuth 2.0 redirect mode (hosts that cannot open popups): after the callback the broker sends
+    /// the browser back to this URL, which must be on one of the session's allowed origins, with
+    /// `patchbay_attempt=<id>` added to its query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
 }
 
 /// The outcome of `POST /v1/apps/{app}/connect`.

@@ -180,13 +180,7 @@ mod tests {
             serde_json::to_string(&body).expect("serialize"),
             r#"{"error":{"code":"RATE_LIMITED","message":"slow down"}}"#
         );
-        let details = ErrorDetails {
-            retry_after_seconds: Some(3),
-            ..Default::default()
-        };
-        assert_eq!(
-            serde_json::to_string(&details).expect("serialize"),
-            r#"{"retryAfterSeconds":3}"#
-        );
+        let details = ErrorDetails { retry_after_seconds: Some(3), ..Default::default() };
+        assert_eq!(serde_json::to_string(&details).expect("serialize"), r#"{"retryAfterSeconds":3}"#);
     }
 }

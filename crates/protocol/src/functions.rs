@@ -39,11 +39,7 @@ pub struct InvokeRequest<A> {
     /// Arguments, validated against the function's parameters.
     pub args: A,
     /// Which account to act on; optional while the user has exactly one.
-    #[serde(
-        default,
-        alias = "connectedAccountID",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "connectedAccountID", skip_serializing_if = "Option::is_none")]
     pub connected_account_id: Option<String>,
     /// Cursor from a previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -40,10 +40,7 @@ pub fn select_account<'a, A: AccountLike>(
     requested: Option<&str>,
 ) -> Result<&'a A, SelectionError> {
     match (requested, accounts) {
-        (Some(id), _) => accounts
-            .iter()
-            .find(|a| a.id() == id)
-            .ok_or(SelectionError::UnknownAccount),
+        (Some(id), _) => accounts.iter().find(|a| a.id() == id).ok_or(SelectionError::UnknownAccount),
         (None, []) => Err(SelectionError::NotConnected),
         (None, [only]) => Ok(only),
         (None, several) => Err(SelectionError::AccountRequired(
@@ -75,14 +72,8 @@ mod tests {
     #[test]
     fn no_accounts_is_not_connected_even_with_an_id() {
         let none: [Acc; 0] = [];
-        assert_eq!(
-            select_account(&none, None).err(),
-            Some(SelectionError::NotConnected)
-        );
-        assert_eq!(
-            select_account(&none, Some("ca_1")).err(),
-            Some(SelectionError::UnknownAccount)
-        );
+        assert_eq!(select_account(&none, None).err(), Some(SelectionError::NotConnected));
+        assert_eq!(select_account(&none, Some("ca_1")).err(), Some(SelectionError::UnknownAccount));
     }
 
     #[test]
@@ -90,10 +81,7 @@ mod tests {
         let one = [Acc("ca_1", "a@x")];
         assert_eq!(select_account(&one, None).map(|a| a.0), Ok("ca_1"));
         assert_eq!(select_account(&one, Some("ca_1")).map(|a| a.0), Ok("ca_1"));
-        assert_eq!(
-            select_account(&one, Some("ca_2")).err(),
-            Some(SelectionError::UnknownAccount)
-        );
+        assert_eq!(select_account(&one, Some("ca_2")).err(), Some(SelectionError::UnknownAccount));
     }
 
     #[test]
@@ -101,10 +89,7 @@ mod tests {
         let two = [Acc("ca_1", "a@x"), Acc("ca_2", "b@x")];
         match select_account(&two, None) {
             Err(SelectionError::AccountRequired(c)) => {
-                assert_eq!(
-                    c.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
-                    ["ca_1", "ca_2"]
-                );
+                assert_eq!(c.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["ca_1", "ca_2"]);
                 assert_eq!(c[1].display_name, "b@x");
             }
             other => panic!("unexpected {:?}", other.map(|a| a.0)),

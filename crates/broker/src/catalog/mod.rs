@@ -1,6 +1,7 @@
 //! The app catalog: a TOML file loaded and validated once at start-up. Every problem is reported
 //! with the file, the app and the field it concerns. The README documents the format.
 
+mod oauth;
 mod template;
 
 use std::collections::BTreeMap;
@@ -9,6 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::http::{HeaderName, Method};
+use oauth::RawOAuth2;
+pub use oauth::{ClientAuth, OAuth2, OAuthClient};
 use patchbay_protocol::{AccountsPolicy, AuthType, CredentialField, FieldKind};
 use serde::Deserialize;
 pub use template::Template;
@@ -69,6 +72,8 @@ pub struct App {
     pub verify: Option<Verify>,
     /// The credential form.
     pub fields: Vec<CredentialField>,
+    /// OAuth 2.0 settings, for `oauth2` apps.
+    pub oauth2: Option<OAuth2>,
 }
 
 /// How credentials are injected into an upstream request.
@@ -120,20 +125,15 @@ impl Catalog {
             field: field.map(str::to_owned),
             problem,
         };
-        let mut root: toml::Table = source
-            .parse()
-            .map_err(|e: toml::de::Error| err(None, None, e.to_string()))?;
+        let mut root: toml::Table =
+            source.parse().map_err(|e: toml::de::Error| err(None, None, e.to_string()))?;
         let apps = match root.remove("apps") {
             None => toml::Table::new(),
             Some(toml::Value::Table(t)) => t,
             Some(_) => return Err(err(None, Some("apps"), "must be a table of apps".into())),
         };
         if let Some(key) = root.keys().next() {
-            return Err(err(
-                None,
-                Some(key),
-                "unknown top-level key (expected only `apps`)".into(),
-            ));
+            return Err(err(None, Some(key), "unknown top-level key (expected only `apps`)".into()));
         }
         let mut catalog = Catalog::default();
         for (id, mut value) in apps {
@@ -147,9 +147,7 @@ impl Catalog {
             interpolate(&mut value, "", &env)
                 .map_err(|(field, problem)| err(Some(&id), Some(&field), problem))?;
             let raw = RawApp::deserialize(value).map_err(|e| err(Some(&id), None, e.message().to_owned()))?;
-            let app = raw
-                .validate(&id)
-                .map_err(|(field, problem)| err(Some(&id), Some(field), problem))?;
+            let app = raw.validate(&id).map_err(|(field, problem)| err(Some(&id), Some(field), problem))?;
             catalog.apps.insert(id, Arc::new(app));
         }
         Ok(catalog)
@@ -168,9 +166,7 @@ impl Catalog {
 
 fn valid_app_id(id: &str) -> bool {
     id.starts_with(|c: char| c.is_ascii_lowercase())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Replaces `${VAR}` in every string below `value`; errors carry the dotted field path.
@@ -186,16 +182,10 @@ fn interpolate(
             while let Some(start) = rest.find("${") {
                 out.push_str(&rest[..start]);
                 let after = &rest[start + 2..];
-                let end = after
-                    .find('}')
-                    .ok_or_else(|| (path.to_owned(), "unclosed `${`".to_owned()))?;
+                let end = after.find('}').ok_or_else(|| (path.to_owned(), "unclosed `${`".to_owned()))?;
                 let name = &after[..end];
-                let resolved = env(name).ok_or_else(|| {
-                    (
-                        path.to_owned(),
-                        format!("environment variable `{name}` is not set"),
-                    )
-                })?;
+                let resolved = env(name)
+                    .ok_or_else(|| (path.to_owned(), format!("environment variable `{name}` is not set")))?;
                 out.push_str(&resolved);
                 rest = &after[end + 1..];
             }
@@ -204,11 +194,7 @@ fn interpolate(
         }
         toml::Value::Table(t) => {
             for (k, v) in t.iter_mut() {
-                let child = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
+                let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
                 interpolate(v, &child, env)?;
             }
         }
@@ -235,6 +221,7 @@ struct RawApp {
     verify: Option<RawVerify>,
     #[serde(default)]
     fields: BTreeMap<String, RawField>,
+    oauth2: Option<RawOAuth2>,
 }
 
 #[derive(Deserialize)]
@@ -271,17 +258,19 @@ struct RawField {
     placeholder: Option<String>,
 }
 
-type FieldProblem = (&'static str, String);
+pub(crate) type FieldProblem = (&'static str, String);
 
 impl RawApp {
     fn validate(self, id: &str) -> Result<App, FieldProblem> {
-        if self.auth == AuthType::Oauth2 {
-            return Err((
-                "auth",
-                "oauth2 apps are not supported by this broker version yet".into(),
-            ));
-        }
-        let vars = self.auth.credential_fields();
+        let oauth2 = match (self.auth, self.oauth2) {
+            (AuthType::Oauth2, Some(raw)) => Some(raw.validate()?),
+            (AuthType::Oauth2, None) => {
+                return Err(("oauth2", "`oauth2` apps need an [oauth2] section".into()))
+            }
+            (_, Some(_)) => return Err(("oauth2", "only `oauth2` apps take an [oauth2] section".into())),
+            (_, None) => None,
+        };
+        let vars = template_vars(self.auth);
         let base_url = match (self.base_url, self.auth.has_user_base_url()) {
             (Some(_), true) => {
                 return Err((
@@ -297,10 +286,7 @@ impl RawApp {
             Some(raw) => raw.validate(vars)?,
             None => default_injection(self.auth).ok_or((
                 "inject",
-                format!(
-                    "`{}` apps must declare how the key is sent (headers or query)",
-                    self.auth.as_str()
-                ),
+                format!("`{}` apps must declare how the key is sent (headers or query)", self.auth.as_str()),
             ))?,
         };
         let verify = self.verify.map(RawVerify::validate).transpose()?;
@@ -315,6 +301,7 @@ impl RawApp {
             inject,
             verify,
             fields,
+            oauth2,
         })
     }
 }
@@ -339,10 +326,7 @@ fn parse_template(raw: &str, allowed: &[&str], field: &'static str) -> Result<Te
     if let Some(unknown) = template.vars().find(|v| !allowed.contains(v)) {
         return Err((
             field,
-            format!(
-                "unknown placeholder `{{{unknown}}}` (this app has: {})",
-                allowed.join(", ")
-            ),
+            format!("unknown placeholder `{{{unknown}}}` (this app has: {})", allowed.join(", ")),
         ));
     }
     Ok(template)
@@ -354,14 +338,10 @@ impl RawInject {
         for (name, value) in self.headers {
             let header = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| ("inject.headers", format!("`{name}` is not a valid header name")))?;
-            inject
-                .headers
-                .push((header, parse_template(&value, vars, "inject.headers")?));
+            inject.headers.push((header, parse_template(&value, vars, "inject.headers")?));
         }
         for (name, value) in self.query {
-            inject
-                .query
-                .push((name, parse_template(&value, vars, "inject.query")?));
+            inject.query.push((name, parse_template(&value, vars, "inject.query")?));
         }
         if let Some(basic) = self.basic {
             inject.basic = Some((
@@ -376,6 +356,14 @@ impl RawInject {
     }
 }
 
+/// The placeholders an app's templates may use: its credential fields, or the access token.
+fn template_vars(auth: AuthType) -> &'static [&'static str] {
+    match auth {
+        AuthType::Oauth2 => &["access_token"],
+        other => other.credential_fields(),
+    }
+}
+
 /// Injection for auth types whose convention is unambiguous.
 fn default_injection(auth: AuthType) -> Option<Injection> {
     let basic = |user: &str, pass: &str| -> Option<Injection> {
@@ -387,19 +375,20 @@ fn default_injection(auth: AuthType) -> Option<Injection> {
     match auth {
         AuthType::Basic | AuthType::BasicUrl => basic("{username}", "{password}"),
         AuthType::ApiKeySecret => basic("{api_key}", "{api_secret}"),
-        AuthType::Oauth2 | AuthType::ApiKey | AuthType::ApiKeyUrl | AuthType::BasicApiKey => None,
+        AuthType::Oauth2 => {
+            let bearer = Template::parse("Bearer {access_token}").ok()?;
+            Some(Injection {
+                headers: vec![(axum::http::header::AUTHORIZATION, bearer)],
+                ..Injection::default()
+            })
+        }
+        AuthType::ApiKey | AuthType::ApiKeyUrl | AuthType::BasicApiKey => None,
     }
 }
 
 impl RawVerify {
     fn validate(self) -> Result<Verify, FieldProblem> {
-        let method = match self
-            .method
-            .as_deref()
-            .unwrap_or("GET")
-            .to_ascii_uppercase()
-            .as_str()
-        {
+        let method = match self.method.as_deref().unwrap_or("GET").to_ascii_uppercase().as_str() {
             "GET" => Method::GET,
             "POST" => Method::POST,
             "HEAD" => Method::HEAD,
@@ -408,23 +397,14 @@ impl RawVerify {
         if !self.path.starts_with('/') {
             return Err(("verify.path", "must start with `/`".into()));
         }
-        for (field, pointer) in [
-            ("verify.display_name", &self.display_name),
-            ("verify.identity", &self.identity),
-        ] {
-            if pointer
-                .as_deref()
-                .is_some_and(|p| !p.is_empty() && !p.starts_with('/'))
-            {
+        for (field, pointer) in
+            [("verify.display_name", &self.display_name), ("verify.identity", &self.identity)]
+        {
+            if pointer.as_deref().is_some_and(|p| !p.is_empty() && !p.starts_with('/')) {
                 return Err((field, "must be a JSON Pointer such as `/user/email`".into()));
             }
         }
-        Ok(Verify {
-            method,
-            path: self.path,
-            display_name: self.display_name,
-            identity: self.identity,
-        })
+        Ok(Verify { method, path: self.path, display_name: self.display_name, identity: self.identity })
     }
 }
 
@@ -436,11 +416,7 @@ fn credential_fields(
     if let Some(unknown) = overrides.keys().find(|k| !names.contains(&k.as_str())) {
         return Err((
             "fields",
-            format!(
-                "`{unknown}` is not a field of `{}` apps ({})",
-                auth.as_str(),
-                names.join(", ")
-            ),
+            format!("`{unknown}` is not a field of `{}` apps ({})", auth.as_str(), names.join(", ")),
         ));
     }
     Ok(names
@@ -450,16 +426,11 @@ fn credential_fields(
             let (label, placeholder) = default_label(name);
             CredentialField {
                 name: name.to_owned(),
-                label: raw
-                    .as_ref()
-                    .and_then(|r| r.label.clone())
-                    .unwrap_or_else(|| label.to_owned()),
+                label: raw.as_ref().and_then(|r| r.label.clone()).unwrap_or_else(|| label.to_owned()),
                 kind: FieldKind::of(name),
                 required: true,
                 help: raw.as_ref().and_then(|r| r.help.clone()),
-                placeholder: raw
-                    .and_then(|r| r.placeholder)
-                    .or_else(|| placeholder.map(str::to_owned)),
+                placeholder: raw.and_then(|r| r.placeholder).or_else(|| placeholder.map(str::to_owned)),
             }
         })
         .collect())

@@ -64,11 +64,7 @@ impl Template {
                     }
                     parts.push(Part::Var(name));
                 }
-                '}' => {
-                    return Err(TemplateError(
-                        "unmatched `}` (write `}}` for a literal brace)".into(),
-                    ))
-                }
+                '}' => return Err(TemplateError("unmatched `}` (write `}}` for a literal brace)".into())),
                 c => literal.push(c),
             }
         }
@@ -114,10 +110,7 @@ mod tests {
 
     #[test]
     fn malformed_templates_say_why() {
-        assert_eq!(
-            Template::parse("{open").err().map(|e| e.0),
-            Some("unclosed `{`".into())
-        );
+        assert_eq!(Template::parse("{open").err().map(|e| e.0), Some("unclosed `{`".into()));
         assert!(Template::parse("{}").is_err());
         assert!(Template::parse("a}b").is_err());
         assert!(Template::parse("{a b}").is_err());

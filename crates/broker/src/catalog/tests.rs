@@ -1,16 +1,11 @@
 use super::*;
 
 fn parse(source: &str) -> Result<Catalog, CatalogError> {
-    Catalog::parse(source, "test.toml", |name| {
-        (name == "HTTPBIN").then(|| "http://127.0.0.1:9".to_owned())
-    })
+    Catalog::parse(source, "test.toml", |name| (name == "HTTPBIN").then(|| "http://127.0.0.1:9".to_owned()))
 }
 
 fn problem(source: &str) -> String {
-    parse(source)
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_else(|| "parsed".into())
+    parse(source).err().map(|e| e.to_string()).unwrap_or_else(|| "parsed".into())
 }
 
 #[test]
@@ -34,25 +29,12 @@ fn a_full_credential_app_loads_with_defaults() {
     .expect("valid catalog");
     let helpdesk = catalog.app("helpdesk").expect("helpdesk");
     assert_eq!(helpdesk.accounts, AccountsPolicy::Multiple);
-    assert_eq!(
-        helpdesk
-            .fields
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect::<Vec<_>>(),
-        ["base_url", "api_key"]
-    );
+    assert_eq!(helpdesk.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["base_url", "api_key"]);
     assert_eq!(helpdesk.fields[0].label, "Your helpdesk URL");
     assert_eq!(helpdesk.fields[1].kind, FieldKind::Secret);
-    assert_eq!(
-        helpdesk.verify.as_ref().map(|v| v.method.clone()),
-        Some(Method::GET)
-    );
+    assert_eq!(helpdesk.verify.as_ref().map(|v| v.method.clone()), Some(Method::GET));
     let bin = catalog.app("bin").expect("bin");
-    assert_eq!(
-        bin.base_url.as_ref().map(Url::as_str),
-        Some("http://127.0.0.1:9/x")
-    );
+    assert_eq!(bin.base_url.as_ref().map(Url::as_str), Some("http://127.0.0.1:9/x"));
     assert!(bin.inject.basic.is_some(), "basic apps inject Basic by default");
 }
 
@@ -78,21 +60,13 @@ fn errors_name_the_file_the_app_and_the_field() {
         "{unknown_placeholder}"
     );
     let typo = problem("[apps.a]\nname = \"A\"\nauth = \"basic\"\nbase_url = \"http://x\"\nbase_ulr = 1");
-    assert!(
-        typo.starts_with("catalog test.toml: app `a`: unknown field `base_ulr`"),
-        "{typo}"
-    );
+    assert!(typo.starts_with("catalog test.toml: app `a`: unknown field `base_ulr`"), "{typo}");
     let bad_auth = problem("[apps.a]\nname = \"A\"\nauth = \"magic\"");
-    assert!(
-        bad_auth.contains("app `a`") && bad_auth.contains("magic"),
-        "{bad_auth}"
-    );
+    assert!(bad_auth.contains("app `a`") && bad_auth.contains("magic"), "{bad_auth}");
     assert!(problem("[apps.Bad]\nname = \"A\"\nauth = \"basic\"").contains("app `Bad`"));
     assert!(problem("apps = [").starts_with("catalog test.toml: "));
-    assert!(
-        problem("[apps.a]\nname = \"A\"\nauth = \"basic_url\"\nbase_url = \"http://x\"")
-            .contains("take the base URL from the user")
-    );
+    assert!(problem("[apps.a]\nname = \"A\"\nauth = \"basic_url\"\nbase_url = \"http://x\"")
+        .contains("take the base URL from the user"));
     assert!(problem(
         "[apps.a]\nname = \"A\"\nauth = \"basic\"\nbase_url = \"http://x\"\nverify.path = \"me\""
     )

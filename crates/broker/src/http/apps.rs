@@ -20,7 +20,7 @@ use crate::credentials::{validate_fields, verify};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::random_id;
 use crate::state::AppState;
-use crate::store::{NewCredentials, Owner, Target};
+use crate::store::{AccountRecord, NewCredentials, Owner, Target};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -53,11 +53,8 @@ async fn list(State(state): State<Arc<AppState>>, session: Session) -> ApiResult
     for account in state.store.accounts(&session.owner, None).await? {
         *counts.entry(account.app_id).or_default() += 1;
     }
-    let apps = state
-        .catalog
-        .apps()
-        .map(|app| summary(app, counts.get(&app.id).copied().unwrap_or(0)))
-        .collect();
+    let apps =
+        state.catalog.apps().map(|app| summary(app, counts.get(&app.id).copied().unwrap_or(0))).collect();
     Ok(Json(AppList { apps }))
 }
 
@@ -77,12 +74,7 @@ async fn detail(
 
 /// Binds sealed credentials to their owner and app, so a ciphertext moved to another row fails.
 pub fn credentials_aad(owner: &Owner, app_id: &str) -> Vec<u8> {
-    [
-        owner.workspace_id.as_bytes(),
-        owner.user_id.as_bytes(),
-        app_id.as_bytes(),
-    ]
-    .join(&0u8)
+    [owner.workspace_id.as_bytes(), owner.user_id.as_bytes(), app_id.as_bytes()].join(&0u8)
 }
 
 async fn connect(
@@ -93,20 +85,55 @@ async fn connect(
 ) -> ApiResult<(StatusCode, Json<ConnectResponse>)> {
     let app = find_app(&state, &app_id)?;
     if app.auth == AuthType::Oauth2 {
-        return Err(ApiError::internal(
-            "oauth2 apps are refused when the catalog loads",
-        ));
+        let started =
+            super::oauth::start(&state, &session, app, request.connected_account_id, request.return_to)
+                .await?;
+        return Ok((StatusCode::OK, Json(started)));
     }
     let owner = &session.owner;
     if let Some(id) = &request.connected_account_id {
-        let existing = state.store.account(owner, id).await?;
-        if existing.is_none_or(|a| a.app_id != app.id) {
+        if state.store.account(owner, id).await?.is_none_or(|a| a.app_id != app.id) {
             return Err(account_not_found());
         }
     }
     let creds = validate_fields(app, request.fields)?;
     let verified = verify(app, &creds, &state.upstreams).await?;
-    let target = match (request.connected_account_id, app.accounts, verified.identity) {
+    let plaintext = serde_json::to_vec(&creds).map_err(ApiError::internal)?;
+    let sealed =
+        state.keyring.seal(&plaintext, &credentials_aad(owner, &app.id)).map_err(ApiError::internal)?;
+    let new = NewCredentials {
+        app_id: app.id.clone(),
+        display_name: verified.display_name,
+        credentials: sealed,
+        access_expires_at: None,
+        oauth_client_id: None,
+    };
+    let SaveOutcome { account, reconnected } =
+        save_credentials(&state, owner, app, request.connected_account_id, verified.identity, new).await?;
+    tracing::info!(account = %account.id, app = %app.id, reconnected, "account connected");
+    let status = if reconnected { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(ConnectResponse::Connected { account: to_wire(account), reconnected })))
+}
+
+/// A saved account and whether it existed before.
+pub struct SaveOutcome {
+    /// The account.
+    pub account: AccountRecord,
+    /// True when an existing account was updated in place.
+    pub reconnected: bool,
+}
+
+/// Saves verified credentials where the accounts policy puts them: the named account, the single
+/// account under "one", or the account with the same upstream identity under "multiple".
+pub async fn save_credentials(
+    state: &AppState,
+    owner: &Owner,
+    app: &App,
+    target_account_id: Option<String>,
+    identity: Option<String>,
+    new: NewCredentials,
+) -> ApiResult<SaveOutcome> {
+    let target = match (target_account_id, app.accounts, identity) {
         (Some(id), _, _) => Target::Account(id),
         (None, AccountsPolicy::One, _) => Target::Slot("one".into()),
         // Hashed: an identity can be an email, or (for a careless catalog) the key itself.
@@ -115,34 +142,9 @@ async fn connect(
         }
         (None, AccountsPolicy::Multiple, None) => Target::Slot(random_id("slot")),
     };
-    let plaintext = serde_json::to_vec(&creds).map_err(ApiError::internal)?;
-    let sealed = state
-        .keyring
-        .seal(&plaintext, &credentials_aad(owner, &app.id))
-        .map_err(ApiError::internal)?;
-    let new = NewCredentials {
-        app_id: app.id.clone(),
-        display_name: verified.display_name,
-        credentials: sealed,
-    };
-    let (account, reconnected) = state
-        .store
-        .save_account(owner, &target, &new)
-        .await?
-        .ok_or_else(account_not_found)?;
-    tracing::info!(account = %account.id, app = %app.id, reconnected, "account connected");
-    let status = if reconnected {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((
-        status,
-        Json(ConnectResponse::Connected {
-            account: to_wire(account),
-            reconnected,
-        }),
-    ))
+    let (account, reconnected) =
+        state.store.save_account(owner, &target, &new).await?.ok_or_else(account_not_found)?;
+    Ok(SaveOutcome { account, reconnected })
 }
 
 /// The one answer for an account id that is missing or belongs to someone else.

@@ -26,15 +26,14 @@ use crate::store::{Owner, Workspace};
 pub struct Session {
     /// The workspace and user every query is scoped to.
     pub owner: Owner,
+    /// The browser origins the token allows.
+    pub origins: Vec<String>,
+    /// The page origin of this request, when a browser sent it (already checked against `origins`).
+    pub origin: Option<String>,
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    headers.get(AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
 /// Middleware for SDK-facing routes: answers CORS preflights, verifies the session token and the
@@ -83,10 +82,7 @@ fn authenticate(
     origin: Option<&HeaderValue>,
 ) -> Result<Session, ApiError> {
     let token = bearer(headers).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::Unauthorized,
-            "send the session token as `Authorization: Bearer <token>`",
-        )
+        ApiError::new(ErrorCode::Unauthorized, "send the session token as `Authorization: Bearer <token>`")
     })?;
     let claims = verify(&state.keyring, token, now_unix()).map_err(|err| match err {
         TokenError::Invalid => ApiError::new(ErrorCode::Unauthorized, "invalid session token"),
@@ -104,11 +100,11 @@ fn authenticate(
             ));
         }
     }
+    let origin = origin.and_then(|o| o.to_str().ok()).map(str::to_owned);
     Ok(Session {
-        owner: Owner {
-            workspace_id: claims.ws,
-            user_id: claims.sub,
-        },
+        owner: Owner { workspace_id: claims.ws, user_id: claims.sub },
+        origins: claims.origins,
+        origin,
     })
 }
 
@@ -142,14 +138,9 @@ impl FromRequestParts<Arc<AppState>> for WorkspaceAuth {
                 "send the workspace secret key as `Authorization: Bearer pb_sk_…`",
             )
         };
-        let key = bearer(&parts.headers)
-            .filter(|k| k.starts_with("pb_sk_"))
-            .ok_or_else(unauthorized)?;
-        let workspace = state
-            .store
-            .workspace_by_secret_hash(&secret_key_hash(key))
-            .await?
-            .ok_or_else(unauthorized)?;
+        let key = bearer(&parts.headers).filter(|k| k.starts_with("pb_sk_")).ok_or_else(unauthorized)?;
+        let workspace =
+            state.store.workspace_by_secret_hash(&secret_key_hash(key)).await?.ok_or_else(unauthorized)?;
         Ok(WorkspaceAuth(workspace))
     }
 }

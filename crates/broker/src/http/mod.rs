@@ -4,6 +4,7 @@ mod accounts;
 mod apps;
 mod auth;
 mod health;
+mod oauth;
 mod sessions;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use axum::Router;
 use patchbay_protocol::ErrorCode;
 use tower_http::trace::TraceLayer;
 
+pub use apps::{account_not_found, credentials_aad};
 pub use auth::{secret_key_hash, Session};
 pub use sessions::mint as mint_session;
 
@@ -27,6 +29,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let sdk = Router::new()
         .merge(apps::router())
         .merge(accounts::router())
+        .merge(oauth::router())
         // Set before the layer so the session middleware also fronts 405s, which is where CORS
         // preflights (OPTIONS) land.
         .method_not_allowed_fallback(method_not_allowed)
@@ -34,6 +37,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(sdk)
         .merge(sessions::router())
+        .merge(oauth::callback_router())
         .merge(health::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -50,10 +54,7 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        ErrorCode::MethodNotAllowed,
-        "this route does not accept that method",
-    )
+    ApiError::new(ErrorCode::MethodNotAllowed, "this route does not accept that method")
 }
 
 /// `Json` whose rejections are [`ApiError`]s (stable codes instead of axum's plain text).

@@ -40,14 +40,10 @@ pub fn mint(state: &AppState, workspace_id: &str, request: SessionRequest) -> Ap
         });
     }
     let max = state.config.session_max_ttl_seconds;
-    let ttl = request
-        .ttl_seconds
-        .unwrap_or(state.config.session_default_ttl_seconds);
+    let ttl = request.ttl_seconds.unwrap_or(state.config.session_default_ttl_seconds);
     if ttl == 0 || ttl > max {
-        problems.push(FieldError {
-            field: "ttlSeconds".into(),
-            reason: format!("must be between 1 and {max}"),
-        });
+        problems
+            .push(FieldError { field: "ttlSeconds".into(), reason: format!("must be between 1 and {max}") });
     }
     if request.allowed_origins.len() > MAX_ORIGINS {
         problems.push(FieldError {
@@ -59,10 +55,9 @@ pub fn mint(state: &AppState, workspace_id: &str, request: SessionRequest) -> Ap
     for (i, origin) in request.allowed_origins.iter().enumerate() {
         match normalize_origin(origin) {
             Ok(o) => origins.push(o),
-            Err(reason) => problems.push(FieldError {
-                field: format!("allowedOrigins[{i}]"),
-                reason: reason.into(),
-            }),
+            Err(reason) => {
+                problems.push(FieldError { field: format!("allowedOrigins[{i}]"), reason: reason.into() })
+            }
         }
     }
     if !problems.is_empty() {
@@ -79,8 +74,5 @@ pub fn mint(state: &AppState, workspace_id: &str, request: SessionRequest) -> Ap
         exp,
     };
     let token = sign(&state.keyring, &claims).ok_or_else(|| ApiError::internal("session signing failed"))?;
-    Ok(SessionResponse {
-        token,
-        expires_at: rfc3339(exp),
-    })
+    Ok(SessionResponse { token, expires_at: rfc3339(exp) })
 }

@@ -4,7 +4,7 @@
 mod sqlite;
 
 use async_trait::async_trait;
-use patchbay_protocol::AccountStatus;
+use patchbay_protocol::{AccountStatus, AttemptError, AttemptStatus};
 pub use sqlite::SqliteStore;
 
 use crate::crypto::Sealed;
@@ -68,6 +68,10 @@ pub struct AccountRecord {
     pub created_at: i64,
     /// Unix time of the last credential change.
     pub updated_at: i64,
+    /// OAuth 2.0: when the access token expires, if known.
+    pub access_expires_at: Option<i64>,
+    /// OAuth 2.0: the client id that created the account (refreshes use it).
+    pub oauth_client_id: Option<String>,
 }
 
 /// Where a connect writes.
@@ -88,6 +92,52 @@ pub struct NewCredentials {
     pub display_name: String,
     /// Encrypted credentials.
     pub credentials: Sealed,
+    /// OAuth 2.0: when the access token expires, if known.
+    pub access_expires_at: Option<i64>,
+    /// OAuth 2.0: the client id that obtained the tokens.
+    pub oauth_client_id: Option<String>,
+}
+
+/// An OAuth authorization attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// Id (`att_…`).
+    pub id: String,
+    /// Who started it.
+    pub owner: Owner,
+    /// Catalog id of the app.
+    pub app_id: String,
+    /// The page origin the result is posted to.
+    pub origin: Option<String>,
+    /// Redirect mode: where the browser returns after the callback.
+    pub return_to: Option<String>,
+    /// The sealed PKCE verifier.
+    pub verifier: Sealed,
+    /// The OAuth client the attempt uses.
+    pub client_id: String,
+    /// Reconnect this account in place.
+    pub target_account_id: Option<String>,
+    /// Status (`exchanging` reads as pending).
+    pub status: AttemptStatus,
+    /// The account, once connected.
+    pub account_id: Option<String>,
+    /// Why it failed.
+    pub error: Option<AttemptError>,
+    /// Unix expiry of the pending attempt.
+    pub expires_at: i64,
+}
+
+/// What a callback's `state` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// A pending, unexpired attempt, now claimed (no other callback can claim it).
+    Claimed(AttemptRecord),
+    /// The attempt has already been completed or is being completed.
+    AlreadyUsed(AttemptRecord),
+    /// The attempt expired before the user came back.
+    Expired(AttemptRecord),
+    /// No attempt has this state.
+    Unknown,
 }
 
 /// The persistence interface.
@@ -122,4 +172,34 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes one of the owner's accounts; false when there was none.
     async fn delete_account(&self, owner: &Owner, id: &str) -> StoreResult<bool>;
+
+    /// Stores a new pending attempt, findable by the SHA-256 of its state.
+    async fn create_attempt(&self, attempt: &AttemptRecord, state_hash: &[u8], now: i64) -> StoreResult<()>;
+
+    /// Atomically claims the pending attempt with this state hash (one-time state).
+    async fn claim_attempt(&self, state_hash: &[u8], now: i64) -> StoreResult<Claim>;
+
+    /// Records the outcome of a claimed attempt.
+    async fn finish_attempt(&self, id: &str, outcome: Result<&str, &AttemptError>) -> StoreResult<()>;
+
+    /// One of the owner's attempts.
+    async fn attempt(&self, owner: &Owner, id: &str) -> StoreResult<Option<AttemptRecord>>;
+
+    /// Takes the refresh lease of an account unless another holder's lease is still running.
+    async fn try_lease(&self, account_id: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool>;
+
+    /// Gives the lease back (no-op if `holder` no longer has it).
+    async fn release_lease(&self, account_id: &str, holder: &str) -> StoreResult<()>;
+
+    /// Saves refreshed credentials and releases the lease, only while `holder` has it.
+    async fn store_refreshed(
+        &self,
+        account_id: &str,
+        holder: &str,
+        credentials: &Sealed,
+        access_expires_at: Option<i64>,
+    ) -> StoreResult<bool>;
+
+    /// Marks an account `needs_reauth` if it is still at `version` (nobody refreshed it since).
+    async fn mark_needs_reauth(&self, account_id: &str, version: i64) -> StoreResult<bool>;
 }

@@ -4,13 +4,15 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use patchbay_protocol::AccountStatus;
+use patchbay_protocol::{AccountStatus, AttemptError, AttemptStatus, ErrorCode};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, SqlitePool};
 
-use super::{AccountRecord, NewCredentials, Owner, Store, StoreResult, Target, Workspace};
+use super::{
+    AccountRecord, AttemptRecord, Claim, NewCredentials, Owner, Store, StoreResult, Target, Workspace,
+};
 use crate::crypto::Sealed;
 use crate::ids::{now_unix, random_id};
 
@@ -20,8 +22,12 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "id, app_id, display_name, status, key_id, credentials, version, created_at, updated_at";
+const ACCOUNT_COLUMNS: &str = "id, app_id, display_name, status, key_id, credentials, version, created_at, \
+     updated_at, access_expires_at, oauth_client_id";
+
+const ATTEMPT_COLUMNS: &str =
+    "id, workspace_id, user_id, app_id, origin, return_to, key_id, verifier, client_id, \
+     target_account_id, status, account_id, error_code, error_message, provider_error, expires_at";
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://path/file.db`) and migrates it.
@@ -32,10 +38,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
     }
@@ -51,22 +54,47 @@ fn account_from_row(row: &SqliteRow) -> StoreResult<AccountRecord> {
         app_id: row.try_get("app_id")?,
         display_name: row.try_get("display_name")?,
         status,
-        credentials: Sealed {
-            key_id: row.try_get("key_id")?,
-            blob: row.try_get("credentials")?,
-        },
+        credentials: Sealed { key_id: row.try_get("key_id")?, blob: row.try_get("credentials")? },
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        access_expires_at: row.try_get("access_expires_at")?,
+        oauth_client_id: row.try_get("oauth_client_id")?,
+    })
+}
+
+fn attempt_from_row(row: &SqliteRow) -> StoreResult<AttemptRecord> {
+    let status = match row.try_get::<&str, _>("status")? {
+        "connected" => AttemptStatus::Connected,
+        "failed" => AttemptStatus::Failed,
+        _ => AttemptStatus::Pending,
+    };
+    let error = match row.try_get::<Option<String>, _>("error_code")? {
+        Some(code) => Some(AttemptError {
+            code: serde_json::from_value(serde_json::Value::String(code)).unwrap_or(ErrorCode::Internal),
+            message: row.try_get::<Option<String>, _>("error_message")?.unwrap_or_default(),
+            provider_error: row.try_get("provider_error")?,
+        }),
+        None => None,
+    };
+    Ok(AttemptRecord {
+        id: row.try_get("id")?,
+        owner: Owner { workspace_id: row.try_get("workspace_id")?, user_id: row.try_get("user_id")? },
+        app_id: row.try_get("app_id")?,
+        origin: row.try_get("origin")?,
+        return_to: row.try_get("return_to")?,
+        verifier: Sealed { key_id: row.try_get("key_id")?, blob: row.try_get("verifier")? },
+        client_id: row.try_get("client_id")?,
+        target_account_id: row.try_get("target_account_id")?,
+        status,
+        account_id: row.try_get("account_id")?,
+        error,
+        expires_at: row.try_get("expires_at")?,
     })
 }
 
 fn workspace_from_row(row: &SqliteRow) -> StoreResult<Workspace> {
-    Ok(Workspace {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        app_key: row.try_get("app_key")?,
-    })
+    Ok(Workspace { id: row.try_get("id")?, name: row.try_get("name")?, app_key: row.try_get("app_key")? })
 }
 
 #[async_trait]
@@ -146,12 +174,13 @@ impl Store for SqliteStore {
                 let fresh_id = random_id("ca");
                 let row = sqlx::query(&format!(
                     "INSERT INTO accounts (id, workspace_id, user_id, app_id, slot, display_name, status, \
-                     key_id, credentials, version, created_at, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, 1, ?, ?) \
+                     key_id, credentials, version, created_at, updated_at, access_expires_at, oauth_client_id) \
+                     VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, 1, ?, ?, ?, ?) \
                      ON CONFLICT (workspace_id, user_id, app_id, slot) DO UPDATE SET \
                      display_name = excluded.display_name, status = 'active', key_id = excluded.key_id, \
                      credentials = excluded.credentials, version = accounts.version + 1, \
-                     updated_at = excluded.updated_at \
+                     updated_at = excluded.updated_at, access_expires_at = excluded.access_expires_at, \
+                     oauth_client_id = excluded.oauth_client_id, lease_owner = NULL, lease_until = NULL \
                      RETURNING {ACCOUNT_COLUMNS}"
                 ))
                 .bind(&fresh_id)
@@ -164,6 +193,8 @@ impl Store for SqliteStore {
                 .bind(&new.credentials.blob)
                 .bind(now)
                 .bind(now)
+                .bind(new.access_expires_at)
+                .bind(&new.oauth_client_id)
                 .fetch_one(&self.pool)
                 .await?;
                 let record = account_from_row(&row)?;
@@ -173,7 +204,8 @@ impl Store for SqliteStore {
             Target::Account(id) => {
                 sqlx::query(&format!(
                     "UPDATE accounts SET display_name = ?, status = 'active', key_id = ?, credentials = ?, \
-                     version = version + 1, updated_at = ? \
+                     version = version + 1, updated_at = ?, access_expires_at = ?, oauth_client_id = ?, \
+                     lease_owner = NULL, lease_until = NULL \
                      WHERE id = ? AND workspace_id = ? AND user_id = ? AND app_id = ? \
                      RETURNING {ACCOUNT_COLUMNS}"
                 ))
@@ -181,6 +213,8 @@ impl Store for SqliteStore {
                 .bind(&new.credentials.key_id)
                 .bind(&new.credentials.blob)
                 .bind(now)
+                .bind(new.access_expires_at)
+                .bind(&new.oauth_client_id)
                 .bind(id)
                 .bind(&owner.workspace_id)
                 .bind(&owner.user_id)
@@ -189,9 +223,7 @@ impl Store for SqliteStore {
                 .await?
             }
         };
-        row.as_ref()
-            .map(|r| account_from_row(r).map(|a| (a, true)))
-            .transpose()
+        row.as_ref().map(|r| account_from_row(r).map(|a| (a, true))).transpose()
     }
 
     async fn delete_account(&self, owner: &Owner, id: &str) -> StoreResult<bool> {
@@ -202,5 +234,139 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_attempt(&self, a: &AttemptRecord, state_hash: &[u8], now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO oauth_attempts (id, state_hash, workspace_id, user_id, app_id, origin, return_to, key_id, \
+             verifier, client_id, target_account_id, status, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+        )
+        .bind(&a.id)
+        .bind(state_hash)
+        .bind(&a.owner.workspace_id)
+        .bind(&a.owner.user_id)
+        .bind(&a.app_id)
+        .bind(&a.origin)
+        .bind(&a.return_to)
+        .bind(&a.verifier.key_id)
+        .bind(&a.verifier.blob)
+        .bind(&a.client_id)
+        .bind(&a.target_account_id)
+        .bind(now)
+        .bind(a.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_attempt(&self, state_hash: &[u8], now: i64) -> StoreResult<Claim> {
+        let claimed = sqlx::query(&format!(
+            "UPDATE oauth_attempts SET status = 'exchanging' \
+             WHERE state_hash = ? AND status = 'pending' AND expires_at > ? RETURNING {ATTEMPT_COLUMNS}"
+        ))
+        .bind(state_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = claimed {
+            return Ok(Claim::Claimed(attempt_from_row(&row)?));
+        }
+        let row = sqlx::query(&format!("SELECT {ATTEMPT_COLUMNS} FROM oauth_attempts WHERE state_hash = ?"))
+            .bind(state_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(Claim::Unknown) };
+        let attempt = attempt_from_row(&row)?;
+        let pending = row.try_get::<&str, _>("status")? == "pending";
+        Ok(if pending { Claim::Expired(attempt) } else { Claim::AlreadyUsed(attempt) })
+    }
+
+    async fn finish_attempt(&self, id: &str, outcome: Result<&str, &AttemptError>) -> StoreResult<()> {
+        let query = match outcome {
+            Ok(account_id) => {
+                sqlx::query("UPDATE oauth_attempts SET status = 'connected', account_id = ? WHERE id = ?").bind(account_id)
+            }
+            Err(error) => sqlx::query(
+                "UPDATE oauth_attempts SET status = 'failed', error_code = ?, error_message = ?, provider_error = ? \
+                 WHERE id = ?",
+            )
+            .bind(error.code.as_str())
+            .bind(&error.message)
+            .bind(&error.provider_error),
+        };
+        query.bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn attempt(&self, owner: &Owner, id: &str) -> StoreResult<Option<AttemptRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM oauth_attempts WHERE id = ? AND workspace_id = ? AND user_id = ?"
+        ))
+        .bind(id)
+        .bind(&owner.workspace_id)
+        .bind(&owner.user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(attempt_from_row).transpose()
+    }
+
+    async fn try_lease(&self, account_id: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE accounts SET lease_owner = ?, lease_until = ? \
+             WHERE id = ? AND (lease_owner IS NULL OR lease_until <= ?)",
+        )
+        .bind(holder)
+        .bind(until)
+        .bind(account_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, account_id: &str, holder: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE accounts SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
+        )
+        .bind(account_id)
+        .bind(holder)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn store_refreshed(
+        &self,
+        account_id: &str,
+        holder: &str,
+        credentials: &Sealed,
+        access_expires_at: Option<i64>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE accounts SET key_id = ?, credentials = ?, access_expires_at = ?, version = version + 1, \
+             updated_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
+        )
+        .bind(&credentials.key_id)
+        .bind(&credentials.blob)
+        .bind(access_expires_at)
+        .bind(now_unix())
+        .bind(account_id)
+        .bind(holder)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn mark_needs_reauth(&self, account_id: &str, version: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE accounts SET status = 'needs_reauth', lease_owner = NULL, lease_until = NULL \
+             WHERE id = ? AND version = ?",
+        )
+        .bind(account_id)
+        .bind(version)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 }

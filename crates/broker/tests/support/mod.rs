@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod oidc;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -23,9 +25,32 @@ pub const ORIGIN: &str = "http://app.test";
 pub struct TestBroker {
     pub state: Arc<AppState>,
     pub router: Router,
-    pub dir: tempfile::TempDir,
+    pub dir: Arc<tempfile::TempDir>,
     pub workspace: Workspace,
     pub secret_key: String,
+    key_entry: String,
+    catalog: String,
+    vars: Vec<(String, String)>,
+}
+
+fn assemble(
+    catalog: &str,
+    vars: &[(String, String)],
+    config: Config,
+    store: Arc<dyn patchbay_broker::store::Store>,
+    key_entry: &str,
+) -> Arc<AppState> {
+    let catalog = Catalog::parse(catalog, "test-catalog.toml", |name| {
+        vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    })
+    .expect("test catalog is valid");
+    let keyring = Keyring::parse(key_entry).expect("keyring");
+    AppState::new(config, catalog, store, keyring).expect("state")
+}
+
+/// A non-JSON body (an HTML page) as a JSON string, so tests can search it.
+fn text(bytes: &[u8]) -> Value {
+    Value::String(String::from_utf8_lossy(bytes).into_owned())
 }
 
 /// The response of one call.
@@ -53,39 +78,68 @@ impl TestBroker {
     /// A broker with `catalog` (where `${HTTPBIN}` is the real httpbin's URL), allowing loopback
     /// upstreams unless `strict`.
     pub async fn with_catalog(catalog: &str, strict: bool) -> TestBroker {
-        let catalog = Catalog::parse(catalog, "test-catalog.toml", |name| match name {
-            "HTTPBIN" => Some(httpbin_url()),
-            _ => None,
-        })
-        .expect("test catalog is valid");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let database_url = format!("sqlite://{}/broker.db", dir.path().display());
-        let config = Config {
-            database_url: database_url.clone(),
-            allow_loopback_upstreams: !strict,
+        let vars = vec![("HTTPBIN".to_owned(), httpbin_url())];
+        TestBroker::start(catalog, vars, |c| c.allow_loopback_upstreams = !strict).await
+    }
+
+    /// A broker with `catalog` whose `${NAME}`s come from `vars`, and `configure`d settings (on top of
+    /// loopback upstreams allowed and the OAuth test redirect URI).
+    pub async fn start(
+        catalog: &str,
+        vars: Vec<(String, String)>,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestBroker {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let key_entry = Keyring::generate_entry("k1");
+        let mut config = Config {
+            database_url: format!("sqlite://{}/broker.db", dir.path().display()),
+            allow_loopback_upstreams: true,
+            public_url: Some(url::Url::parse("http://127.0.0.1:9").expect("url")),
             ..Config::default()
         };
-        let store = open_store(&database_url).await.expect("store");
-        let keyring = Keyring::parse(&Keyring::generate_entry("k1")).expect("keyring");
-        let (workspace, secret_key) = create_workspace(store.as_ref(), "Test workspace")
-            .await
-            .expect("workspace");
-        let state = AppState::new(config, catalog, store, keyring).expect("state");
+        configure(&mut config);
+        let store = open_store(&config.database_url).await.expect("store");
+        let (workspace, secret_key) =
+            create_workspace(store.as_ref(), "Test workspace").await.expect("workspace");
+        let state = assemble(catalog, &vars, config, store, &key_entry);
         TestBroker {
             router: router(state.clone()),
             state,
             dir,
             workspace,
             secret_key,
+            key_entry,
+            catalog: catalog.to_owned(),
+            vars,
         }
+    }
+
+    /// A second broker on the same database and keys, as another replica behind a load balancer
+    /// would be (its own connection pool, its own in-process locks).
+    pub async fn replica(&self) -> TestBroker {
+        let config = self.state.config.clone();
+        let store = open_store(&config.database_url).await.expect("store");
+        let state = assemble(&self.catalog, &self.vars, config, store, &self.key_entry);
+        TestBroker {
+            router: router(state.clone()),
+            state,
+            dir: self.dir.clone(),
+            workspace: self.workspace.clone(),
+            secret_key: self.secret_key.clone(),
+            key_entry: self.key_entry.clone(),
+            catalog: self.catalog.clone(),
+            vars: self.vars.clone(),
+        }
+    }
+
+    /// The owner key of `user` in this broker's workspace.
+    pub fn owner(&self, user: &str) -> patchbay_broker::store::Owner {
+        patchbay_broker::store::Owner { workspace_id: self.workspace.id.clone(), user_id: user.to_owned() }
     }
 
     /// Sends a request. `auth` is the bearer value; `body` is sent as JSON.
     pub async fn call(&self, method: Method, path: &str, auth: Option<&str>, body: Option<Value>) -> Reply {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("origin", ORIGIN);
+        let mut request = Request::builder().method(method).uri(path).header("origin", ORIGIN);
         if let Some(auth) = auth {
             request = request.header("authorization", format!("Bearer {auth}"));
         }
@@ -101,25 +155,16 @@ impl TestBroker {
 
     /// Sends a prepared request.
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible router");
+        let response = self.router.clone().oneshot(request).await.expect("infallible router");
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
         let json = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).expect("JSON body")
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| text(&bytes))
         };
-        Reply {
-            status,
-            headers,
-            json,
-        }
+        Reply { status, headers, json }
     }
 
     /// A session token for `user`, minted through the HTTP endpoint.
@@ -149,14 +194,7 @@ impl TestBroker {
 
     /// The session user's accounts for `app`.
     pub async fn accounts(&self, token: &str, app: &str) -> Vec<Value> {
-        let reply = self
-            .call(
-                Method::GET,
-                &format!("/v1/apps/{app}/accounts"),
-                Some(token),
-                None,
-            )
-            .await;
+        let reply = self.call(Method::GET, &format!("/v1/apps/{app}/accounts"), Some(token), None).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
         reply.json["accounts"].as_array().cloned().unwrap_or_default()
     }

@@ -1,0 +1,405 @@
+//! OAuth 2.0 connects: starting an attempt, the provider's redirect back, and the attempt status
+//! the SDK follows (long-polled).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use patchbay_protocol::{
+    AttemptError, AttemptStatus, CallbackMessage, ConnectAttempt, ConnectResponse, ErrorCode,
+    CALLBACK_MESSAGE_TYPE,
+};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::apps::{account_not_found, credentials_aad, save_credentials, SaveOutcome};
+use super::auth::Session;
+use crate::catalog::{App, OAuthClient};
+use crate::credentials::verify;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{now_unix, random_id, random_token, rfc3339};
+use crate::oauth::{authorize_url, exchange_code, refresh::client_for, Pkce, TokenError};
+use crate::state::AppState;
+use crate::store::{AttemptRecord, Claim, NewCredentials};
+
+/// Longest long-poll a client may ask for.
+const MAX_WAIT_SECONDS: u64 = 25;
+
+/// SDK-facing OAuth routes (behind the session middleware).
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/v1/connect-attempts/{id}", get(attempt_status))
+}
+
+/// The provider's redirect target (no session: the browser arrives from the provider).
+pub fn callback_router() -> Router<Arc<AppState>> {
+    Router::new().route("/oauth/callback", get(callback))
+}
+
+/// The redirect URI registered at providers.
+pub fn redirect_uri(state: &AppState) -> String {
+    let mut url = state.config.public_url();
+    url.set_path("/oauth/callback");
+    url.to_string()
+}
+
+fn state_hash(state: &str) -> [u8; 32] {
+    Sha256::digest(state.as_bytes()).into()
+}
+
+/// Starts an OAuth attempt: returns the authorize URL the SDK opens in its popup.
+pub async fn start(
+    state: &AppState,
+    session: &Session,
+    app: &App,
+    target_account_id: Option<String>,
+    return_to: Option<String>,
+) -> ApiResult<ConnectResponse> {
+    let oauth = app.oauth2.as_ref().ok_or_else(|| ApiError::internal("oauth2 app without settings"))?;
+    let client = client_for(oauth, None).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::AppNotFound,
+            format!("{} has no OAuth client configured on this broker", app.name),
+        )
+    })?;
+    if let Some(id) = &target_account_id {
+        if state.store.account(&session.owner, id).await?.is_none_or(|a| a.app_id != app.id) {
+            return Err(account_not_found());
+        }
+    }
+    if let Some(url) = &return_to {
+        let allowed = url::Url::parse(url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .is_some_and(|u| session.origins.contains(&u.origin().ascii_serialization()));
+        if !allowed {
+            return Err(ApiError::invalid_fields(vec![patchbay_protocol::FieldError {
+                field: "returnTo".into(),
+                reason: "must be an http(s) URL on one of the session's allowed origins".into(),
+            }]));
+        }
+    }
+    let pkce = Pkce::generate();
+    let oauth_state = random_token(32);
+    let id = random_id("att");
+    let now = now_unix();
+    let expires_at = now + state.config.oauth_attempt_ttl_seconds;
+    let verifier = state.keyring.seal(pkce.verifier.as_bytes(), id.as_bytes()).map_err(ApiError::internal)?;
+    let attempt = AttemptRecord {
+        id: id.clone(),
+        owner: session.owner.clone(),
+        app_id: app.id.clone(),
+        origin: session.origin.clone(),
+        return_to,
+        verifier,
+        client_id: client.id.clone(),
+        target_account_id,
+        status: AttemptStatus::Pending,
+        account_id: None,
+        error: None,
+        expires_at,
+    };
+    state.store.create_attempt(&attempt, &state_hash(&oauth_state), now).await?;
+    let url =
+        authorize_url(oauth, client, &redirect_uri(state), &oauth_state, &pkce.challenge, &oauth.scopes);
+    Ok(ConnectResponse::Authorize {
+        authorize_url: url.to_string(),
+        attempt_id: id,
+        expires_at: rfc3339(expires_at),
+    })
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn callback(State(state): State<Arc<AppState>>, Query(query): Query<CallbackQuery>) -> Response {
+    let Some(oauth_state) = query.state.as_deref().filter(|s| !s.is_empty()) else {
+        return page(StatusCode::BAD_REQUEST, "Sign-in failed", "The provider sent no state.", None);
+    };
+    let attempt = match state.store.claim_attempt(&state_hash(oauth_state), now_unix()).await {
+        Ok(Claim::Claimed(attempt)) => attempt,
+        Ok(Claim::AlreadyUsed(_)) => {
+            return page(StatusCode::BAD_REQUEST, "Already done", "This sign-in was already completed.", None)
+        }
+        Ok(Claim::Expired(_)) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Sign-in expired",
+                "This sign-in took too long. Please start again.",
+                None,
+            )
+        }
+        Ok(Claim::Unknown) => {
+            return page(StatusCode::BAD_REQUEST, "Sign-in failed", "This sign-in link is not valid.", None)
+        }
+        Err(err) => {
+            ApiError::internal(err);
+            return page(StatusCode::INTERNAL_SERVER_ERROR, "Sign-in failed", "Please try again.", None);
+        }
+    };
+    let outcome = complete(&state, &attempt, &query).await;
+    let stored = match &outcome {
+        Ok(account_id) => state.store.finish_attempt(&attempt.id, Ok(account_id)).await,
+        Err(error) => state.store.finish_attempt(&attempt.id, Err(error)).await,
+    };
+    if let Err(err) = stored {
+        ApiError::internal(err);
+    }
+    state.attempt_events.notify_waiters();
+    let app_name = state.catalog.app(&attempt.app_id).map_or("the app", |a| a.name.as_str());
+    let message = CallbackMessage {
+        kind: CALLBACK_MESSAGE_TYPE.into(),
+        attempt_id: attempt.id.clone(),
+        status: if outcome.is_ok() { AttemptStatus::Connected } else { AttemptStatus::Failed },
+        account_id: outcome.as_ref().ok().cloned(),
+        error: outcome.as_ref().err().cloned(),
+    };
+    if let Some(return_to) = &attempt.return_to {
+        let mut url = url::Url::parse(return_to).unwrap_or_else(|_| state.config.public_url());
+        url.query_pairs_mut().append_pair("patchbay_attempt", &attempt.id);
+        return Redirect::to(url.as_str()).into_response();
+    }
+    match &outcome {
+        Ok(_) => page(
+            StatusCode::OK,
+            &format!("Connected to {app_name}"),
+            "You can close this window.",
+            Some((&attempt, &message)),
+        ),
+        Err(error) => page(
+            StatusCode::OK,
+            &format!("Could not connect {app_name}"),
+            &error.message,
+            Some((&attempt, &message)),
+        ),
+    }
+}
+
+fn attempt_error(code: ErrorCode, message: String, provider_error: Option<String>) -> AttemptError {
+    AttemptError { code, message, provider_error }
+}
+
+/// Exchanges the code and stores the account; the `Err` is what the attempt reports.
+async fn complete(
+    state: &AppState,
+    attempt: &AttemptRecord,
+    query: &CallbackQuery,
+) -> Result<String, AttemptError> {
+    let app = state
+        .catalog
+        .app(&attempt.app_id)
+        .ok_or_else(|| attempt_error(ErrorCode::AppNotFound, "the app left the catalog".into(), None))?;
+    let oauth = app
+        .oauth2
+        .as_ref()
+        .ok_or_else(|| attempt_error(ErrorCode::Internal, "not an OAuth app".into(), None))?;
+    if let Some(error) = &query.error {
+        let description = query.error_description.as_deref().unwrap_or("no description");
+        let code = if error == "access_denied" { ErrorCode::UserCancelled } else { ErrorCode::UpstreamError };
+        let message = if error == "access_denied" {
+            format!("access was declined at {} ({description})", app.name)
+        } else {
+            format!("{} refused the authorization request: {error} ({description})", app.name)
+        };
+        return Err(attempt_error(code, message, Some(error.clone())));
+    }
+    let code = query.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| {
+        attempt_error(ErrorCode::BadRequest, "the provider sent neither a code nor an error".into(), None)
+    })?;
+    let client = client_for(oauth, Some(&attempt.client_id)).ok_or_else(|| {
+        attempt_error(ErrorCode::Internal, "the attempt's OAuth client is gone".into(), None)
+    })?;
+    let verifier = state
+        .keyring
+        .open(&attempt.verifier, attempt.id.as_bytes())
+        .map_err(|e| attempt_error(ErrorCode::Internal, format!("PKCE verifier unreadable: {e}"), None))?;
+    let verifier = String::from_utf8_lossy(&verifier).into_owned();
+    let tokens =
+        exchange_code(&state.upstreams.trusted, oauth, client, code, &redirect_uri(state), &verifier)
+            .await
+            .map_err(|err| token_failure(app, &err))?;
+    let verified = verify(app, &tokens.credentials, &state.upstreams)
+        .await
+        .map_err(|err| attempt_error(err.code, err.message.into_owned(), None))?;
+    let new = seal_tokens(state, attempt, app, tokens, verified.display_name, client)
+        .map_err(|err| attempt_error(err.code, err.message.into_owned(), None))?;
+    let saved = save_credentials(
+        state,
+        &attempt.owner,
+        app,
+        attempt.target_account_id.clone(),
+        verified.identity,
+        new,
+    )
+    .await
+    .map_err(|err| attempt_error(err.code, err.message.into_owned(), None))?;
+    let SaveOutcome { account, reconnected } = saved;
+    tracing::info!(account = %account.id, app = %app.id, reconnected, "OAuth account connected");
+    Ok(account.id)
+}
+
+fn seal_tokens(
+    state: &AppState,
+    attempt: &AttemptRecord,
+    app: &App,
+    tokens: crate::oauth::Tokens,
+    display_name: String,
+    client: &OAuthClient,
+) -> ApiResult<NewCredentials> {
+    let plaintext = serde_json::to_vec(&tokens.credentials).map_err(ApiError::internal)?;
+    let sealed = state
+        .keyring
+        .seal(&plaintext, &credentials_aad(&attempt.owner, &app.id))
+        .map_err(ApiError::internal)?;
+    Ok(NewCredentials {
+        app_id: app.id.clone(),
+        display_name,
+        credentials: sealed,
+        access_expires_at: tokens.expires_at,
+        oauth_client_id: Some(client.id.clone()),
+    })
+}
+
+fn token_failure(app: &App, err: &TokenError) -> AttemptError {
+    match err {
+        TokenError::Rejected { error, description, .. } => {
+            let explanation = match error.as_str() {
+                "invalid_client" => "the broker's OAuth client id or secret was refused",
+                "invalid_grant" => "the authorization code was refused (expired, reused, or PKCE mismatch)",
+                _ => "the code exchange was refused",
+            };
+            let detail = description.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+            attempt_error(
+                ErrorCode::UpstreamError,
+                format!("{} {explanation} ({error}{detail})", app.name),
+                Some(error.clone()),
+            )
+        }
+        TokenError::Unavailable(reason) => attempt_error(
+            ErrorCode::UpstreamUnavailable,
+            format!("{} could not be reached ({reason})", app.name),
+            None,
+        ),
+        TokenError::Malformed(reason) => attempt_error(
+            ErrorCode::UpstreamError,
+            format!("{} sent an unusable token response ({reason})", app.name),
+            None,
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct StatusQuery {
+    wait: Option<u64>,
+}
+
+fn to_wire(attempt: AttemptRecord, now: i64) -> ConnectAttempt {
+    let expired = attempt.status == AttemptStatus::Pending && attempt.expires_at <= now;
+    ConnectAttempt {
+        id: attempt.id,
+        app_id: attempt.app_id,
+        status: if expired { AttemptStatus::Failed } else { attempt.status },
+        account_id: attempt.account_id,
+        error: if expired {
+            Some(attempt_error(
+                ErrorCode::ConnectTimeout,
+                "the sign-in was not completed in time".into(),
+                None,
+            ))
+        } else {
+            attempt.error
+        },
+        expires_at: rfc3339(attempt.expires_at),
+    }
+}
+
+async fn attempt_status(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(query): Query<StatusQuery>,
+) -> ApiResult<Json<ConnectAttempt>> {
+    let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_WAIT_SECONDS));
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        // Registered before reading, so a completion between the read and the wait is not missed.
+        let changed = state.attempt_events.notified();
+        let attempt = state
+            .store
+            .attempt(&session.owner, &id)
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such connect attempt"))?;
+        let now = now_unix();
+        let wire = to_wire(attempt, now);
+        if wire.status != AttemptStatus::Pending || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(wire));
+        }
+        // The callback may land on another replica, whose notification never reaches this one:
+        // look again at least every half second.
+        let _ = tokio::time::timeout(
+            Duration::from_millis(500).min(deadline - tokio::time::Instant::now()),
+            changed,
+        )
+        .await;
+    }
+}
+
+/// The small page the popup shows; it posts the result to the opener, then closes.
+fn page(
+    status: StatusCode,
+    title: &str,
+    text: &str,
+    result: Option<(&AttemptRecord, &CallbackMessage)>,
+) -> Response {
+    let nonce = random_token(16);
+    let script = match result {
+        Some((attempt, message)) => {
+            let data = serde_json::json!({ "origin": attempt.origin, "message": message });
+            // Escaped so the JSON cannot close the script element it sits in.
+            let json =
+                data.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
+            format!(
+                "<script type=\"application/json\" id=\"patchbay-result\">{json}</script>\
+                 <script nonce=\"{nonce}\">(function(){{var d=JSON.parse(document.getElementById(\"patchbay-result\").textContent);\
+                 if(window.opener&&d.origin){{try{{window.opener.postMessage(d.message,d.origin);}}catch(e){{}}}}\
+                 window.close();}})();</script>"
+            )
+        }
+        None => String::new(),
+    };
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title}</title><style nonce=\"{nonce}\">body{{font:16px/1.5 system-ui,sans-serif;margin:3rem auto;\
+         max-width:30rem;text-align:center;color:#1f2328}}</style></head><body><h1>{title}</h1><p>{text}</p>{script}</body></html>",
+        title = escape_html(title),
+        text = escape_html(text),
+    );
+    let csp = format!("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'");
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+            (header::CONTENT_SECURITY_POLICY, csp),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+            (header::REFERRER_POLICY, "no-referrer".to_owned()),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}

@@ -1,0 +1,93 @@
+// The OAuth 2.0 / OpenID Connect peer for tests and the demo: the real `oidc-provider` package,
+// configured from the environment, on 127.0.0.1.
+//
+//   PORT                 port to listen on (required)
+//   REDIRECT_URIS        comma-separated redirect URIs registered for every client (required)
+//   ACCESS_TOKEN_TTL     access token lifetime in seconds (default 5)
+//   COOP                 "1" adds Cross-Origin-Opener-Policy: same-origin to every response, as
+//                        many real providers do (it severs the popup from its opener)
+//
+// Clients (id / secret / auth method): patchbay-basic / basic-secret / client_secret_basic,
+// patchbay-post / post-secret / client_secret_post, workspace-own / own-secret /
+// client_secret_basic. Grants: authorization_code + refresh_token; refresh tokens always issued and
+// rotated on every use; clock tolerance 0 so expiry is exact.
+//
+// GET /__stats returns counters of token-endpoint traffic (per grant type and client id) so tests
+// can prove how many refreshes reached the provider; POST /__stats/reset clears them.
+import Provider from "oidc-provider";
+
+const port = Number(process.env.PORT);
+const redirectUris = (process.env.REDIRECT_URIS || "").split(",").filter(Boolean);
+if (!port || redirectUris.length === 0) {
+  console.error("oidc-provider peer: PORT and REDIRECT_URIS are required");
+  process.exit(2);
+}
+const issuer = `http://127.0.0.1:${port}`;
+const client = (client_id, client_secret, token_endpoint_auth_method) => ({
+  client_id,
+  client_secret,
+  token_endpoint_auth_method,
+  redirect_uris: redirectUris,
+  grant_types: ["authorization_code", "refresh_token"],
+  response_types: ["code"],
+});
+
+const provider = new Provider(issuer, {
+  clients: [
+    client("patchbay-basic", "basic-secret", "client_secret_basic"),
+    client("patchbay-post", "post-secret", "client_secret_post"),
+    client("workspace-own", "own-secret", "client_secret_basic"),
+  ],
+  features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
+  pkce: { required: () => true },
+  scopes: ["openid", "offline_access", "email", "profile"],
+  claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
+  findAccount: async (_ctx, id) => ({
+    accountId: id,
+    claims: async () => ({ sub: id, email: `${id}@example.test`, email_verified: true, name: id }),
+  }),
+  ttl: {
+    AccessToken: Number(process.env.ACCESS_TOKEN_TTL || 5),
+    AuthorizationCode: 120,
+    RefreshToken: 24 * 3600,
+    Grant: 24 * 3600,
+    Interaction: 600,
+    Session: 24 * 3600,
+    IdToken: 3600,
+  },
+  issueRefreshToken: async () => true,
+  expiresWithSession: async () => false,
+  rotateRefreshToken: true,
+  clockTolerance: 0,
+  cookies: { keys: ["patchbay-test-cookie-key"] },
+});
+provider.proxy = false;
+
+const stats = { tokenRequests: 0, grants: {}, errors: {}, clients: {} };
+const bump = (table, key) => (table[key] = (table[key] || 0) + 1);
+provider.on("grant.success", (ctx) => {
+  const grant = ctx.oidc.params.grant_type;
+  bump(stats.grants, grant);
+  bump(stats.clients, `${grant}:${ctx.oidc.client.clientId}`);
+});
+provider.on("grant.error", (_ctx, err) => bump(stats.errors, err.error || "unknown"));
+
+provider.use(async (ctx, next) => {
+  if (ctx.path === "/__stats") {
+    ctx.body = stats;
+    return;
+  }
+  if (ctx.path === "/__stats/reset" && ctx.method === "POST") {
+    stats.tokenRequests = 0;
+    stats.grants = {};
+    stats.errors = {};
+    stats.clients = {};
+    ctx.status = 204;
+    return;
+  }
+  if (ctx.path === "/token" && ctx.method === "POST") stats.tokenRequests += 1;
+  await next();
+  if (process.env.COOP === "1") ctx.set("Cross-Origin-Opener-Policy", "same-origin");
+});
+
+provider.listen(port, "127.0.0.1", () => console.log(`oidc-provider listening on ${issuer}`));

@@ -36,6 +36,10 @@ pub struct Config {
     pub oauth_refresh_margin_seconds: i64,
     /// How long a user has to finish an OAuth sign-in.
     pub oauth_attempt_ttl_seconds: i64,
+    /// Overall deadline of one invoke, retries included.
+    pub invoke_deadline_seconds: u64,
+    /// Largest upstream response an invoke reads.
+    pub max_upstream_body_bytes: usize,
 }
 
 impl Default for Config {
@@ -53,6 +57,8 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             oauth_refresh_margin_seconds: 60,
             oauth_attempt_ttl_seconds: 600,
+            invoke_deadline_seconds: 30,
+            max_upstream_body_bytes: 1024 * 1024,
         }
     }
 }

@@ -16,8 +16,6 @@ use crate::net::{is_blocked, Upstreams};
 
 /// Longest accepted credential value.
 const MAX_FIELD_LEN: usize = 4096;
-/// Largest upstream body the broker reads.
-pub const MAX_UPSTREAM_BODY: usize = 1024 * 1024;
 /// Longest upstream body excerpt returned in UPSTREAM_ERROR.
 const MAX_ERROR_BODY: usize = 2048;
 
@@ -164,6 +162,8 @@ pub fn authorized_request(
 
 /// Runs the app's verify request; only a 2xx answer lets the credentials be saved.
 pub async fn verify(app: &App, creds: &Credentials, upstreams: &Upstreams) -> Result<Verified, ApiError> {
+    /// Identity answers are small; anything bigger is not one.
+    const MAX_VERIFY_BODY: usize = 256 * 1024;
     let Some(verify) = &app.verify else {
         return Ok(Verified { display_name: fallback_display_name(app, creds), identity: None });
     };
@@ -171,7 +171,7 @@ pub async fn verify(app: &App, creds: &Credentials, upstreams: &Upstreams) -> Re
     let response = send(request).await?;
     let status = response.status();
     let retry_after = retry_after_seconds(&response);
-    let body = read_capped(response).await?;
+    let body = read_capped(response, MAX_VERIFY_BODY).await?;
     if !status.is_success() {
         return Err(upstream_failure(status, &body, retry_after, true));
     }
@@ -205,18 +205,18 @@ pub async fn send(request: RequestBuilder) -> Result<Response, ApiError> {
     })
 }
 
-/// Reads at most [`MAX_UPSTREAM_BODY`] bytes; a larger body is an UPSTREAM_ERROR.
-pub async fn read_capped(mut response: Response) -> Result<Vec<u8>, ApiError> {
+/// Reads at most `limit` bytes; a larger body is an UPSTREAM_ERROR.
+pub async fn read_capped(mut response: Response, limit: usize) -> Result<Vec<u8>, ApiError> {
     let status = response.status().as_u16();
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|err| {
         tracing::warn!(error = %err.without_url(), "upstream body failed");
         ApiError::new(ErrorCode::UpstreamUnavailable, "the app's response was cut off")
     })? {
-        if body.len() + chunk.len() > MAX_UPSTREAM_BODY {
+        if body.len() + chunk.len() > limit {
             return Err(ApiError::new(
                 ErrorCode::UpstreamError,
-                format!("the app's response is larger than {} KiB", MAX_UPSTREAM_BODY / 1024),
+                format!("the app's response is larger than {} KiB", limit / 1024),
             )
             .with_details(ErrorDetails { status: Some(status), ..Default::default() }));
         }

@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod invoke;
 pub mod net;
 pub mod oauth;
 pub mod sessions;

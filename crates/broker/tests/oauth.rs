@@ -10,9 +10,9 @@ use axum::http::{Method, StatusCode};
 use patchbay_broker::oauth::refresh::{usable_credentials, Usable};
 use patchbay_broker::store::AccountRecord;
 use patchbay_broker::AppState;
-use serde_json::{json, Value};
-use support::oidc::{sign_in, OidcProvider};
-use support::{Reply, TestBroker, ORIGIN};
+use serde_json::json;
+use support::oidc::{attempt, connect, deliver, sign_in, OidcProvider};
+use support::{TestBroker, ORIGIN};
 
 const CATALOG: &str = r#"
 [apps.idp]
@@ -44,28 +44,6 @@ async fn broker(
     TestBroker::start(CATALOG, vec![("OIDC".into(), provider.url.clone())], configure).await
 }
 
-/// Starts a connect, signs in at the provider as `login`, and delivers the provider's redirect to
-/// the broker's callback. Returns the attempt id and the callback's reply.
-async fn connect(b: &TestBroker, token: &str, app: &str, login: &str) -> (String, Reply) {
-    let started =
-        b.call(Method::POST, &format!("/v1/apps/{app}/connect"), Some(token), Some(json!({}))).await;
-    assert_eq!(started.status, StatusCode::OK, "{}", started.json);
-    assert_eq!(started.json["kind"], "authorize");
-    let authorize = started.json["authorizeUrl"].as_str().expect("authorizeUrl").to_owned();
-    let attempt = started.json["attemptId"].as_str().expect("attemptId").to_owned();
-    let callback = sign_in(&authorize, login).await;
-    (attempt, deliver(b, &callback).await)
-}
-
-async fn deliver(b: &TestBroker, callback_url: &str) -> Reply {
-    let url = reqwest::Url::parse(callback_url).expect("callback url");
-    b.call(Method::GET, &format!("{}?{}", url.path(), url.query().unwrap_or_default()), None, None).await
-}
-
-async fn attempt(b: &TestBroker, token: &str, id: &str) -> Value {
-    b.call(Method::GET, &format!("/v1/connect-attempts/{id}?wait=1"), Some(token), None).await.json
-}
-
 async fn account(b: &TestBroker, user: &str, id: &str) -> AccountRecord {
     b.state.store.account(&b.owner(user), id).await.expect("store").expect("account exists")
 }
@@ -81,6 +59,13 @@ async fn usable(
     usable_credentials(state, &b.owner(user), app, record, force)
         .await
         .map_err(|e| format!("{}: {}", e.code, e.message))
+}
+
+/// The credentials as stored, decrypted without any refresh logic.
+fn stored(b: &TestBroker, user: &str, record: &AccountRecord) -> patchbay_broker::credentials::Credentials {
+    let aad = patchbay_broker::http::credentials_aad(&b.owner(user), &record.app_id);
+    let plaintext = b.state.keyring.open(&record.credentials, &aad).expect("decrypts");
+    serde_json::from_slice(&plaintext).expect("credentials json")
 }
 
 fn access_token(u: &Usable) -> String {
@@ -235,34 +220,31 @@ async fn provider_errors_end_the_attempt_with_their_code() {
 
 #[tokio::test]
 async fn an_expired_token_is_refreshed_rotated_and_the_old_refresh_token_is_spent() {
-    let provider = OidcProvider::start(1);
+    let provider = OidcProvider::start(3);
     let b = broker(&provider, |c| c.oauth_refresh_margin_seconds = 0).await;
     let alice = b.session("alice").await;
     let (attempt_id, _) = connect(&b, &alice, "idp", "alice").await;
     let id = attempt(&b, &alice, &attempt_id).await["accountId"].as_str().expect("account").to_owned();
     let before = account(&b, "alice", &id).await;
-    let first = usable(&b.state, &b, "alice", &before, false).await.expect("credentials");
-    let old_access = access_token(&first);
-    let old_refresh = first.credentials.get("refresh_token").expect("refresh token").to_owned();
+    let first = stored(&b, "alice", &before);
+    let old_access = first.get("access_token").expect("access token").to_owned();
+    let old_refresh = first.get("refresh_token").expect("refresh token").to_owned();
 
     // Wait for the provider itself to reject the token (an observed condition, not a fixed delay).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while provider.userinfo_status(&old_access).await == 200 {
-        assert!(std::time::Instant::now() < deadline, "the 1 s token never expired");
+        assert!(std::time::Instant::now() < deadline, "the 3 s token never expired");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let refreshed = usable(&b.state, &b, "alice", &before, false).await.expect("refreshed");
     assert_ne!(access_token(&refreshed), old_access);
     assert_eq!(provider.userinfo_status(&access_token(&refreshed)).await, 200);
     assert_eq!(provider.refresh_grants().await, 1);
-    let stored = account(&b, "alice", &id).await;
-    assert_eq!(stored.version, before.version + 1);
-    let stored_refresh = usable(&b.state, &b, "alice", &stored, false).await.expect("read");
-    assert_ne!(
-        stored_refresh.credentials.get("refresh_token"),
-        Some(old_refresh.as_str()),
-        "the rotated token was saved"
-    );
+    let after = account(&b, "alice", &id).await;
+    assert_eq!(after.version, before.version + 1);
+    let saved = stored(&b, "alice", &after);
+    assert_eq!(saved.get("access_token"), Some(access_token(&refreshed).as_str()), "committed before use");
+    assert_ne!(saved.get("refresh_token"), Some(old_refresh.as_str()), "the rotated refresh token was saved");
 
     // The spent refresh token is refused by the provider: the broker must never use it again.
     let oauth = b.state.catalog.app("idp").and_then(|a| a.oauth2.as_ref()).expect("oauth");

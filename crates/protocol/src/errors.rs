@@ -125,6 +125,9 @@ pub struct ErrorDetails {
     /// RATE_LIMITED: seconds to wait, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
+    /// Invoke failures: how many requests were sent upstream (retries included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
 }
 
 impl ErrorDetails {

@@ -1,6 +1,7 @@
 //! The app catalog: a TOML file loaded and validated once at start-up. Every problem is reported
 //! with the file, the app and the field it concerns. The README documents the format.
 
+mod functions;
 mod oauth;
 mod template;
 
@@ -10,6 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::http::{HeaderName, Method};
+use functions::RawFunction;
+pub use functions::{arg, arg_text, BodyTemplate, Function, Pagination};
 use oauth::RawOAuth2;
 pub use oauth::{ClientAuth, OAuth2, OAuthClient};
 use patchbay_protocol::{AccountsPolicy, AuthType, CredentialField, FieldKind};
@@ -49,6 +52,7 @@ impl std::error::Error for CatalogError {}
 #[derive(Debug, Default)]
 pub struct Catalog {
     apps: BTreeMap<String, Arc<App>>,
+    functions: BTreeMap<String, (Arc<App>, Arc<Function>)>,
 }
 
 /// One app, validated and pre-parsed.
@@ -74,6 +78,8 @@ pub struct App {
     pub fields: Vec<CredentialField>,
     /// OAuth 2.0 settings, for `oauth2` apps.
     pub oauth2: Option<OAuth2>,
+    /// The app's functions, by global name.
+    pub functions: Vec<Arc<Function>>,
 }
 
 /// How credentials are injected into an upstream request.
@@ -147,8 +153,16 @@ impl Catalog {
             interpolate(&mut value, "", &env)
                 .map_err(|(field, problem)| err(Some(&id), Some(&field), problem))?;
             let raw = RawApp::deserialize(value).map_err(|e| err(Some(&id), None, e.message().to_owned()))?;
-            let app = raw.validate(&id).map_err(|(field, problem)| err(Some(&id), Some(field), problem))?;
-            catalog.apps.insert(id, Arc::new(app));
+            let app =
+                Arc::new(raw.validate(&id).map_err(|(field, problem)| err(Some(&id), Some(field), problem))?);
+            for function in &app.functions {
+                let entry = (app.clone(), function.clone());
+                if catalog.functions.insert(function.name.clone(), entry).is_some() {
+                    let problem = format!("function name `{}` is used twice", function.name);
+                    return Err(err(Some(&id), Some("functions"), problem));
+                }
+            }
+            catalog.apps.insert(id, app);
         }
         Ok(catalog)
     }
@@ -156,6 +170,11 @@ impl Catalog {
     /// The app with this id.
     pub fn app(&self, id: &str) -> Option<&Arc<App>> {
         self.apps.get(id)
+    }
+
+    /// A function by global name, with its app.
+    pub fn function(&self, name: &str) -> Option<&(Arc<App>, Arc<Function>)> {
+        self.functions.get(name)
     }
 
     /// Every app, by id.
@@ -222,6 +241,8 @@ struct RawApp {
     #[serde(default)]
     fields: BTreeMap<String, RawField>,
     oauth2: Option<RawOAuth2>,
+    #[serde(default)]
+    functions: BTreeMap<String, RawFunction>,
 }
 
 #[derive(Deserialize)]
@@ -291,6 +312,28 @@ impl RawApp {
         };
         let verify = self.verify.map(RawVerify::validate).transpose()?;
         let fields = credential_fields(self.auth, self.fields)?;
+        let mut functions = Vec::new();
+        for (action, raw) in self.functions {
+            if action.is_empty()
+                || !action
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+            {
+                return Err(("functions", format!("`{action}`: function names use a-z, 0-9, `-` and `_`")));
+            }
+            let function = raw.validate(format!("{id}-{action}"))?;
+            let injected = |name: &HeaderName| {
+                inject.headers.iter().any(|(h, _)| h == name)
+                    || (inject.basic.is_some() && name == axum::http::header::AUTHORIZATION)
+            };
+            if let Some((name, _)) = function.headers.iter().find(|(name, _)| injected(name)) {
+                return Err((
+                    "functions.headers",
+                    format!("`{action}` sets `{name}`, which carries the credentials"),
+                ));
+            }
+            functions.push(Arc::new(function));
+        }
         Ok(App {
             id: id.to_owned(),
             name: self.name,
@@ -302,6 +345,7 @@ impl RawApp {
             verify,
             fields,
             oauth2,
+            functions,
         })
     }
 }

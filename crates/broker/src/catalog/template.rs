@@ -2,6 +2,7 @@
 //! braces. Templates are parsed once at start-up; rendering is a single pass with no allocation
 //! beyond the output.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// A parsed template.
@@ -85,14 +86,27 @@ impl Template {
     /// Renders with `lookup`; a placeholder it does not know renders empty (the catalog validator
     /// already refused unknown names).
     pub fn render<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str>) -> String {
+        self.try_render(|name| Some(Cow::Borrowed(lookup(name).unwrap_or_default()))).unwrap_or_default()
+    }
+
+    /// Renders with `lookup`, or `None` as soon as a placeholder has no value.
+    pub fn try_render<'a>(&self, lookup: impl Fn(&str) -> Option<Cow<'a, str>>) -> Option<String> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Literal(s) => out.push_str(s),
-                Part::Var(name) => out.push_str(lookup(name).unwrap_or_default()),
+                Part::Var(name) => out.push_str(&lookup(name)?),
             }
         }
-        out
+        Some(out)
+    }
+
+    /// The single placeholder name, when the template is exactly `{name}`.
+    pub fn sole_var(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [Part::Var(name)] => Some(name),
+            _ => None,
+        }
     }
 }
 

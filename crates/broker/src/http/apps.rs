@@ -68,7 +68,11 @@ async fn detail(
     Ok(Json(AppDetail {
         summary: summary(app, u32::try_from(connected).unwrap_or(u32::MAX)),
         fields: app.fields.clone(),
-        functions: Vec::new(),
+        functions: app
+            .functions
+            .iter()
+            .map(|f| patchbay_protocol::FunctionSummary { name: f.name.clone(), title: f.title.clone() })
+            .collect(),
     }))
 }
 

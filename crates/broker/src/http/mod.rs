@@ -3,6 +3,7 @@
 mod accounts;
 mod apps;
 mod auth;
+mod functions;
 mod health;
 mod oauth;
 mod sessions;
@@ -30,6 +31,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(apps::router())
         .merge(accounts::router())
         .merge(oauth::router())
+        .merge(functions::router())
         // Set before the layer so the session middleware also fronts 405s, which is where CORS
         // preflights (OPTIONS) land.
         .method_not_allowed_fallback(method_not_allowed)

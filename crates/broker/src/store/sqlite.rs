@@ -137,7 +137,7 @@ impl Store for SqliteStore {
     async fn accounts(&self, owner: &Owner, app_id: Option<&str>) -> StoreResult<Vec<AccountRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE workspace_id = ? AND user_id = ? \
-             AND (? IS NULL OR app_id = ?) ORDER BY created_at, id"
+             AND (? IS NULL OR app_id = ?) ORDER BY created_at, rowid"
         ))
         .bind(&owner.workspace_id)
         .bind(&owner.user_id)

@@ -4,6 +4,11 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use super::{Reply, TestBroker};
+
 /// Redirect URI registered at the provider; test brokers use `http://127.0.0.1:9` as public URL
 /// and the scripted browser stops at this prefix instead of following it.
 pub const REDIRECT_URI: &str = "http://127.0.0.1:9/oauth/callback";
@@ -133,4 +138,26 @@ pub async fn sign_in(authorize_url: &str, login: &str) -> String {
         url = action;
     }
     panic!("the provider never redirected back")
+}
+
+/// Starts a connect, signs in at the provider as `login`, and delivers the provider's redirect to
+/// the broker's callback. Returns the attempt id and the callback's reply.
+pub async fn connect(b: &TestBroker, token: &str, app: &str, login: &str) -> (String, Reply) {
+    let started =
+        b.call(Method::POST, &format!("/v1/apps/{app}/connect"), Some(token), Some(json!({}))).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.json);
+    assert_eq!(started.json["kind"], "authorize");
+    let authorize = started.json["authorizeUrl"].as_str().expect("authorizeUrl").to_owned();
+    let attempt = started.json["attemptId"].as_str().expect("attemptId").to_owned();
+    let callback = sign_in(&authorize, login).await;
+    (attempt, deliver(b, &callback).await)
+}
+
+pub async fn deliver(b: &TestBroker, callback_url: &str) -> Reply {
+    let url = reqwest::Url::parse(callback_url).expect("callback url");
+    b.call(Method::GET, &format!("{}?{}", url.path(), url.query().unwrap_or_default()), None, None).await
+}
+
+pub async fn attempt(b: &TestBroker, token: &str, id: &str) -> Value {
+    b.call(Method::GET, &format!("/v1/connect-attempts/{id}?wait=1"), Some(token), None).await.json
 }

@@ -1,0 +1,44 @@
+//! Function specs and `invokeFunction`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use patchbay_protocol::{FunctionSpec, InvokeRequest, InvokeResponse};
+use serde_json::Value;
+
+use super::auth::Session;
+use super::ApiJson;
+use crate::error::ApiResult;
+use crate::invoke::{find_function, invoke};
+use crate::state::AppState;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/v1/functions/{name}", get(spec)).route("/v1/functions/{name}/invoke", post(run))
+}
+
+async fn spec(
+    State(state): State<Arc<AppState>>,
+    _: Session,
+    Path(name): Path<String>,
+) -> ApiResult<Json<FunctionSpec<Value>>> {
+    let (app, function) = find_function(&state, &name)?;
+    Ok(Json(FunctionSpec {
+        name: function.name.clone(),
+        app_id: app.id.clone(),
+        title: function.title.clone(),
+        description: function.description.clone(),
+        parameters: function.parameters.clone(),
+        paginated: function.pagination.is_some(),
+    }))
+}
+
+async fn run(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(name): Path<String>,
+    ApiJson(request): ApiJson<InvokeRequest<Value>>,
+) -> ApiResult<Json<InvokeResponse<Value>>> {
+    invoke(&state, &session.owner, &name, request).await.map(Json)
+}

@@ -1,0 +1,247 @@
+//! `invokeFunction`: validated arguments, the account-selection rule, credentials injected, and
+//! resilient upstream calls under one deadline.
+//!
+//! Retries: a 401 on an OAuth account forces one refresh and one retry; 429 is retried after its
+//! `Retry-After` (capped) whatever the method, since the app refused to process it; 503, other 5xx
+//! and transport failures are retried with exponential backoff and jitter only when the function is
+//! idempotent. Everything stops at the deadline.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use patchbay_protocol::{
+    select_account, AuthType, ErrorCode, ErrorDetails, FieldError, InvokeRequest, InvokeResponse,
+    SelectionError,
+};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use rand::Rng;
+use reqwest::{RequestBuilder, StatusCode};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::catalog::{arg_text, App, Function};
+use crate::credentials::{
+    authorized_request, read_capped, retry_after_seconds, send, upstream_failure, Credentials,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::oauth::refresh::usable_credentials;
+use crate::state::AppState;
+use crate::store::{AccountRecord, Owner};
+
+/// Requests sent for one invoke at most (the first and two retries).
+const MAX_ATTEMPTS: u32 = 3;
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// First backoff delay; doubled per retry, plus up to 50 % jitter.
+const BASE_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Path segment encoding: everything but RFC 3986 unreserved characters.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// The function `name` with its app, or FUNCTION_NOT_FOUND.
+pub fn find_function<'a>(state: &'a AppState, name: &str) -> ApiResult<&'a (Arc<App>, Arc<Function>)> {
+    state.catalog.function(name).ok_or_else(|| {
+        ApiError::new(ErrorCode::FunctionNotFound, format!("no function `{name}` in the catalog"))
+    })
+}
+
+/// Checks `args` against the function's JSON Schema, naming every failing field.
+pub fn validate_args(function: &Function, args: &Value) -> ApiResult<()> {
+    let fields: Vec<FieldError> = function
+        .validator
+        .iter_errors(args)
+        .map(|error| {
+            let mut field = error.instance_path().as_str().to_owned();
+            if let jsonschema::error::ValidationErrorKind::Required { property } = error.kind() {
+                field = format!("{field}/{}", property.as_str().unwrap_or_default());
+            }
+            // `masked` leaves the offending value out of the message: it may be personal data.
+            FieldError {
+                field: if field.is_empty() { "/".into() } else { field },
+                reason: error.masked().to_string(),
+            }
+        })
+        .collect();
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_fields(fields))
+    }
+}
+
+/// Picks the account per the one selection rule.
+pub fn select<'a>(accounts: &'a [AccountRecord], requested: Option<&str>) -> ApiResult<&'a AccountRecord> {
+    struct Candidate<'a>(&'a AccountRecord);
+    impl patchbay_protocol::AccountLike for Candidate<'_> {
+        fn id(&self) -> &str {
+            &self.0.id
+        }
+        fn display_name(&self) -> &str {
+            &self.0.display_name
+        }
+    }
+    let candidates: Vec<Candidate> = accounts.iter().map(Candidate).collect();
+    match select_account(&candidates, requested) {
+        Ok(chosen) => Ok(chosen.0),
+        Err(SelectionError::NotConnected) => {
+            Err(ApiError::new(ErrorCode::NotConnected, "the user has not connected this app"))
+        }
+        Err(SelectionError::AccountRequired(candidates)) => Err(ApiError::account_required(candidates)),
+        Err(SelectionError::UnknownAccount) => Err(crate::http::account_not_found()),
+    }
+}
+
+fn build(
+    state: &AppState,
+    app: &App,
+    function: &Function,
+    credentials: &Credentials,
+    args: &Value,
+    cursor: Option<&str>,
+) -> ApiResult<RequestBuilder> {
+    let path = function
+        .path
+        .try_render(|var| {
+            let value = arg_text(args, var)?;
+            // `.` and `..` would be resolved as relative segments and leave the declared path.
+            (value != "." && value != "..")
+                .then(|| Cow::Owned(utf8_percent_encode(&value, SEGMENT).to_string()))
+        })
+        .ok_or_else(|| {
+            ApiError::invalid_fields(vec![FieldError {
+                field: "/".into(),
+                reason: "an argument used in the request path is missing or is `.` / `..`".into(),
+            }])
+        })?;
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    let mut has_query = false;
+    for (name, template) in &function.query {
+        if let Some(value) = template.try_render(|var| arg_text(args, var)) {
+            query.append_pair(name, &value);
+            has_query = true;
+        }
+    }
+    if let (Some(pagination), Some(cursor)) = (&function.pagination, cursor) {
+        query.append_pair(&pagination.cursor_param, cursor);
+        has_query = true;
+    }
+    let target = if has_query { format!("{path}?{}", query.finish()) } else { path };
+    let mut request =
+        authorized_request(app, credentials, &state.upstreams, function.method.clone(), &target)?;
+    for (name, template) in &function.headers {
+        if let Some(value) = template.try_render(|var| arg_text(args, var)) {
+            request = request.header(name, value);
+        }
+    }
+    if let Some(body) = &function.body {
+        request = request.json(&body.render(args).unwrap_or(Value::Null));
+    }
+    Ok(request.header("accept", "application/json"))
+}
+
+fn with_attempts(mut err: ApiError, attempts: u32) -> ApiError {
+    let mut details = err.details.take().map(|d| *d).unwrap_or_default();
+    details.attempts = Some(attempts);
+    err.with_details(details)
+}
+
+fn backoff(retry: u32) -> Duration {
+    let base = BASE_BACKOFF * 2u32.saturating_pow(retry.saturating_sub(1));
+    base + base.mul_f64(rand::thread_rng().gen_range(0.0..0.5))
+}
+
+/// Runs `name` for the session's user.
+pub async fn invoke(
+    state: &Arc<AppState>,
+    owner: &Owner,
+    name: &str,
+    request: InvokeRequest<Value>,
+) -> ApiResult<InvokeResponse<Value>> {
+    let (app, function) = find_function(state, name)?;
+    validate_args(function, &request.args)?;
+    let accounts = state.store.accounts(owner, Some(&app.id)).await?;
+    let account = select(&accounts, request.connected_account_id.as_deref())?;
+    let deadline = Instant::now() + Duration::from_secs(state.config.invoke_deadline_seconds);
+    let per_request = Duration::from_secs(state.config.upstream_timeout_seconds);
+    let mut usable = usable_credentials(state, owner, app, account, false).await?;
+    let mut refreshed = false;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let upstream =
+            build(state, app, function, &usable.credentials, &request.args, request.cursor.as_deref())?
+                .timeout(remaining.min(per_request));
+        let retry_in =
+            |wait: Duration| (attempts < MAX_ATTEMPTS && Instant::now() + wait < deadline).then_some(wait);
+        let response = match send(upstream).await {
+            Ok(response) => response,
+            Err(err) if err.code == ErrorCode::UpstreamUnavailable && function.idempotent => {
+                match retry_in(backoff(attempts)) {
+                    Some(wait) => {
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    None => return Err(with_attempts(err, attempts)),
+                }
+            }
+            Err(err) => return Err(with_attempts(err, attempts)),
+        };
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED && app.auth == AuthType::Oauth2 && !refreshed {
+            refreshed = true;
+            let seen = AccountRecord { version: usable.version, ..account.clone() };
+            usable = usable_credentials(state, owner, app, &seen, true).await?;
+            continue;
+        }
+        let retry_after = retry_after_seconds(&response).map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
+        let wait = match status {
+            StatusCode::TOO_MANY_REQUESTS => retry_in(retry_after.unwrap_or_else(|| backoff(attempts))),
+            StatusCode::SERVICE_UNAVAILABLE if function.idempotent => {
+                retry_in(retry_after.unwrap_or_else(|| backoff(attempts)))
+            }
+            s if s.is_server_error() && function.idempotent => retry_in(backoff(attempts)),
+            _ => None,
+        };
+        if let Some(wait) = wait {
+            drop(response);
+            tokio::time::sleep(wait).await;
+            continue;
+        }
+        let body = read_capped(response, state.config.max_upstream_body_bytes)
+            .await
+            .map_err(|e| with_attempts(e, attempts))?;
+        if !status.is_success() {
+            let retry_after = retry_after.map(|d| d.as_secs());
+            return Err(with_attempts(upstream_failure(status, &body, retry_after, false), attempts));
+        }
+        return respond(function, status, &body).map_err(|e| with_attempts(e, attempts));
+    }
+}
+
+fn respond(function: &Function, status: StatusCode, body: &[u8]) -> ApiResult<InvokeResponse<Value>> {
+    let parsed = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else if let Ok(json) = serde_json::from_slice::<Value>(body) {
+        json
+    } else if let Ok(text) = std::str::from_utf8(body) {
+        Value::String(text.to_owned())
+    } else {
+        return Err(ApiError::new(
+            ErrorCode::UpstreamError,
+            "the app answered with binary data, which functions do not return",
+        )
+        .with_details(ErrorDetails { status: Some(status.as_u16()), ..Default::default() }));
+    };
+    let next_cursor = function.pagination.as_ref().and_then(|p| match parsed.pointer(&p.next_cursor)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
+    let output = match &function.output {
+        Some(pointer) => parsed.pointer(pointer).cloned().unwrap_or(Value::Null),
+        None => parsed,
+    };
+    Ok(InvokeResponse { status: status.as_u16(), output, next_cursor })
+}

@@ -100,6 +100,8 @@ pub struct Verified {
     pub display_name: String,
     /// Upstream identity, when the app declares where to find it.
     pub identity: Option<String>,
+    /// The verify request's HTTP status (none when the app declares no verify request).
+    pub status: Option<u16>,
 }
 
 /// Where an app's requests go for these credentials, and which client may send them.
@@ -165,7 +167,11 @@ pub async fn verify(app: &App, creds: &Credentials, upstreams: &Upstreams) -> Re
     /// Identity answers are small; anything bigger is not one.
     const MAX_VERIFY_BODY: usize = 256 * 1024;
     let Some(verify) = &app.verify else {
-        return Ok(Verified { display_name: fallback_display_name(app, creds), identity: None });
+        return Ok(Verified {
+            display_name: fallback_display_name(app, creds),
+            identity: None,
+            status: None,
+        });
     };
     let request = authorized_request(app, creds, upstreams, verify.method.clone(), &verify.path)?;
     let response = send(request).await?;
@@ -187,7 +193,7 @@ pub async fn verify(app: &App, creds: &Credentials, upstreams: &Upstreams) -> Re
     let display_name = pick(&verify.display_name)
         .filter(|name| !creds.secrets().any(|secret| secret.len() >= 4 && name.contains(secret)))
         .unwrap_or_else(|| fallback_display_name(app, creds));
-    Ok(Verified { display_name, identity: pick(&verify.identity) })
+    Ok(Verified { display_name, identity: pick(&verify.identity), status: Some(status.as_u16()) })
 }
 
 /// Sends a request, mapping transport failures to stable codes. Error texts never include the URL,

@@ -80,7 +80,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
             StatusCode::NOT_FOUND
         }
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        C::ConnectedAccountRequired | C::ReauthRequired => StatusCode::CONFLICT,
+        C::ConnectedAccountRequired | C::ReauthRequired | C::OwnClientRequired | C::TestRequired => {
+            StatusCode::CONFLICT
+        }
         C::InvalidArguments | C::UrlNotAllowed | C::CredentialsRejected => StatusCode::UNPROCESSABLE_ENTITY,
         C::UpstreamError => StatusCode::BAD_GATEWAY,
         C::UpstreamUnavailable => StatusCode::GATEWAY_TIMEOUT,

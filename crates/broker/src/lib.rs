@@ -1,6 +1,7 @@
 //! The Patchbay broker as a library: [`router`] builds the whole HTTP surface from an
 //! [`AppState`], so tests drive it in-process and `main` only parses the command line.
 
+pub mod admin;
 pub mod catalog;
 pub mod cli;
 pub mod config;

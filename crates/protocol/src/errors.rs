@@ -63,6 +63,10 @@ error_codes! {
     UpstreamUnavailable = "UPSTREAM_UNAVAILABLE",
     /// The app (or the broker) is rate limiting; `details.retryAfterSeconds` when known.
     RateLimited = "RATE_LIMITED",
+    /// The app can only be connected with the workspace's own OAuth client, and none is enabled.
+    OwnClientRequired = "OWN_CLIENT_REQUIRED",
+    /// Admin: enabling an OAuth client needs a successful test of exactly its current settings.
+    TestRequired = "TEST_REQUIRED",
     /// A fault inside the broker; details are in its logs, never in the response.
     Internal = "INTERNAL",
     /// SDK only: the options passed to the SDK are invalid; `details.fields` names each.

@@ -53,6 +53,8 @@ pub struct OAuth2 {
     pub authorize_params: Vec<(String, String)>,
     /// The operator's default client, if configured.
     pub default_client: Option<OAuthClient>,
+    /// Only a workspace's own client may be used (providers such as Zoom require it).
+    pub requires_own_client: bool,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +72,8 @@ pub(super) struct RawOAuth2 {
     authorize_params: BTreeMap<String, String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    #[serde(default)]
+    requires_own_client: bool,
 }
 
 /// Parameters the broker sets itself; a catalog may not override them.
@@ -105,6 +109,7 @@ impl RawOAuth2 {
             client_auth: self.client_auth,
             authorize_params: self.authorize_params.into_iter().collect(),
             default_client,
+            requires_own_client: self.requires_own_client,
         })
     }
 }

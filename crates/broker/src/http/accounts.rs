@@ -15,7 +15,7 @@ use crate::credentials::Credentials;
 use crate::error::ApiResult;
 use crate::http::credentials_aad;
 use crate::ids::rfc3339;
-use crate::oauth::refresh::client_for;
+use crate::oauth::clients;
 use crate::oauth::revoke;
 use crate::state::AppState;
 use crate::store::{AccountRecord, Owner};
@@ -66,7 +66,8 @@ async fn disconnect(
 /// effort: a failure is logged and the local credentials are removed regardless.
 async fn revoke_upstream(state: &AppState, owner: &Owner, app: &App, account: &AccountRecord) {
     let Some(oauth) = app.oauth2.as_ref().filter(|o| o.revoke_url.is_some()) else { return };
-    let Some(client) = client_for(oauth, account.oauth_client_id.as_deref()) else { return };
+    let Some(client_id) = account.oauth_client_id.as_deref() else { return };
+    let Ok(Some(client)) = clients::by_id(state, &owner.workspace_id, app, client_id).await else { return };
     let aad = credentials_aad(owner, &account.app_id);
     let Ok(plaintext) = state.keyring.open(&account.credentials, &aad) else { return };
     let Ok(credentials) = serde_json::from_slice::<Credentials>(&plaintext) else { return };
@@ -74,7 +75,7 @@ async fn revoke_upstream(state: &AppState, owner: &Owner, app: &App, account: &A
     // revoked too for those that keep them independent.
     for hint in ["refresh_token", "access_token"] {
         if let Some(token) = credentials.get(hint) {
-            if let Err(err) = revoke(&state.upstreams.trusted, oauth, client, token, hint).await {
+            if let Err(err) = revoke(&state.upstreams.trusted, oauth, &client, token, hint).await {
                 tracing::warn!(account = %account.id, %hint, error = %err, "upstream revocation failed");
             }
         }

@@ -20,7 +20,7 @@ use crate::credentials::{validate_fields, verify};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::random_id;
 use crate::state::AppState;
-use crate::store::{AccountRecord, NewCredentials, Owner, Target};
+use crate::store::{AccountRecord, AppSettings, NewCredentials, Owner, Target};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -37,13 +37,32 @@ pub fn find_app<'a>(state: &'a AppState, id: &str) -> ApiResult<&'a Arc<App>> {
         .ok_or_else(|| ApiError::new(ErrorCode::AppNotFound, format!("no app `{id}` in the catalog")))
 }
 
-fn summary(app: &App, connected_accounts: u32) -> AppSummary {
+/// The accounts policy in force: the workspace's choice, else the catalog's.
+pub fn effective_policy(app: &App, settings: Option<&AppSettings>) -> AccountsPolicy {
+    settings.and_then(|s| s.accounts_policy).unwrap_or(app.accounts)
+}
+
+/// The app for a user of `workspace_id`: APP_NOT_FOUND if the catalog lacks it or the workspace hid it.
+pub async fn visible_app<'a>(
+    state: &'a AppState,
+    workspace_id: &str,
+    id: &str,
+) -> ApiResult<(&'a Arc<App>, AppSettings)> {
+    let app = find_app(state, id)?;
+    let settings = state.store.app_setting(workspace_id, id).await?;
+    if settings.hidden {
+        return Err(ApiError::new(ErrorCode::AppNotFound, format!("no app `{id}` in the catalog")));
+    }
+    Ok((app, settings))
+}
+
+fn summary(app: &App, settings: Option<&AppSettings>, connected_accounts: u32) -> AppSummary {
     AppSummary {
         id: app.id.clone(),
         name: app.name.clone(),
         description: app.description.clone(),
         auth_type: app.auth,
-        accounts_policy: app.accounts,
+        accounts_policy: effective_policy(app, settings),
         connected_accounts,
     }
 }
@@ -53,8 +72,19 @@ async fn list(State(state): State<Arc<AppState>>, session: Session) -> ApiResult
     for account in state.store.accounts(&session.owner, None).await? {
         *counts.entry(account.app_id).or_default() += 1;
     }
-    let apps =
-        state.catalog.apps().map(|app| summary(app, counts.get(&app.id).copied().unwrap_or(0))).collect();
+    let settings: HashMap<String, AppSettings> = state
+        .store
+        .app_settings(&session.owner.workspace_id)
+        .await?
+        .into_iter()
+        .map(|s| (s.app_id.clone(), s))
+        .collect();
+    let apps = state
+        .catalog
+        .apps()
+        .filter(|app| !settings.get(&app.id).is_some_and(|s| s.hidden))
+        .map(|app| summary(app, settings.get(&app.id), counts.get(&app.id).copied().unwrap_or(0)))
+        .collect();
     Ok(Json(AppList { apps }))
 }
 
@@ -63,10 +93,10 @@ async fn detail(
     session: Session,
     Path(app_id): Path<String>,
 ) -> ApiResult<Json<AppDetail>> {
-    let app = find_app(&state, &app_id)?;
+    let (app, settings) = visible_app(&state, &session.owner.workspace_id, &app_id).await?;
     let connected = state.store.accounts(&session.owner, Some(&app.id)).await?.len();
     Ok(Json(AppDetail {
-        summary: summary(app, u32::try_from(connected).unwrap_or(u32::MAX)),
+        summary: summary(app, Some(&settings), u32::try_from(connected).unwrap_or(u32::MAX)),
         fields: app.fields.clone(),
         functions: app
             .functions
@@ -87,7 +117,7 @@ async fn connect(
     Path(app_id): Path<String>,
     ApiJson(request): ApiJson<ConnectRequest>,
 ) -> ApiResult<(StatusCode, Json<ConnectResponse>)> {
-    let app = find_app(&state, &app_id)?;
+    let (app, _) = visible_app(&state, &session.owner.workspace_id, &app_id).await?;
     if app.auth == AuthType::Oauth2 {
         let started =
             super::oauth::start(&state, &session, app, request.connected_account_id, request.return_to)
@@ -137,7 +167,11 @@ pub async fn save_credentials(
     identity: Option<String>,
     new: NewCredentials,
 ) -> ApiResult<SaveOutcome> {
-    let target = match (target_account_id, app.accounts, identity) {
+    let policy = match &target_account_id {
+        Some(_) => app.accounts,
+        None => effective_policy(app, Some(&state.store.app_setting(&owner.workspace_id, &app.id).await?)),
+    };
+    let target = match (target_account_id, policy, identity) {
         (Some(id), _, _) => Target::Account(id),
         (None, AccountsPolicy::One, _) => Target::Slot("one".into()),
         // Hashed: an identity can be an email, or (for a careless catalog) the key itself.

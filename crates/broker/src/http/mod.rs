@@ -1,12 +1,15 @@
 //! The HTTP surface: one router per resource, merged by [`router`].
 
 mod accounts;
+mod admin;
 mod apps;
 mod auth;
+mod console;
 mod functions;
 mod health;
 mod oauth;
 mod sessions;
+pub mod steps;
 
 use std::sync::Arc;
 
@@ -18,8 +21,9 @@ use axum::Router;
 use patchbay_protocol::ErrorCode;
 use tower_http::trace::TraceLayer;
 
-pub use apps::{account_not_found, credentials_aad};
+pub use apps::{account_not_found, credentials_aad, effective_policy, find_app};
 pub use auth::{secret_key_hash, Session};
+pub use oauth::{begin as begin_attempt, redirect_uri, AttemptTarget};
 pub use sessions::mint as mint_session;
 
 use crate::error::ApiError;
@@ -39,6 +43,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(sdk)
         .merge(sessions::router())
+        .merge(admin::router())
+        .merge(console::router())
         .merge(oauth::callback_router())
         .merge(health::router())
         .fallback(not_found)

@@ -1,5 +1,6 @@
 //! OAuth 2.0 authorization code flow with PKCE, and the token endpoint.
 
+pub mod clients;
 pub mod refresh;
 
 use std::time::Duration;

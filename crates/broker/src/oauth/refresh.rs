@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use patchbay_protocol::{AccountStatus, AuthType, ErrorCode, ErrorDetails};
 
-use crate::catalog::{App, OAuth2, OAuthClient};
+use crate::catalog::App;
 use crate::credentials::Credentials;
 use crate::error::ApiError;
 use crate::ids::{now_unix, random_id};
@@ -51,11 +51,6 @@ pub struct Usable {
     pub credentials: Credentials,
     /// Row version (pass it back with `force` after an upstream 401).
     pub version: i64,
-}
-
-/// The OAuth client an account's tokens belong to.
-pub fn client_for<'a>(oauth: &'a OAuth2, client_id: Option<&str>) -> Option<&'a OAuthClient> {
-    oauth.default_client.as_ref().filter(|c| client_id.is_none_or(|id| id == c.id))
 }
 
 fn reauth_required(app: &App) -> ApiError {
@@ -167,10 +162,17 @@ async fn refresh_with_lease(
         state.store.mark_needs_reauth(&current.id, current.version).await?;
         return Err(reauth_required(app));
     };
-    let client = client_for(oauth, current.oauth_client_id.as_deref()).ok_or_else(|| {
-        ApiError::internal(format!("the OAuth client that created {} is no longer configured", current.id))
-    })?;
-    match super::refresh(&state.upstreams.trusted, oauth, client, refresh_token, REFRESH_REQUEST_TIMEOUT)
+    let client_id =
+        current.oauth_client_id.as_deref().or(oauth.default_client.as_ref().map(|c| c.id.as_str()));
+    let client = super::clients::by_id(state, &owner.workspace_id, app, client_id.unwrap_or_default())
+        .await?
+        .ok_or_else(|| {
+            ApiError::internal(format!(
+                "the OAuth client that created {} is no longer configured",
+                current.id
+            ))
+        })?;
+    match super::refresh(&state.upstreams.trusted, oauth, &client, refresh_token, REFRESH_REQUEST_TIMEOUT)
         .await
     {
         Ok(tokens) => {

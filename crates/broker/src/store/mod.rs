@@ -4,7 +4,7 @@
 mod sqlite;
 
 use async_trait::async_trait;
-use patchbay_protocol::{AccountStatus, AttemptError, AttemptStatus};
+use patchbay_protocol::{AccountStatus, AccountsPolicy, AttemptError, AttemptStatus};
 pub use sqlite::SqliteStore;
 
 use crate::crypto::Sealed;
@@ -125,6 +125,57 @@ pub struct AttemptRecord {
     pub error: Option<AttemptError>,
     /// Unix expiry of the pending attempt.
     pub expires_at: i64,
+    /// Why the attempt exists.
+    pub purpose: AttemptPurpose,
+}
+
+/// Why an OAuth attempt was started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptPurpose {
+    /// A user connecting an account.
+    Connect,
+    /// An admin testing the workspace's own client; the settings hash names what is tested.
+    Test {
+        /// Hash of the client settings under test.
+        settings_hash: String,
+    },
+}
+
+/// A workspace's settings for one app (absent row: catalog defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppSettings {
+    /// Catalog id.
+    pub app_id: String,
+    /// Hidden from the marketplace (and new connections).
+    pub hidden: bool,
+    /// Overrides the catalog's accounts policy.
+    pub accounts_policy: Option<AccountsPolicy>,
+    /// The workspace's current own OAuth client id.
+    pub own_client_id: Option<String>,
+    /// Hash of the current own client settings.
+    pub own_settings_hash: Option<String>,
+    /// Hash of the settings that last passed a test.
+    pub tested_settings_hash: Option<String>,
+    /// New connections use the own client.
+    pub own_client_enabled: bool,
+}
+
+impl AppSettings {
+    /// True when the current settings passed a test.
+    pub fn tested(&self) -> bool {
+        self.own_settings_hash.is_some() && self.own_settings_hash == self.tested_settings_hash
+    }
+}
+
+/// A workspace OAuth client as stored (secret sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredClient {
+    /// Client id.
+    pub client_id: String,
+    /// Sealed client secret.
+    pub secret: Sealed,
+    /// Scopes to request.
+    pub scopes: Vec<String>,
 }
 
 /// What a callback's `state` found.
@@ -202,4 +253,73 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks an account `needs_reauth` if it is still at `version` (nobody refreshed it since).
     async fn mark_needs_reauth(&self, account_id: &str, version: i64) -> StoreResult<bool>;
+
+    /// Saves the step log of a test attempt.
+    async fn set_step_log(&self, attempt_id: &str, log: &str) -> StoreResult<()>;
+
+    /// The step log of one of the workspace's test attempts.
+    async fn step_log(
+        &self,
+        workspace_id: &str,
+        attempt_id: &str,
+    ) -> StoreResult<Option<(String, Option<String>)>>;
+
+    /// The workspace's settings for every app that has any.
+    async fn app_settings(&self, workspace_id: &str) -> StoreResult<Vec<AppSettings>>;
+
+    /// The workspace's settings for one app (defaults when it has none).
+    async fn app_setting(&self, workspace_id: &str, app_id: &str) -> StoreResult<AppSettings>;
+
+    /// Sets marketplace visibility and the accounts policy override.
+    async fn set_app_visibility(
+        &self,
+        workspace_id: &str,
+        app_id: &str,
+        hidden: bool,
+        policy: Option<AccountsPolicy>,
+    ) -> StoreResult<()>;
+
+    /// Saves the workspace's own client for an app as its current one. New settings are untested
+    /// and not enabled until tested again.
+    async fn save_own_client(
+        &self,
+        workspace_id: &str,
+        app_id: &str,
+        client: &StoredClient,
+        settings_hash: &str,
+    ) -> StoreResult<()>;
+
+    /// A client the workspace set for an app at any time.
+    async fn own_client(
+        &self,
+        workspace_id: &str,
+        app_id: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<StoredClient>>;
+
+    /// Records that these settings passed a test.
+    async fn record_test_success(
+        &self,
+        workspace_id: &str,
+        app_id: &str,
+        settings_hash: &str,
+    ) -> StoreResult<()>;
+
+    /// Enables the own client if its current settings passed a test; false otherwise.
+    async fn enable_own_client(&self, workspace_id: &str, app_id: &str) -> StoreResult<bool>;
+
+    /// Stores an admin console session.
+    async fn create_admin_session(
+        &self,
+        id_hash: &[u8],
+        workspace_id: &str,
+        csrf: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+
+    /// The workspace and CSRF token of a live admin session.
+    async fn admin_session(&self, id_hash: &[u8], now: i64) -> StoreResult<Option<(String, String)>>;
+
+    /// Ends an admin session.
+    async fn delete_admin_session(&self, id_hash: &[u8]) -> StoreResult<()>;
 }

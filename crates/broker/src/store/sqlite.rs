@@ -4,14 +4,15 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use patchbay_protocol::{AccountStatus, AttemptError, AttemptStatus, ErrorCode};
+use patchbay_protocol::{AccountStatus, AccountsPolicy, AttemptError, AttemptStatus, ErrorCode};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    AccountRecord, AttemptRecord, Claim, NewCredentials, Owner, Store, StoreResult, Target, Workspace,
+    AccountRecord, AppSettings, AttemptPurpose, AttemptRecord, Claim, NewCredentials, Owner, Store,
+    StoreResult, StoredClient, Target, Workspace,
 };
 use crate::crypto::Sealed;
 use crate::ids::{now_unix, random_id};
@@ -27,7 +28,7 @@ const ACCOUNT_COLUMNS: &str = "id, app_id, display_name, status, key_id, credent
 
 const ATTEMPT_COLUMNS: &str =
     "id, workspace_id, user_id, app_id, origin, return_to, key_id, verifier, client_id, \
-     target_account_id, status, account_id, error_code, error_message, provider_error, expires_at";
+     target_account_id, status, account_id, error_code, error_message, provider_error, expires_at, purpose";
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://path/file.db`) and migrates it.
@@ -90,8 +91,38 @@ fn attempt_from_row(row: &SqliteRow) -> StoreResult<AttemptRecord> {
         account_id: row.try_get("account_id")?,
         error,
         expires_at: row.try_get("expires_at")?,
+        purpose: match row.try_get::<&str, _>("purpose")?.strip_prefix("test:") {
+            Some(hash) => AttemptPurpose::Test { settings_hash: hash.to_owned() },
+            None => AttemptPurpose::Connect,
+        },
     })
 }
+
+fn policy_text(policy: Option<AccountsPolicy>) -> Option<&'static str> {
+    policy.map(|p| match p {
+        AccountsPolicy::One => "one",
+        AccountsPolicy::Multiple => "multiple",
+    })
+}
+
+fn settings_from_row(row: &SqliteRow) -> StoreResult<AppSettings> {
+    Ok(AppSettings {
+        app_id: row.try_get("app_id")?,
+        hidden: row.try_get::<i64, _>("hidden")? != 0,
+        accounts_policy: match row.try_get::<Option<&str>, _>("accounts_policy")? {
+            Some("one") => Some(AccountsPolicy::One),
+            Some("multiple") => Some(AccountsPolicy::Multiple),
+            _ => None,
+        },
+        own_client_id: row.try_get("own_client_id")?,
+        own_settings_hash: row.try_get("own_settings_hash")?,
+        tested_settings_hash: row.try_get("tested_settings_hash")?,
+        own_client_enabled: row.try_get::<i64, _>("own_client_enabled")? != 0,
+    })
+}
+
+const SETTINGS_COLUMNS: &str =
+    "app_id, hidden, accounts_policy, own_client_id, own_settings_hash, tested_settings_hash, own_client_enabled";
 
 fn workspace_from_row(row: &SqliteRow) -> StoreResult<Workspace> {
     Ok(Workspace { id: row.try_get("id")?, name: row.try_get("name")?, app_key: row.try_get("app_key")? })
@@ -239,8 +270,8 @@ impl Store for SqliteStore {
     async fn create_attempt(&self, a: &AttemptRecord, state_hash: &[u8], now: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO oauth_attempts (id, state_hash, workspace_id, user_id, app_id, origin, return_to, key_id, \
-             verifier, client_id, target_account_id, status, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+             verifier, client_id, target_account_id, status, created_at, expires_at, purpose) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
         )
         .bind(&a.id)
         .bind(state_hash)
@@ -255,6 +286,10 @@ impl Store for SqliteStore {
         .bind(&a.target_account_id)
         .bind(now)
         .bind(a.expires_at)
+        .bind(match &a.purpose {
+            AttemptPurpose::Connect => "connect".to_owned(),
+            AttemptPurpose::Test { settings_hash } => format!("test:{settings_hash}"),
+        })
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -368,5 +403,205 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_step_log(&self, attempt_id: &str, log: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE oauth_attempts SET step_log = ? WHERE id = ?")
+            .bind(log)
+            .bind(attempt_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn step_log(
+        &self,
+        workspace_id: &str,
+        attempt_id: &str,
+    ) -> StoreResult<Option<(String, Option<String>)>> {
+        let row = sqlx::query(
+            "SELECT app_id, step_log FROM oauth_attempts WHERE id = ? AND workspace_id = ? AND purpose LIKE 'test:%'",
+        )
+        .bind(attempt_id)
+        .bind(workspace_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get("app_id")?, r.try_get("step_log")?))).transpose()
+    }
+
+    async fn app_settings(&self, workspace_id: &str) -> StoreResult<Vec<AppSettings>> {
+        let rows =
+            sqlx::query(&format!("SELECT {SETTINGS_COLUMNS} FROM workspace_apps WHERE workspace_id = ?"))
+                .bind(workspace_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(settings_from_row).collect()
+    }
+
+    async fn app_setting(&self, workspace_id: &str, app_id: &str) -> StoreResult<AppSettings> {
+        let row = sqlx::query(&format!(
+            "SELECT {SETTINGS_COLUMNS} FROM workspace_apps WHERE workspace_id = ? AND app_id = ?"
+        ))
+        .bind(workspace_id)
+        .bind(app_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => settings_from_row(&row),
+            None => Ok(AppSettings { app_id: app_id.to_owned(), ..AppSettings::default() }),
+        }
+    }
+
+    async fn set_app_visibility(
+        &self,
+        workspace_id: &str,
+        app_id: &str,
+        hidden: bool,
+        policy: Option<AccountsPolicy>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO workspace_apps (workspace_id, app_id, hidden, accounts_policy, updated_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (workspace_id, app_id) DO UPDATE SET hidden = excluded.hidden, \
+             accounts_policy = excluded.accounts_policy, updated_at = excluded.updated_at",
+        )
+        .bind(workspace_id)
+        .bind(app_id)
+        .bind(i64::from(hidden))
+        .bind(policy_text(policy))
+        .bind(now_unix())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn save_own_client(
+        &self,
+        workspace_id: &str,
+        app_id: &str,
+        client: &StoredClient,
+        settings_hash: &str,
+    ) -> StoreResult<()> {
+        let now = now_unix();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO oauth_clients (workspace_id, app_id, client_id, key_id, secret, scopes, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, app_id, client_id) DO UPDATE SET \
+             key_id = excluded.key_id, secret = excluded.secret, scopes = excluded.scopes, updated_at = excluded.updated_at",
+        )
+        .bind(workspace_id)
+        .bind(app_id)
+        .bind(&client.client_id)
+        .bind(&client.secret.key_id)
+        .bind(&client.secret.blob)
+        .bind(client.scopes.join(" "))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO workspace_apps (workspace_id, app_id, own_client_id, own_settings_hash, own_client_enabled, updated_at) \
+             VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (workspace_id, app_id) DO UPDATE SET \
+             own_client_id = excluded.own_client_id, own_settings_hash = excluded.own_settings_hash, \
+             own_client_enabled = CASE WHEN workspace_apps.own_settings_hash = excluded.own_settings_hash \
+             THEN workspace_apps.own_client_enabled ELSE 0 END, updated_at = excluded.updated_at",
+        )
+        .bind(workspace_id)
+        .bind(app_id)
+        .bind(&client.client_id)
+        .bind(settings_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn own_client(
+        &self,
+        workspace_id: &str,
+        app_id: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<StoredClient>> {
+        let row = sqlx::query(
+            "SELECT client_id, key_id, secret, scopes FROM oauth_clients \
+             WHERE workspace_id = ? AND app_id = ? AND client_id = ?",
+        )
+        .bind(workspace_id)
+        .bind(app_id)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(StoredClient {
+                client_id: r.try_get("client_id")?,
+                secret: Sealed { key_id: r.try_get("key_id")?, blob: r.try_get("secret")? },
+                scopes: r.try_get::<&str, _>("scopes")?.split_whitespace().map(str::to_owned).collect(),
+            })
+        })
+        .transpose()
+    }
+
+    async fn record_test_success(
+        &self,
+        workspace_id: &str,
+        app_id: &str,
+        settings_hash: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE workspace_apps SET tested_settings_hash = ? WHERE workspace_id = ? AND app_id = ?",
+        )
+        .bind(settings_hash)
+        .bind(workspace_id)
+        .bind(app_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn enable_own_client(&self, workspace_id: &str, app_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE workspace_apps SET own_client_enabled = 1, updated_at = ? WHERE workspace_id = ? AND app_id = ? \
+             AND own_settings_hash IS NOT NULL AND tested_settings_hash = own_settings_hash",
+        )
+        .bind(now_unix())
+        .bind(workspace_id)
+        .bind(app_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_admin_session(
+        &self,
+        id_hash: &[u8],
+        workspace_id: &str,
+        csrf: &str,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO admin_sessions (id_hash, workspace_id, csrf_token, expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(id_hash)
+        .bind(workspace_id)
+        .bind(csrf)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn admin_session(&self, id_hash: &[u8], now: i64) -> StoreResult<Option<(String, String)>> {
+        let row = sqlx::query(
+            "SELECT workspace_id, csrf_token FROM admin_sessions WHERE id_hash = ? AND expires_at > ?",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get("workspace_id")?, r.try_get("csrf_token")?))).transpose()
+    }
+
+    async fn delete_admin_session(&self, id_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM admin_sessions WHERE id_hash = ?").bind(id_hash).execute(&self.pool).await?;
+        Ok(())
     }
 }

@@ -1,0 +1,295 @@
+//! White-label OAuth against the real oidc-provider with two registered clients (the operator's
+//! default `patchbay-basic` and the workspace's own `workspace-own`): test with a step log, enable,
+//! which client the provider sees for new connections and for refreshes; app visibility and policy;
+//! and the admin console's cookie and CSRF protections.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use patchbay_broker::oauth::refresh::usable_credentials;
+use serde_json::{json, Value};
+use support::oidc::{attempt, connect, deliver, sign_in, OidcProvider};
+use support::{Reply, TestBroker};
+
+const CATALOG: &str = r#"
+[apps.idp]
+name = "Identity Provider"
+auth = "oauth2"
+base_url = "${OIDC}"
+verify = { path = "/me", display_name = "/email" }
+oauth2 = { authorize_url = "${OIDC}/auth", token_url = "${OIDC}/token", scopes = ["openid", "email", "offline_access"], client_id = "patchbay-basic", client_secret = "basic-secret" }
+
+[apps.zoomish]
+name = "Own client only"
+auth = "oauth2"
+base_url = "${OIDC}"
+oauth2 = { authorize_url = "${OIDC}/auth", token_url = "${OIDC}/token", scopes = ["openid"], requires_own_client = true }
+
+[apps.notes]
+name = "Notes"
+auth = "api_key"
+base_url = "https://notes.example"
+inject = { headers = { X-Api-Key = "{api_key}" } }
+"#;
+
+async fn broker(provider: &OidcProvider) -> TestBroker {
+    TestBroker::start(CATALOG, vec![("OIDC".into(), provider.url.clone())], |_| {}).await
+}
+
+async fn admin(b: &TestBroker, method: Method, path: &str, body: Option<Value>) -> Reply {
+    b.call(method, path, Some(&b.secret_key.clone()), body).await
+}
+
+async fn set_client(b: &TestBroker, secret: &str) -> Reply {
+    let body = json!({ "clientId": "workspace-own", "clientSecret": secret, "scopes": ["openid", "email", "offline_access"] });
+    admin(b, Method::PUT, "/v1/admin/apps/idp/oauth-client", Some(body)).await
+}
+
+/// Runs a test the way the admin's browser would and returns its result.
+async fn run_test(b: &TestBroker) -> Value {
+    let started = admin(b, Method::POST, "/v1/admin/apps/idp/oauth-client/test", None).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.json);
+    let callback = sign_in(started.json["authorizeUrl"].as_str().expect("url"), "admin").await;
+    let back = deliver(b, &callback).await;
+    let test_id = started.json["testId"].as_str().expect("test id");
+    assert_eq!(back.status, StatusCode::SEE_OTHER);
+    assert_eq!(back.headers["location"], format!("/admin/apps/idp/tests/{test_id}").as_str());
+    admin(b, Method::GET, &format!("/v1/admin/oauth-tests/{test_id}"), None).await.json
+}
+
+async fn force_refresh(b: &TestBroker, user: &str, account_id: &str) {
+    let record = b.state.store.account(&b.owner(user), account_id).await.expect("store").expect("account");
+    let app = b.state.catalog.app("idp").expect("app");
+    usable_credentials(&b.state, &b.owner(user), app, &record, true)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+}
+
+#[tokio::test]
+async fn test_then_enable_moves_new_connections_and_keeps_old_refreshes_on_their_client() {
+    let provider = OidcProvider::start(300);
+    let b = broker(&provider).await;
+    let alice = b.session("alice").await;
+    let (alice_attempt, _) = connect(&b, &alice, "idp", "alice").await;
+    let alice_account =
+        attempt(&b, &alice, &alice_attempt).await["accountId"].as_str().expect("id").to_owned();
+
+    // A wrong secret: the step log pins the failure on the code exchange, with the explanation.
+    assert_eq!(set_client(&b, "wrong-secret").await.status, StatusCode::OK);
+    let failed = run_test(&b).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let steps = failed["steps"]["steps"].as_array().expect("steps");
+    let names: Vec<&str> = steps.iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(names, ["authorize", "redirect", "code_exchange"]);
+    let exchange = &steps[2];
+    assert_eq!((exchange["status"].as_str(), exchange["httpStatus"].as_u64()), (Some("failed"), Some(401)));
+    assert_eq!(exchange["response"]["error"], "invalid_client");
+    assert_eq!(exchange["request"]["client_secret"], "(redacted)");
+    assert_eq!(exchange["request"]["code"], "(redacted)");
+    assert!(exchange["explanation"].as_str().is_some_and(|e| e.contains("client id or client secret")));
+    assert!(!failed.to_string().contains("wrong-secret"), "the secret is never shown");
+    let refused = admin(&b, Method::POST, "/v1/admin/apps/idp/oauth-client/enable", None).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "TEST_REQUIRED"));
+
+    // The right secret passes every step and can be enabled.
+    assert_eq!(set_client(&b, "own-secret").await.status, StatusCode::OK);
+    let passed = run_test(&b).await;
+    assert_eq!(passed["status"], "passed", "{passed}");
+    let names: Vec<&str> = passed["steps"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["authorize", "redirect", "code_exchange", "token_check"]);
+    assert_eq!(passed["steps"]["steps"][3]["httpStatus"], 200);
+    let enabled = admin(&b, Method::POST, "/v1/admin/apps/idp/oauth-client/enable", None).await;
+    assert_eq!(enabled.json["oauth"]["ownClient"]["enabled"], true, "{}", enabled.json);
+    assert_eq!(b.accounts(&alice, "idp").await.len(), 1, "testing created no account");
+
+    // New connections use the workspace's client; the old account refreshes with the default one.
+    let bob = b.session("bob").await;
+    let (bob_attempt, _) = connect(&b, &bob, "idp", "bob").await;
+    let bob_account = attempt(&b, &bob, &bob_attempt).await["accountId"].as_str().expect("id").to_owned();
+    force_refresh(&b, "alice", &alice_account).await;
+    force_refresh(&b, "bob", &bob_account).await;
+    let clients = provider.stats().await["clients"].clone();
+    assert_eq!(clients["authorization_code:workspace-own"], 2, "the passing test and bob: {clients}");
+    assert_eq!(clients["authorization_code:patchbay-basic"], 1, "alice, before the switch");
+    assert_eq!(
+        clients["refresh_token:patchbay-basic"], 1,
+        "alice's account keeps the client that created it"
+    );
+    assert_eq!(clients["refresh_token:workspace-own"], 1, "bob's uses the workspace's");
+
+    // Reconnecting alice moves her account to the workspace's client.
+    let (again, _) = connect(&b, &alice, "idp", "alice").await;
+    assert_eq!(attempt(&b, &alice, &again).await["accountId"], alice_account.as_str());
+    force_refresh(&b, "alice", &alice_account).await;
+    assert_eq!(provider.stats().await["clients"]["refresh_token:workspace-own"], 2);
+
+    // Changing the settings needs a new test before the new settings are used.
+    set_client(&b, "own-secret-rotated").await;
+    let app = admin(&b, Method::GET, "/v1/admin/apps/idp", None).await;
+    assert_eq!(
+        (
+            app.json["oauth"]["ownClient"]["tested"].as_bool(),
+            app.json["oauth"]["ownClient"]["enabled"].as_bool()
+        ),
+        (Some(false), Some(false))
+    );
+}
+
+#[tokio::test]
+async fn apps_that_need_an_own_client_refuse_to_connect_without_one() {
+    let provider = OidcProvider::start(300);
+    let b = broker(&provider).await;
+    let alice = b.session("alice").await;
+    let refused = b.call(Method::POST, "/v1/apps/zoomish/connect", Some(&alice), Some(json!({}))).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "OWN_CLIENT_REQUIRED"));
+    let not_oauth = admin(
+        &b,
+        Method::PUT,
+        "/v1/admin/apps/notes/oauth-client",
+        Some(json!({ "clientId": "x", "clientSecret": "y" })),
+    )
+    .await;
+    assert_eq!(not_oauth.code(), "INVALID_ARGUMENTS");
+}
+
+#[tokio::test]
+async fn visibility_and_policy_apply_to_the_workspace_users() {
+    let provider = OidcProvider::start(300);
+    let b = broker(&provider).await;
+    let alice = b.session("alice").await;
+    let hidden = admin(
+        &b,
+        Method::PATCH,
+        "/v1/admin/apps/notes",
+        Some(json!({ "hidden": true, "accountsPolicy": null })),
+    )
+    .await;
+    assert_eq!(hidden.json["hidden"], true, "{}", hidden.json);
+    let apps = b.call(Method::GET, "/v1/apps", Some(&alice), None).await.json;
+    assert!(apps["apps"].as_array().expect("apps").iter().all(|a| a["id"] != "notes"));
+    assert_eq!(b.connect(&alice, "notes", json!({ "api_key": "k" })).await.code(), "APP_NOT_FOUND");
+
+    admin(
+        &b,
+        Method::PATCH,
+        "/v1/admin/apps/notes",
+        Some(json!({ "hidden": false, "accountsPolicy": "multiple" })),
+    )
+    .await;
+    let detail = b.call(Method::GET, "/v1/apps/notes", Some(&alice), None).await.json;
+    assert_eq!(detail["accountsPolicy"], "multiple");
+    b.connect(&alice, "notes", json!({ "api_key": "k1" })).await;
+    b.connect(&alice, "notes", json!({ "api_key": "k2" })).await;
+    assert_eq!(b.accounts(&alice, "notes").await.len(), 2, "the workspace's policy applies");
+    let unauthorized = b.call(Method::GET, "/v1/admin/apps", Some(&alice), None).await;
+    assert_eq!(unauthorized.code(), "UNAUTHORIZED", "a session token is not an admin key");
+}
+
+const CONSOLE_ORIGIN: &str = "http://127.0.0.1:9";
+
+fn form(path: &str, origin: &str, cookie: Option<&str>, body: &str) -> Request<Body> {
+    let mut request = Request::post(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", origin);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.body(Body::from(body.to_owned())).expect("request")
+}
+
+fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path).header("cookie", cookie).body(Body::empty()).expect("request")
+}
+
+#[tokio::test]
+async fn the_console_signs_in_with_a_protected_cookie_and_checks_csrf_on_every_form() {
+    let provider = OidcProvider::start(300);
+    let b = broker(&provider).await;
+    let key = format!("secretKey={}", b.secret_key);
+
+    let wrong = b.send(form("/admin/sign-in", CONSOLE_ORIGIN, None, "secretKey=pb_sk_wrong")).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let cross_site = b.send(form("/admin/sign-in", "https://evil.example", None, &key)).await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN, "login CSRF is refused");
+
+    let signed = b.send(form("/admin/sign-in", CONSOLE_ORIGIN, None, &key)).await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER);
+    let set_cookie = signed.headers["set-cookie"].to_str().expect("cookie").to_owned();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/admin", "Max-Age=3600"] {
+        assert!(set_cookie.contains(attribute), "{attribute} missing from {set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().expect("pair").to_owned();
+
+    let home = b.send(get("/admin", &cookie)).await;
+    let html = home.json.as_str().expect("html").to_owned();
+    assert!(html.contains("Identity Provider") && html.contains("Users can connect"));
+    assert!(home.headers["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .contains("frame-ancestors 'none'"));
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("csrf token")
+        .to_owned();
+
+    let without =
+        b.send(form("/admin/apps/notes/settings", CONSOLE_ORIGIN, Some(&cookie), "policy=multiple")).await;
+    assert_eq!(without.status, StatusCode::FORBIDDEN, "no CSRF token");
+    let forged = b
+        .send(form(
+            "/admin/apps/notes/settings",
+            CONSOLE_ORIGIN,
+            Some(&cookie),
+            "csrf=forged&policy=multiple",
+        ))
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "wrong CSRF token");
+    let foreign = b
+        .send(form(
+            "/admin/apps/notes/settings",
+            "https://evil.example",
+            Some(&cookie),
+            &format!("csrf={csrf}&policy=multiple"),
+        ))
+        .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN, "right token, foreign origin");
+    let no_cookie = b
+        .send(form(
+            "/admin/apps/notes/settings",
+            CONSOLE_ORIGIN,
+            None,
+            &format!("csrf={csrf}&policy=multiple"),
+        ))
+        .await;
+    assert_eq!(no_cookie.status, StatusCode::SEE_OTHER, "no session: back to sign-in");
+    let app = admin(&b, Method::GET, "/v1/admin/apps/notes", None).await;
+    assert_eq!(app.json["accountsPolicy"], "one", "none of the refused forms changed anything");
+
+    let saved = b
+        .send(form(
+            "/admin/apps/notes/settings",
+            CONSOLE_ORIGIN,
+            Some(&cookie),
+            &format!("csrf={csrf}&visible=1&policy=multiple"),
+        ))
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let app = admin(&b, Method::GET, "/v1/admin/apps/notes", None).await;
+    assert_eq!(
+        (app.json["accountsPolicy"].as_str(), app.json["hidden"].as_bool()),
+        (Some("multiple"), Some(false))
+    );
+
+    let out = b.send(form("/admin/sign-out", CONSOLE_ORIGIN, Some(&cookie), &format!("csrf={csrf}"))).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let after = b.send(get("/admin", &cookie)).await;
+    assert!(after.json.as_str().is_some_and(|h| h.contains("Workspace secret key")), "the session is gone");
+}

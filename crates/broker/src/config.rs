@@ -40,6 +40,8 @@ pub struct Config {
     pub invoke_deadline_seconds: u64,
     /// Largest upstream response an invoke reads.
     pub max_upstream_body_bytes: usize,
+    /// Folder with the built SDK (`cargo xtask pack`), served at `/sdk/` and `/embed.js`.
+    pub sdk_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
             oauth_attempt_ttl_seconds: 600,
             invoke_deadline_seconds: 30,
             max_upstream_body_bytes: 1024 * 1024,
+            sdk_dir: None,
         }
     }
 }
@@ -118,6 +121,9 @@ impl Config {
         }
         if let Some(v) = env("PATCHBAY_MASTER_KEYS_FILE") {
             config.master_keys_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("PATCHBAY_SDK_DIR") {
+            config.sdk_dir = Some(PathBuf::from(v));
         }
         if let Some(v) = env("PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS") {
             config.allow_loopback_upstreams = matches!(v.as_str(), "1" | "true" | "yes");

@@ -30,7 +30,7 @@ auth = "basic_url"
 "#;
 
 async fn broker() -> TestBroker {
-    TestBroker::with_catalog(CATALOG, false).await
+    TestBroker::start(CATALOG, vec![], |_| {}).await
 }
 
 #[tokio::test]
@@ -333,4 +333,29 @@ async fn unknown_routes_and_methods_answer_in_the_error_format() {
     assert_eq!((missing.status, missing.code()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
     let wrong = b.call(Method::PUT, "/v1/sessions", Some(&b.secret_key), None).await;
     assert_eq!((wrong.status, wrong.code()), (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"));
+}
+
+#[tokio::test]
+async fn the_built_sdk_is_served_with_cache_headers_and_nothing_else_is() {
+    let assets = tempfile::tempdir().expect("tempdir");
+    std::fs::write(assets.path().join("patchbay.3fa9c01d.js"), "export {}").expect("write");
+    std::fs::write(assets.path().join("embed.js"), "/* embed */").expect("write");
+    std::fs::write(assets.path().join(".env"), "SECRET=1").expect("write");
+    let dir = assets.path().to_path_buf();
+    let b = TestBroker::start(CATALOG, vec![], |c| c.sdk_dir = Some(dir)).await;
+    let get = |path: &str| Request::get(path).body(Body::empty()).expect("request");
+
+    let hashed = b.send(get("/sdk/patchbay.3fa9c01d.js")).await;
+    assert_eq!(hashed.status, StatusCode::OK);
+    assert_eq!(hashed.headers["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(hashed.headers["access-control-allow-origin"], "*");
+    assert!(hashed.headers["content-type"].to_str().expect("type").starts_with("text/javascript"));
+    let embed = b.send(get("/embed.js")).await;
+    assert_eq!(
+        (embed.status, embed.headers["cache-control"].to_str().ok()),
+        (StatusCode::OK, Some("public, max-age=0, must-revalidate"))
+    );
+    for path in ["/sdk/.env", "/sdk/..%2Fbroker.db", "/sdk/missing.js"] {
+        assert_eq!(b.send(get(path)).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
 }

@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod apps;
+mod assets;
 mod auth;
 mod console;
 mod functions;
@@ -45,6 +46,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(sessions::router())
         .merge(admin::router())
         .merge(console::router())
+        .merge(assets::router())
         .merge(oauth::callback_router())
         .merge(health::router())
         .fallback(not_found)

@@ -1,0 +1,82 @@
+//! The built SDK and the marketplace embed script, served to host pages. Content-hashed files
+//! (`name.<hash>.ext`) never change and are cached for a year; the fixed entry points (`embed.js`,
+//! `patchbay.js`) are revalidated so a deploy reaches every page. Public files: any origin may load
+//! them (module scripts and wasm are fetched with CORS).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use patchbay_protocol::ErrorCode;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/sdk/{file}", get(asset)).route("/embed.js", get(embed))
+}
+
+async fn embed(state: State<Arc<AppState>>) -> Response {
+    asset(state, Path("embed.js".to_owned())).await
+}
+
+/// True for `name.<8+ hex>.ext`, the names `cargo xtask pack` gives to immutable files.
+fn is_hashed(file: &str) -> bool {
+    let mut parts = file.rsplit('.');
+    let _ext = parts.next();
+    parts.next().is_some_and(|hash| hash.len() >= 8 && hash.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn content_type(file: &str) -> &'static str {
+    match file.rsplit('.').next() {
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        Some("ts") => "text/plain; charset=utf-8",
+        Some("json") => "application/json",
+        Some("css") => "text/css; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn asset(State(state): State<Arc<AppState>>, Path(file): Path<String>) -> Response {
+    let not_found = || ApiError::new(ErrorCode::NotFound, "no such file").into_response();
+    // Plain names only: no separators, no parent references, no hidden files.
+    if file.starts_with('.')
+        || !file.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        return not_found();
+    }
+    let Some(dir) = &state.config.sdk_dir else { return not_found() };
+    let Ok(bytes) = tokio::fs::read(dir.join(&file)).await else { return not_found() };
+    let cache = if is_hashed(&file) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=0, must-revalidate"
+    };
+    (
+        [
+            (CONTENT_TYPE, content_type(&file)),
+            (CACHE_CONTROL, cache),
+            (ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_content_hashed_names_are_immutable() {
+        assert!(is_hashed("patchbay_sdk_bg.3fa9c01d.wasm"));
+        assert!(!is_hashed("embed.js"));
+        assert!(!is_hashed("patchbay.js"));
+        assert!(!is_hashed("patchbay.v2.js"));
+    }
+}

@@ -3,7 +3,9 @@
 //! - `setup`: install every tool the tests need, idempotently (a second run takes seconds).
 //! - `test`: run every check CI runs, stopping at the first failure.
 //! - `budget`: build the release wasm bundle and enforce its gzipped size budget.
+//! - `bench`: measure what the broker's invoke path adds to an upstream call.
 
+mod bench;
 mod budget;
 mod bundle;
 mod cmd;
@@ -27,6 +29,7 @@ commands:
   test [--only STAGE]    run every check, stopping at the first failure; --only (repeatable or
                          comma-separated) runs just the named stages: fmt, clippy, native, browser, budget
   budget                 build the release wasm bundle and check its gzipped size budget
+  bench                  load the invoke path with wrk: direct vs nginx reverse proxy vs broker
   help                   show this message";
 
 fn main() -> ExitCode {
@@ -52,6 +55,10 @@ fn run(args: Vec<String>) -> Result<()> {
         "test" => {
             let stages = parse_test_args(rest)?;
             test::run(&Workspace::locate()?, &stages)
+        }
+        "bench" => {
+            no_extra_args(command, rest)?;
+            bench::run(&Workspace::locate()?)
         }
         "budget" => {
             no_extra_args(command, rest)?;

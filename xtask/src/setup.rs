@@ -18,6 +18,7 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
     ("nginx", "/usr/sbin/nginx"),
+    ("wrk", "/usr/bin/wrk"),
 ];
 /// The PostgreSQL server package; its binary lives under a versioned folder.
 const POSTGRES_PACKAGE: &str = "postgresql";

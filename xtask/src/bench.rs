@@ -204,7 +204,7 @@ fn millis(text: &str) -> Option<f64> {
 }
 
 /// A string field of a one-line JSON object printed by the broker's CLI.
-fn json_field(json: &str, field: &str) -> Result<String> {
+pub fn json_field(json: &str, field: &str) -> Result<String> {
     let key = format!("\"{field}\":\"");
     let start = json.find(&key).map(|i| i + key.len()).with_context(|| format!("no `{field}` in {json}"))?;
     let end = json[start..].find('"').with_context(|| format!("unterminated `{field}` in {json}"))? + start;

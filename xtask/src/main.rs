@@ -1,6 +1,7 @@
 //! Patchbay's development tasks, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
 //! - `setup`: install every tool the tests need, idempotently (a second run takes seconds).
+//! - `demo`: the broker, local third-party apps and the example app, on one printed URL.
 //! - `test`: run every check CI runs, stopping at the first failure.
 //! - `budget`: build the release wasm bundle and enforce its gzipped size budget.
 //! - `bench`: measure what the broker's invoke path adds to an upstream call.
@@ -9,6 +10,7 @@ mod bench;
 mod budget;
 mod bundle;
 mod cmd;
+mod demo;
 mod peers;
 mod setup;
 mod test;
@@ -26,6 +28,7 @@ usage: cargo xtask <command>
 
 commands:
   setup                  install the toolchain, browsers, peers and npm/Python tools (idempotent)
+  demo                   run the broker, local OAuth/API apps and the example app; prints the URL
   test [--only STAGE]    run every check, stopping at the first failure; --only (repeatable or
                          comma-separated) runs just the named stages: fmt, clippy, native, browser, budget
   budget                 build the release wasm bundle and check its gzipped size budget
@@ -55,6 +58,10 @@ fn run(args: Vec<String>) -> Result<()> {
         "test" => {
             let stages = parse_test_args(rest)?;
             test::run(&Workspace::locate()?, &stages)
+        }
+        "demo" => {
+            no_extra_args(command, rest)?;
+            demo::run(&Workspace::locate()?)
         }
         "bench" => {
             no_extra_args(command, rest)?;

@@ -1,0 +1,178 @@
+//! `cargo xtask demo`: the broker on SQLite with the example catalog, real local third-party apps
+//! (oidc-provider as an OAuth app, httpbin for Basic / API-key / "with URL" apps), and the example
+//! web app, all on 127.0.0.1. The same environment, with test settings, backs the end-to-end tests.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use crate::cmd;
+use crate::peers::{self, free_port, http_get_ok, Kind, Peer, Peers};
+use crate::workspace::Workspace;
+
+/// Where the demo's state lives (gitignored): master keys, the SQLite file, the workspace.
+const DATA_DIR: &str = "data";
+
+/// How to run the environment.
+pub struct Options {
+    /// Folder for keys, database and workspace (created if missing).
+    pub data_dir: PathBuf,
+    /// Broker port (its OAuth redirect URL is registered at the OAuth peer).
+    pub broker_port: u16,
+    /// Example app port.
+    pub app_port: u16,
+    /// The OAuth peer's access-token lifetime in seconds.
+    pub access_token_ttl: u32,
+    /// Send `Cross-Origin-Opener-Policy: same-origin` from the OAuth peer and the example app.
+    pub coop: bool,
+    /// Refresh OAuth tokens this many seconds before expiry.
+    pub refresh_margin_seconds: i64,
+}
+
+/// A running environment; everything stops when it is dropped.
+pub struct Env {
+    /// The broker's base URL.
+    pub broker_url: String,
+    /// The example app's URL.
+    pub app_url: String,
+    /// httpbin's URL.
+    pub httpbin_url: String,
+    _processes: (Peers, Peer, Peer, Peer),
+}
+
+pub fn run(ws: &Workspace) -> Result<()> {
+    crate::setup::run(ws)?;
+    let options = Options {
+        data_dir: ws.root.join(DATA_DIR),
+        broker_port: 8080,
+        app_port: 3000,
+        access_token_ttl: 120,
+        coop: false,
+        refresh_margin_seconds: 30,
+    };
+    let env = start(ws, &options)?;
+    println!(
+        "\n  Patchbay demo is running. Open {app}\n\n  broker {broker}   admin console {broker}/admin (secret key in {data}/workspace.json)\n  \
+         OAuth app: log in with any name and password. Httpbin Basic: demo / demo-password.\n  \
+         \"With URL\" apps: use {httpbin} as the instance URL.\n\n  Press Ctrl-C to stop.\n",
+        app = env.app_url,
+        broker = env.broker_url,
+        data = options.data_dir.display(),
+        httpbin = env.httpbin_url,
+    );
+    loop {
+        // Ctrl-C ends xtask; every peer was started with a parent-death signal and stops with it.
+        std::thread::park();
+    }
+}
+
+fn broker_bin(ws: &Workspace) -> PathBuf {
+    ws.target_dir().join("debug/patchbay-broker")
+}
+
+/// Builds the broker and the SDK bundle, then starts every process and waits until each is ready.
+pub fn start(ws: &Workspace, options: &Options) -> Result<Env> {
+    cmd::run(ws.command("cargo").args(["build", "--quiet", "--package", "patchbay-broker"]))?;
+    crate::bundle::build_release(ws)?;
+    let sdk_dir = ws.target_dir().join("pkg");
+    fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("creating {}", options.data_dir.display()))?;
+    let keys_file = options.data_dir.join("master.keys");
+    if !keys_file.exists() {
+        let entry = cmd::capture(Command::new(broker_bin(ws)).arg("keygen"))?;
+        write_private(&keys_file, &entry)?;
+    }
+
+    let peers = peers::start(ws, &[Kind::Httpbin])?;
+    let httpbin_url = peers
+        .env()
+        .iter()
+        .find(|(k, _)| k == "PATCHBAY_TEST_HTTPBIN_URL")
+        .map(|(_, v)| v.clone())
+        .context("httpbin peer URL")?;
+    let broker_url = format!("http://127.0.0.1:{}", options.broker_port);
+    let (oidc, oidc_url) = start_oidc(ws, &format!("{broker_url}/oauth/callback"), options)?;
+
+    let broker_env = |command: &mut Command| {
+        command
+            .current_dir(&ws.root)
+            .env("PATCHBAY_LISTEN", format!("127.0.0.1:{}", options.broker_port))
+            .env(
+                "PATCHBAY_DATABASE_URL",
+                format!("sqlite://{}", options.data_dir.join("patchbay.db").display()),
+            )
+            .env("PATCHBAY_CATALOG", ws.root.join("examples/catalog.toml"))
+            .env("PATCHBAY_MASTER_KEYS_FILE", &keys_file)
+            .env("PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS", "1")
+            .env("PATCHBAY_SDK_DIR", &sdk_dir)
+            .env("OIDC_URL", &oidc_url)
+            .env("HTTPBIN_URL", &httpbin_url)
+            .env("ACME_CLIENT_SECRET", "basic-secret")
+            .env("PATCHBAY_CONFIG", options.data_dir.join("patchbay.toml"));
+    };
+    fs::write(
+        options.data_dir.join("patchbay.toml"),
+        format!("oauth_refresh_margin_seconds = {}\n", options.refresh_margin_seconds),
+    )?;
+    let workspace_file = options.data_dir.join("workspace.json");
+    if !workspace_file.exists() {
+        let mut create = Command::new(broker_bin(ws));
+        broker_env(&mut create);
+        let created = cmd::capture(create.args(["workspace", "create", "--name", "Demo workspace"]))?;
+        write_private(&workspace_file, &created)?;
+    }
+    let workspace = fs::read_to_string(&workspace_file)?;
+    let secret_key = crate::bench::json_field(&workspace, "secretKey")?;
+
+    let mut serve = Command::new(broker_bin(ws));
+    broker_env(&mut serve);
+    serve.arg("serve");
+    let mut broker = Peer::spawn(ws, "broker", serve, libc::SIGTERM)?;
+    broker.wait_ready(|| http_get_ok(options.broker_port, "/readyz"))?;
+
+    let mut app_command = Command::new("node");
+    app_command
+        .arg(ws.root.join("examples/vanilla/server.mjs"))
+        .env("PORT", options.app_port.to_string())
+        .env("PATCHBAY_BROKER_URL", &broker_url)
+        .env("PATCHBAY_SECRET_KEY", &secret_key)
+        .env("COOP", if options.coop { "1" } else { "0" });
+    let mut app = Peer::spawn(ws, "example-app", app_command, libc::SIGTERM)?;
+    app.wait_ready(|| http_get_ok(options.app_port, "/"))?;
+
+    Ok(Env {
+        broker_url,
+        app_url: format!("http://127.0.0.1:{}", options.app_port),
+        httpbin_url,
+        _processes: (peers, oidc, broker, app),
+    })
+}
+
+/// The real `oidc-provider` (tests/peers/oidc-provider.mjs) with the broker's redirect URL registered.
+fn start_oidc(ws: &Workspace, redirect_uri: &str, options: &Options) -> Result<(Peer, String)> {
+    let port = free_port()?;
+    let mut command = Command::new("node");
+    command
+        .arg(ws.tests_dir().join("peers/oidc-provider.mjs"))
+        .env("PORT", port.to_string())
+        .env("REDIRECT_URIS", redirect_uri)
+        .env("ACCESS_TOKEN_TTL", options.access_token_ttl.to_string())
+        .env("COOP", if options.coop { "1" } else { "0" });
+    let mut peer = Peer::spawn(ws, "oidc-provider", command, libc::SIGTERM)?;
+    peer.wait_ready(|| http_get_ok(port, "/.well-known/openid-configuration"))?;
+    Ok((peer, format!("http://127.0.0.1:{port}")))
+}
+
+fn write_private(path: &Path, content: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(content).with_context(|| format!("writing {}", path.display()))
+}

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE,
 };
@@ -77,18 +77,29 @@ fn forbidden() -> Response {
         .into_response()
 }
 
-/// The signed-in admin of a form POST whose CSRF token and origin check out.
-async fn authorized(
-    state: &AppState,
-    headers: &HeaderMap,
-    form: &HashMap<String, String>,
-) -> Result<Signed, Response> {
-    let Some(session) = signed(state, headers).await else { return Err(redirect("/admin")) };
-    let token_ok = form.get("csrf").is_some_and(|t| bool::from(t.as_bytes().ct_eq(session.csrf.as_bytes())));
-    if !token_ok || !same_origin(state, headers) {
-        return Err(forbidden());
+/// A form POST from the signed-in admin whose CSRF token and origin check out. Every console form
+/// handler takes this, so none can skip the checks.
+struct AdminForm {
+    session: Signed,
+    fields: HashMap<String, String>,
+}
+
+impl FromRequest<Arc<AppState>> for AdminForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let Some(session) = signed(state, &headers).await else { return Err(redirect("/admin")) };
+        let Form(fields) = Form::<HashMap<String, String>>::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let token_ok =
+            fields.get("csrf").is_some_and(|t| bool::from(t.as_bytes().ct_eq(session.csrf.as_bytes())));
+        if !token_ok || !same_origin(state, &headers) {
+            return Err(forbidden());
+        }
+        Ok(AdminForm { session, fields })
     }
-    Ok(session)
 }
 
 fn redirect(to: &str) -> Response {
@@ -235,15 +246,7 @@ async fn sign_in(
     response
 }
 
-async fn sign_out(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let session = match authorized(&state, &headers, &form).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
+async fn sign_out(State(state): State<Arc<AppState>>, AdminForm { session, .. }: AdminForm) -> Response {
     let _ = state.store.delete_admin_session(&session.id_hash).await;
     let mut response = redirect("/admin");
     response.headers_mut().insert(
@@ -255,14 +258,9 @@ async fn sign_out(
 
 async fn save_settings(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
     Path(app): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    AdminForm { session, fields: form }: AdminForm,
 ) -> Response {
-    let session = match authorized(&state, &headers, &form).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     let policy = match form.get("policy").map(String::as_str) {
         Some("multiple") => AccountsPolicy::Multiple,
         _ => AccountsPolicy::One,
@@ -276,14 +274,9 @@ async fn save_settings(
 
 async fn save_client(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
     Path(app): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    AdminForm { session, fields: form }: AdminForm,
 ) -> Response {
-    let session = match authorized(&state, &headers, &form).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     let scopes: Vec<String> = field("scopes").split_whitespace().map(str::to_owned).collect();
     match admin::set_own_client(
@@ -303,14 +296,9 @@ async fn save_client(
 
 async fn start_test(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
     Path(app): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    AdminForm { session, .. }: AdminForm,
 ) -> Response {
-    let session = match authorized(&state, &headers, &form).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     match admin::start_test(&state, &session.workspace_id, &app).await {
         Ok((_, authorize_url)) => redirect(&authorize_url),
         Err(err) => error_page(err),
@@ -319,14 +307,9 @@ async fn start_test(
 
 async fn enable(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
     Path(app): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    AdminForm { session, .. }: AdminForm,
 ) -> Response {
-    let session = match authorized(&state, &headers, &form).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     match admin::enable(&state, &session.workspace_id, &app).await {
         Ok(_) => redirect(&format!("/admin/apps/{app}?enabled=1")),
         Err(err) => error_page(err),

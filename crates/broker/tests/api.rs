@@ -341,6 +341,8 @@ async fn the_built_sdk_is_served_with_cache_headers_and_nothing_else_is() {
     std::fs::write(assets.path().join("patchbay.3fa9c01d.js"), "export {}").expect("write");
     std::fs::write(assets.path().join("embed.js"), "/* embed */").expect("write");
     std::fs::write(assets.path().join(".env"), "SECRET=1").expect("write");
+    std::fs::create_dir_all(assets.path().join("snippets/x")).expect("mkdir");
+    std::fs::write(assets.path().join("snippets/x/error.js"), "export {}").expect("write");
     let dir = assets.path().to_path_buf();
     let b = TestBroker::start(CATALOG, vec![], |c| c.sdk_dir = Some(dir)).await;
     let get = |path: &str| Request::get(path).body(Body::empty()).expect("request");
@@ -355,7 +357,8 @@ async fn the_built_sdk_is_served_with_cache_headers_and_nothing_else_is() {
         (embed.status, embed.headers["cache-control"].to_str().ok()),
         (StatusCode::OK, Some("public, max-age=0, must-revalidate"))
     );
-    for path in ["/sdk/.env", "/sdk/..%2Fbroker.db", "/sdk/missing.js"] {
+    assert_eq!(b.send(get("/sdk/snippets/x/error.js")).await.status, StatusCode::OK, "nested module paths");
+    for path in ["/sdk/.env", "/sdk/..%2Fbroker.db", "/sdk/snippets/../.env", "/sdk/missing.js"] {
         assert_eq!(b.send(get(path)).await.status, StatusCode::NOT_FOUND, "{path}");
     }
 }

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/sdk/{file}", get(asset)).route("/embed.js", get(embed))
+    Router::new().route("/sdk/{*path}", get(asset)).route("/embed.js", get(embed))
 }
 
 async fn embed(state: State<Arc<AppState>>) -> Response {
@@ -41,12 +41,18 @@ fn content_type(file: &str) -> &'static str {
     }
 }
 
+/// Each segment a plain name: no parent references, no hidden files, no odd characters.
+fn safe_segments(path: &str) -> bool {
+    path.split('/').all(|segment| {
+        !segment.is_empty()
+            && !segment.starts_with('.')
+            && segment.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    })
+}
+
 async fn asset(State(state): State<Arc<AppState>>, Path(file): Path<String>) -> Response {
     let not_found = || ApiError::new(ErrorCode::NotFound, "no such file").into_response();
-    // Plain names only: no separators, no parent references, no hidden files.
-    if file.starts_with('.')
-        || !file.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-    {
+    if !safe_segments(&file) {
         return not_found();
     }
     let Some(dir) = &state.config.sdk_dir else { return not_found() };
@@ -78,5 +84,13 @@ mod tests {
         assert!(!is_hashed("embed.js"));
         assert!(!is_hashed("patchbay.js"));
         assert!(!is_hashed("patchbay.v2.js"));
+    }
+
+    #[test]
+    fn nested_paths_must_be_plain_names() {
+        assert!(safe_segments("snippets/patchbay-sdk-1a2b/js/error.js"));
+        for bad in ["../broker.db", "a/../b", ".env", "a//b", "a/.hidden", "a\\b", "a b"] {
+            assert!(!safe_segments(bad), "{bad}");
+        }
     }
 }

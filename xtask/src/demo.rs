@@ -25,8 +25,8 @@ pub struct Options {
     pub app_port: u16,
     /// The OAuth peer's access-token lifetime in seconds.
     pub access_token_ttl: u32,
-    /// Send `Cross-Origin-Opener-Policy: same-origin` from the OAuth peer and the example app.
-    pub coop: bool,
+    /// Also serve the example app with `Cross-Origin-Opener-Policy: same-origin` on this port.
+    pub coop_app_port: Option<u16>,
     /// Refresh OAuth tokens this many seconds before expiry.
     pub refresh_margin_seconds: i64,
 }
@@ -37,9 +37,15 @@ pub struct Env {
     pub broker_url: String,
     /// The example app's URL.
     pub app_url: String,
+    /// The same app sending `Cross-Origin-Opener-Policy: same-origin`, when asked for.
+    pub coop_app_url: Option<String>,
+    /// The OAuth peer's URL.
+    pub oidc_url: String,
+    /// The workspace secret key.
+    pub secret_key: String,
     /// httpbin's URL.
     pub httpbin_url: String,
-    _processes: (Peers, Peer, Peer, Peer),
+    _processes: (Peers, Peer, Peer, Vec<Peer>),
 }
 
 pub fn run(ws: &Workspace) -> Result<()> {
@@ -49,7 +55,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
         broker_port: 8080,
         app_port: 3000,
         access_token_ttl: 120,
-        coop: false,
+        coop_app_port: None,
         refresh_margin_seconds: 30,
     };
     let env = start(ws, &options)?;
@@ -132,22 +138,41 @@ pub fn start(ws: &Workspace, options: &Options) -> Result<Env> {
     let mut broker = Peer::spawn(ws, "broker", serve, libc::SIGTERM)?;
     broker.wait_ready(|| http_get_ok(options.broker_port, "/readyz"))?;
 
-    let mut app_command = Command::new("node");
-    app_command
-        .arg(ws.root.join("examples/vanilla/server.mjs"))
-        .env("PORT", options.app_port.to_string())
-        .env("PATCHBAY_BROKER_URL", &broker_url)
-        .env("PATCHBAY_SECRET_KEY", &secret_key)
-        .env("COOP", if options.coop { "1" } else { "0" });
-    let mut app = Peer::spawn(ws, "example-app", app_command, libc::SIGTERM)?;
-    app.wait_ready(|| http_get_ok(options.app_port, "/"))?;
+    let mut apps = vec![start_app(ws, "example-app", options.app_port, false, &broker_url, &secret_key)?];
+    if let Some(port) = options.coop_app_port {
+        apps.push(start_app(ws, "example-app-coop", port, true, &broker_url, &secret_key)?);
+    }
 
     Ok(Env {
         broker_url,
         app_url: format!("http://127.0.0.1:{}", options.app_port),
+        coop_app_url: options.coop_app_port.map(|port| format!("http://127.0.0.1:{port}")),
+        oidc_url,
         httpbin_url,
-        _processes: (peers, oidc, broker, app),
+        secret_key,
+        _processes: (peers, oidc, broker, apps),
     })
+}
+
+/// The example app's Node server (`coop`: it sends `Cross-Origin-Opener-Policy: same-origin`).
+fn start_app(
+    ws: &Workspace,
+    name: &'static str,
+    port: u16,
+    coop: bool,
+    broker_url: &str,
+    secret_key: &str,
+) -> Result<Peer> {
+    let mut command = Command::new("node");
+    command
+        .arg(ws.root.join("examples/vanilla/server.mjs"))
+        .env("PORT", port.to_string())
+        .env("PATCHBAY_BROKER_URL", broker_url)
+        .env("PATCHBAY_SECRET_KEY", secret_key)
+        .env("COOP", if coop { "1" } else { "0" });
+    let mut app = Peer::spawn(ws, name, command, libc::SIGTERM)?;
+    app.wait_ready(|| http_get_ok(port, "/"))?;
+    Ok(app)
 }
 
 /// The real `oidc-provider` (tests/peers/oidc-provider.mjs) with the broker's redirect URL registered.
@@ -158,8 +183,7 @@ fn start_oidc(ws: &Workspace, redirect_uri: &str, options: &Options) -> Result<(
         .arg(ws.tests_dir().join("peers/oidc-provider.mjs"))
         .env("PORT", port.to_string())
         .env("REDIRECT_URIS", redirect_uri)
-        .env("ACCESS_TOKEN_TTL", options.access_token_ttl.to_string())
-        .env("COOP", if options.coop { "1" } else { "0" });
+        .env("ACCESS_TOKEN_TTL", options.access_token_ttl.to_string());
     let mut peer = Peer::spawn(ws, "oidc-provider", command, libc::SIGTERM)?;
     peer.wait_ready(|| http_get_ok(port, "/.well-known/openid-configuration"))?;
     Ok((peer, format!("http://127.0.0.1:{port}")))

@@ -12,6 +12,7 @@ mod bundle;
 mod cmd;
 mod demo;
 mod peers;
+mod postgres;
 mod setup;
 mod test;
 mod workspace;

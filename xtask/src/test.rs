@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use crate::budget;
 use crate::cmd;
 use crate::peers::{self, Kind};
+use crate::postgres;
 use crate::setup::WASM_TARGET;
 use crate::workspace::Workspace;
 
@@ -84,13 +85,15 @@ impl Stage {
             }
             Stage::Native => {
                 let peers = peers::start(ws, &[Kind::Httpbin])?;
+                let postgres = postgres::Cluster::start(ws)?;
+                let env: Vec<_> = peers.env().iter().cloned().chain([postgres.env()]).collect();
                 let mut command = ws.command("cargo");
-                command.args(["test", "--workspace"]).envs(peers.env().iter().cloned());
-                for (key, value) in peers.env() {
+                command.args(["test", "--workspace"]).envs(env.iter().cloned());
+                for (key, value) in &env {
                     println!("export {key}={value}");
                 }
                 cmd::run(&mut command)
-                // `peers` drops here (or on `?` above): the peers are stopped.
+                // `postgres` and `peers` drop here (or on `?` above): the peers are stopped.
             }
             Stage::Browser => {
                 let webdriver_json = ws.root.join(WEBDRIVER_JSON);

@@ -26,9 +26,10 @@ pub use state::AppState;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::crypto::Keyring;
-use crate::store::{SqliteStore, Store, Workspace};
+use crate::store::{PostgresStore, SqliteStore, Store, Workspace};
 
-/// Opens the store named by `database_url`.
+/// Opens the store named by `database_url`: `sqlite://path` (the embedded default) or
+/// `postgres://…` / `postgresql://…` (shared by replicas).
 pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if database_url.starts_with("sqlite:") {
         if let Some(dir) = database_url
@@ -43,7 +44,10 @@ pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
         }
         return Ok(Arc::new(SqliteStore::open(database_url).await?));
     }
-    anyhow::bail!("unsupported database URL scheme (expected sqlite://…)")
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStore::open(database_url).await?));
+    }
+    anyhow::bail!("unsupported database URL scheme (expected sqlite://… or postgres://…)")
 }
 
 /// Loads everything `config` points at: master keys, catalog, store.

@@ -109,10 +109,19 @@ pub async fn usable_credentials(
         let holder = random_id("lease");
         let now = now_unix();
         if state.store.try_lease(&current.id, &holder, now, now + LEASE_SECONDS).await? {
+            // `current` was read before the lease: another process may have committed a refresh
+            // (and released its lease) in between, leaving `current` with a rotated refresh
+            // token, whose reuse makes providers revoke the whole grant. Read again under the lease.
+            let leased =
+                state.store.account(owner, &current.id).await?.ok_or_else(crate::http::account_not_found)?;
+            if leased.version != current.version || leased.status == AccountStatus::NeedsReauth {
+                state.store.release_lease(&current.id, &holder).await?;
+                continue;
+            }
             // Detached: the refresh keeps its lease and finishes (committing a rotated token)
             // even if this caller stops waiting.
             let task =
-                tokio::spawn(refresh_leased(state.clone(), owner.clone(), app.id.clone(), current, holder));
+                tokio::spawn(refresh_leased(state.clone(), owner.clone(), app.id.clone(), leased, holder));
             return match tokio::time::timeout(wait, task).await {
                 Ok(Ok(result)) => result,
                 Ok(Err(join)) => Err(ApiError::internal(join)),

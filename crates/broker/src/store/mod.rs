@@ -1,10 +1,14 @@
 //! Persistence behind one trait, so the SQLite default and a PostgreSQL implementation are
 //! interchangeable for every caller.
 
+mod postgres;
+mod rows;
+mod sql;
 mod sqlite;
 
 use async_trait::async_trait;
 use patchbay_protocol::{AccountStatus, AccountsPolicy, AttemptError, AttemptStatus};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::crypto::Sealed;

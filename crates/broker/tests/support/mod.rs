@@ -3,6 +3,8 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod oidc;
+pub mod postgres;
+pub mod replicas;
 
 use std::sync::Arc;
 

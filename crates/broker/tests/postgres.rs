@@ -1,0 +1,98 @@
+//! PostgreSQL storage against a real server (the throwaway cluster `cargo xtask test` starts and
+//! exports as `PATCHBAY_TEST_POSTGRES_URL`; without it these tests fail, they never skip).
+//!
+//! Every [`Store`] contract runs on both backends, SQLite (a temporary file) and PostgreSQL (a
+//! fresh database per test), as `sqlite::<check>` and `postgres::<check>`; then the two-replica
+//! refresh scenario of `tests/replicas.rs` runs with PostgreSQL as the shared database.
+
+mod support;
+
+#[path = "postgres/contract.rs"]
+mod contract;
+
+use std::sync::Arc;
+
+use patchbay_broker::open_store;
+use patchbay_broker::store::Store;
+use support::replicas::refresh_once_across_two_processes;
+
+/// A store under test, on a database of its own.
+pub struct Fixture {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Fixture {
+    async fn sqlite() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        Fixture { store: open_store(&url).await.expect("sqlite store"), url, _dir: Some(dir) }
+    }
+
+    async fn postgres() -> Fixture {
+        let url = support::postgres::fresh_database().await;
+        Fixture { store: open_store(&url).await.expect("postgres store"), url, _dir: None }
+    }
+
+    /// A second store on the same database, with its own connection pool (another replica).
+    pub async fn another_handle(&self) -> Arc<dyn Store> {
+        open_store(&self.url).await.expect("second store")
+    }
+}
+
+/// `sqlite::<check>` and `postgres::<check>` for every check in [`contract`].
+macro_rules! on_both_backends {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    crate::contract::$check(&crate::Fixture::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    crate::contract::$check(&crate::Fixture::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    workspaces,
+    accounts_upsert_per_slot,
+    accounts_reconnect_by_id,
+    accounts_scoped_reads_and_deletes,
+    attempts_claim_once,
+    attempts_expire,
+    test_attempt_step_logs,
+    leases,
+    needs_reauth_only_at_the_given_version,
+    app_settings,
+    own_clients,
+    admin_sessions,
+    concurrent_connects_share_one_slot,
+    concurrent_callbacks_claim_once,
+    concurrent_leases_have_one_holder,
+);
+
+#[tokio::test]
+async fn open_store_takes_both_postgres_schemes_and_names_what_it_supports() {
+    let url = support::postgres::fresh_database().await;
+    let alias = url.replacen("postgres://", "postgresql://", 1);
+    open_store(&alias).await.expect("postgresql:// opens").ping().await.expect("ping");
+    let unsupported = open_store("mysql://localhost/patchbay").await.err().expect("mysql is refused");
+    assert!(unsupported.to_string().contains("postgres://"), "{unsupported}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_broker_processes_on_one_postgres_database_refresh_an_expired_token_once() {
+    let url = support::postgres::fresh_database().await;
+    refresh_once_across_two_processes(|_| url).await;
+}

@@ -74,6 +74,7 @@ async function run(action) {
 async function start(userId) {
   show("#status", "Loading…");
   pb = await Patchbay.init({ brokerUrl, sessionToken: await sessionToken(userId), lang: navigator.language.startsWith("fr") ? "fr" : "en" });
+  window.patchbay = pb; // for the browser console (and the end-to-end tests)
   pb.on("app-connected", refreshAccounts);
   pb.on("app-disconnected", refreshAccounts);
   await pb.renderMarketplace({ container: "#marketplace", mode: "inline" });

@@ -48,7 +48,7 @@ pub fn check(ws: &Workspace, bundle: &Bundle) -> Result<()> {
 }
 
 /// Size of `path` compressed by `gzip -9` (without a name or timestamp in the header).
-fn gzip_len(ws: &Workspace, path: &Path) -> Result<u64> {
+pub fn gzip_len(ws: &Workspace, path: &Path) -> Result<u64> {
     let compressed = cmd::capture(ws.command("gzip").args(["-9", "-n", "-c"]).arg(path))?;
     Ok(compressed.len() as u64)
 }

@@ -81,8 +81,7 @@ fn broker_bin(ws: &Workspace) -> PathBuf {
 /// Builds the broker and the SDK bundle, then starts every process and waits until each is ready.
 pub fn start(ws: &Workspace, options: &Options) -> Result<Env> {
     cmd::run(ws.command("cargo").args(["build", "--quiet", "--package", "patchbay-broker"]))?;
-    crate::bundle::build_release(ws)?;
-    let sdk_dir = ws.target_dir().join("pkg");
+    let sdk_dir = crate::pack::build(ws)?.served;
     fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("creating {}", options.data_dir.display()))?;
     let keys_file = options.data_dir.join("master.keys");

@@ -11,6 +11,8 @@ mod budget;
 mod bundle;
 mod cmd;
 mod demo;
+mod e2e;
+mod pack;
 mod peers;
 mod postgres;
 mod setup;
@@ -33,6 +35,8 @@ commands:
   test [--only STAGE]    run every check, stopping at the first failure; --only (repeatable or
                          comma-separated) runs just the named stages: fmt, clippy, native, browser, budget
   budget                 build the release wasm bundle and check its gzipped size budget
+  e2e                    the end-to-end tests alone (Playwright + Chromium against the demo environment)
+  pack                   build the npm package (target/npm) and the broker-served SDK folder (target/sdk)
   bench                  load the invoke path with wrk: direct vs nginx reverse proxy vs broker
   help                   show this message";
 
@@ -63,6 +67,14 @@ fn run(args: Vec<String>) -> Result<()> {
         "demo" => {
             no_extra_args(command, rest)?;
             demo::run(&Workspace::locate()?)
+        }
+        "e2e" => {
+            no_extra_args(command, rest)?;
+            e2e::run(&Workspace::locate()?)
+        }
+        "pack" => {
+            no_extra_args(command, rest)?;
+            pack::run(&Workspace::locate()?)
         }
         "bench" => {
             no_extra_args(command, rest)?;

@@ -1,0 +1,199 @@
+// The journeys a user of the example app takes, in a real Chromium, against the real broker,
+// oidc-provider and httpbin: credential connects, the OAuth popup (with refresh, several accounts,
+// the function form and disconnect), a blocked popup, a popup closed by the user, and a host page
+// that severs the popup with Cross-Origin-Opener-Policy under a strict CSP.
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { after, before, test } from "node:test";
+import { env, launch, screenshot, signInAtProvider } from "./harness.mjs";
+
+const axeSource = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+async function openApp(url, user) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (err) => errors.push(err.message));
+  page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
+  await page.goto(url);
+  if (user) await page.getByLabel("User").selectOption(user);
+  await page.getByText(`Ready (${user ?? "demo-user"})`).waitFor({ timeout: 20000 });
+  page.cspErrors = errors;
+  return page;
+}
+
+/** Runs axe-core on the open dialog (evaluated, not injected, so the page's CSP stays on). */
+async function assertAccessible(page, label) {
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.help}`);
+  });
+  assert.deepEqual(violations, [], `${label}: serious or critical accessibility violations`);
+}
+
+const pbCall = (page, expression) =>
+  page.evaluate(async (source) => {
+    try {
+      return { ok: await new Function("pb", `return (${source})`)(window.patchbay) };
+    } catch (err) {
+      return { code: err.code, message: err.message, details: err.details, isError: err instanceof Error };
+    }
+  }, expression);
+
+test("credential journey: Basic with a wrong then right password, and an API key", async () => {
+  const page = await openApp(env.APP_URL, "cred-user");
+  await page.getByRole("button", { name: /Httpbin Basic/ }).first().click();
+  const dialog = page.getByRole("dialog");
+  await dialog.waitFor();
+  await dialog.getByLabel("Username").fill("demo");
+  await dialog.getByLabel("Password").fill("wrong-password");
+  await assertAccessible(page, "credential form");
+  await dialog.getByRole("button", { name: /connect/i }).click();
+  await dialog.getByText(/rejected|refus|Unauthorized|401/i).first().waitFor();
+  assert.equal(await dialog.isVisible(), true, "a rejected password keeps the form open");
+  await screenshot(page, "credential-form-rejected");
+  await dialog.getByLabel("Password").fill("demo-password");
+  await dialog.getByRole("button", { name: /connect/i }).click();
+  await dialog.waitFor({ state: "detached" });
+  await page.getByLabel("App", { exact: true }).selectOption("httpbin-basic");
+  await page.getByText(/demo · active/).waitFor();
+
+  await page.getByRole("button", { name: /Httpbin API key/ }).first().click();
+  await page.getByRole("dialog").getByLabel("API key").fill("sk_test_e2e_0123456789");
+  await page.getByRole("dialog").getByRole("button", { name: /connect/i }).click();
+  await page.getByRole("dialog").waitFor({ state: "detached" });
+  const accounts = await pbCall(page, 'pb.getConnectedAccounts("httpbin-key")');
+  assert.equal(accounts.ok.length, 1);
+  assert.match(accounts.ok[0].displayName, /6789/);
+  assert.deepEqual(page.cspErrors.filter((e) => /Content Security Policy/i.test(e)), [], "no CSP violations");
+  await page.close();
+});
+
+async function connectInPopup(page, login, start) {
+  const popupOpened = page.waitForEvent("popup");
+  const result = start();
+  const popup = await popupOpened;
+  await signInAtProvider(popup, login);
+  return result;
+}
+
+async function refreshGrants() {
+  const stats = await (await fetch(`${env.OIDC_URL}/__stats`)).json();
+  return stats.grants.refresh_token ?? 0;
+}
+
+test("OAuth journey: popup, invoke, refresh, a second account, the account rule, the function form, disconnect", async () => {
+  const page = await openApp(env.APP_URL, "oauth-user");
+  await connectInPopup(page, "alice", () => page.getByRole("button", { name: /Acme ID/ }).first().click());
+  await page.getByLabel("App", { exact: true }).selectOption("acme-id");
+  await page.getByText(/alice@example\.test · active/).waitFor({ timeout: 20000 });
+
+  const first = await pbCall(page, 'pb.invokeFunction("acme-id-whoami", {})');
+  assert.equal(first.ok.output.sub, "alice", JSON.stringify(first));
+  const before = await refreshGrants();
+  const deadline = Date.now() + 20000;
+  while ((await refreshGrants()) === before) {
+    assert.ok(Date.now() < deadline, "the 5 s access token was never refreshed");
+    const again = await pbCall(page, 'pb.invokeFunction("acme-id-whoami", {})');
+    assert.equal(again.ok?.output?.sub, "alice", `every call succeeds across the expiry: ${JSON.stringify(again)}`);
+    await page.waitForTimeout(250);
+  }
+
+  const second = await connectInPopup(page, "bob", () => pbCall(page, 'pb.connectApp("acme-id")'));
+  assert.ok(second.ok, JSON.stringify(second));
+  const ambiguous = await pbCall(page, 'pb.invokeFunction("acme-id-whoami", {})');
+  assert.equal(ambiguous.code, "CONNECTED_ACCOUNT_REQUIRED");
+  assert.equal(ambiguous.isError, true, "PatchbayError is an Error");
+  assert.equal(ambiguous.details.candidates.length, 2);
+  const bob = ambiguous.details.candidates.find((c) => /bob/.test(c.displayName));
+  const chosen = await pbCall(page, `pb.invokeFunction("acme-id-whoami", {}, ${JSON.stringify(bob.id)})`);
+  assert.equal(chosen.ok.output.sub, "bob");
+
+  // The function form, filled with the keyboard only.
+  await page.getByLabel("Function").selectOption("httpbin-basic-create-contact");
+  await pbCall(page, 'pb.connectApp("httpbin-basic")').catch(() => {});
+  const form = page.getByRole("dialog");
+  if (await form.isVisible()) {
+    await form.getByLabel("Username").fill("demo");
+    await form.getByLabel("Password").fill("demo-password");
+    await form.getByRole("button", { name: /connect/i }).click();
+    await form.waitFor({ state: "detached" });
+  }
+  await page.getByRole("button", { name: "Fill in the form…" }).click();
+  const fn = page.getByRole("dialog");
+  await fn.waitFor();
+  await assertAccessible(page, "function form");
+  await screenshot(page, "function-form");
+  await fn.getByLabel(/Email/).focus();
+  await page.keyboard.type("ann@example.com");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("Ann");
+  await page.keyboard.press("Enter");
+  await fn.waitFor({ state: "detached" });
+  assert.match(await page.locator("#args").innerText(), /ann@example\.com/);
+  await page.getByRole("button", { name: "Invoke" }).click();
+  await page.locator("#result").getByText(/"email": "ann@example.com"/).waitFor();
+
+  // showApp, then disconnect bob.
+  const shown = pbCall(page, 'pb.showApp("acme-id")');
+  const appDialog = page.getByRole("dialog");
+  await appDialog.waitFor();
+  await assertAccessible(page, "showApp");
+  await screenshot(page, "show-app");
+  await page.keyboard.press("Escape");
+  await shown;
+  const gone = await pbCall(page, `pb.disconnectApp("acme-id", ${JSON.stringify(bob.id)})`);
+  assert.ok(!gone.code, JSON.stringify(gone));
+  const left = await pbCall(page, 'pb.getConnectedAccounts("acme-id")');
+  assert.deepEqual(left.ok.map((a) => a.displayName), ["alice@example.test"]);
+  await page.close();
+});
+
+test("a popup opened outside a user gesture is blocked and rejects POPUP_BLOCKED", async () => {
+  const blocking = await launch({ popupBlocker: true });
+  try {
+    const page = await blocking.newPage();
+    await page.goto(env.APP_URL);
+    await page.getByText("Ready (demo-user)").waitFor({ timeout: 20000 });
+    // More than 5 s after the last gesture, the popup blocker applies.
+    const code = await page.evaluate(
+      () => new Promise((resolve) => setTimeout(() => window.patchbay.connectApp("acme-id").then(() => resolve("resolved"), (e) => resolve(e.code)), 6000)),
+    );
+    assert.equal(code, "POPUP_BLOCKED");
+  } finally {
+    await blocking.close();
+  }
+});
+
+test("closing the popup leaves a waiting overlay whose Cancel rejects USER_CANCELLED", async () => {
+  const page = await openApp(env.APP_URL, "closer");
+  const popupOpened = page.waitForEvent("popup");
+  const result = pbCall(page, 'pb.connectApp("acme-id")');
+  const popup = await popupOpened;
+  await popup.waitForURL(/\/interaction\//);
+  await popup.close();
+  const overlay = page.getByRole("dialog");
+  await overlay.getByText(/Acme ID/).first().waitFor();
+  await screenshot(page, "waiting-overlay");
+  await overlay.getByRole("button", { name: /cancel/i }).click();
+  assert.equal((await result).code, "USER_CANCELLED");
+  await page.close();
+});
+
+test("a host page with COOP same-origin and a strict CSP still completes the OAuth connect", async () => {
+  const page = await openApp(env.COOP_APP_URL, "coop-user");
+  const result = await connectInPopup(page, "carol", () => pbCall(page, 'pb.connectApp("acme-id")'));
+  assert.ok(typeof result.ok === "string" && result.ok.startsWith("ca_"), JSON.stringify(result));
+  const accounts = await pbCall(page, 'pb.getConnectedAccounts("acme-id")');
+  assert.equal(accounts.ok[0].displayName, "carol@example.test");
+  assert.deepEqual(page.cspErrors.filter((e) => /Content Security Policy/i.test(e)), [], "no CSP violations");
+  await page.close();
+});

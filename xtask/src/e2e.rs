@@ -1,0 +1,40 @@
+//! The end-to-end tests: the demo environment with test settings (short-lived OAuth tokens, a fresh
+//! database, a second copy of the example app that sends `Cross-Origin-Opener-Policy`), driven by
+//! Playwright (`playwright-core`) in Debian's Chromium through `node --test tests/e2e/`.
+
+use std::fs;
+
+use anyhow::{Context, Result};
+
+use crate::cmd;
+use crate::demo::{self, Options};
+use crate::peers::free_port;
+use crate::workspace::Workspace;
+
+pub fn run(ws: &Workspace) -> Result<()> {
+    let data_dir = ws.xtask_dir().join("e2e-data");
+    let _ = fs::remove_dir_all(&data_dir);
+    let output_dir = ws.root.join("test-output");
+    fs::create_dir_all(&output_dir).with_context(|| format!("creating {}", output_dir.display()))?;
+    let options = Options {
+        data_dir,
+        broker_port: free_port()?,
+        app_port: free_port()?,
+        access_token_ttl: 5,
+        coop_app_port: Some(free_port()?),
+        refresh_margin_seconds: 0,
+    };
+    let env = demo::start(ws, &options)?;
+    let mut command = ws.command("node");
+    command
+        .current_dir(ws.tests_dir())
+        .args(["--test", "--test-concurrency=1", "e2e/"])
+        .env("E2E_APP_URL", &env.app_url)
+        .env("E2E_COOP_APP_URL", env.coop_app_url.as_deref().unwrap_or_default())
+        .env("E2E_BROKER_URL", &env.broker_url)
+        .env("E2E_OIDC_URL", &env.oidc_url)
+        .env("E2E_HTTPBIN_URL", &env.httpbin_url)
+        .env("E2E_SECRET_KEY", &env.secret_key)
+        .env("E2E_OUTPUT_DIR", &output_dir);
+    cmd::run(&mut command)
+}

@@ -1,16 +1,23 @@
 // @patchbay/sdk — the package entry. It is a few hundred bytes: the wasm module is fetched and
 // compiled only when the first `Patchbay.init()` runs, and only once however often it runs.
+// No eval, no inline code: it works under `script-src 'self' 'wasm-unsafe-eval'`.
 import initWasm, { Patchbay } from "./patchbay_sdk.js";
+import { PatchbayError } from "./error.js";
 
 export * from "./patchbay_sdk.js";
-export { PatchbayError } from "./error.js";
+export { PatchbayError };
 
 let loading;
 const createInstance = Patchbay.init;
 
 /** Loads the SDK's wasm (once), then builds a `Patchbay` for these options. */
 Patchbay.init = async function init(options) {
-  loading ??= initWasm();
-  await loading;
+  try {
+    await (loading ??= initWasm());
+  } catch (error) {
+    // A failed download is retried by the next init.
+    loading = undefined;
+    throw new PatchbayError("NETWORK", "the Patchbay SDK's wasm module could not be loaded: " + error, {});
+  }
   return createInstance.call(Patchbay, options);
 };

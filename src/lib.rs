@@ -1,8 +1,31 @@
 //! Patchbay browser SDK.
 //!
-//! The `#[wasm_bindgen]` boundary stays thin; logic lives in plain Rust modules tested natively.
+//! The JavaScript surface (`Patchbay.init`, `connectApp`, `showApp`, `disconnectApp`,
+//! `getConnectedAccounts`, `showFunctionUI`, `invokeFunction`, `on`/`off`, `renderMarketplace`)
+//! lives in [`web`], a thin `#[wasm_bindgen]` layer compiled for wasm32 only. Every rule it
+//! applies — option validation, the account-selection rule, schema-to-form, argument
+//! validation, error mapping, strings — is plain Rust in the other modules, tested natively.
 
 use wasm_bindgen::prelude::*;
+
+pub mod accounts;
+pub mod address;
+pub mod attempt;
+pub mod error;
+pub mod events;
+pub mod flow;
+pub mod html;
+pub mod i18n;
+pub mod json;
+pub mod options;
+pub mod schema;
+pub mod validate;
+pub mod view;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+pub use error::SdkError;
 
 /// The SDK's version, stamped from Cargo.toml.
 #[wasm_bindgen(js_name = sdkVersion)]

@@ -105,4 +105,7 @@ $("#invoke").addEventListener("click", () =>
 );
 $("#user").addEventListener("change", (event) => run(() => start(event.target.value)));
 
+// `?user=` picks the signed-in user (a stand-in for the host app's own sign-in).
+const requested = new URLSearchParams(location.search).get("user");
+if (requested) $("#user").append(new Option(requested, requested, true, true));
 await run(() => start($("#user").value));

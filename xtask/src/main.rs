@@ -7,6 +7,7 @@
 //! - `bench`: measure what the broker's invoke path adds to an upstream call.
 
 mod bench;
+mod browser;
 mod budget;
 mod bundle;
 mod cmd;
@@ -33,7 +34,7 @@ commands:
   setup                  install the toolchain, browsers, peers and npm/Python tools (idempotent)
   demo                   run the broker, local OAuth/API apps and the example app; prints the URL
   test [--only STAGE]    run every check, stopping at the first failure; --only (repeatable or
-                         comma-separated) runs just the named stages: fmt, clippy, native, browser, budget
+                         comma-separated) runs just the named stages: fmt, clippy, native, browser, budget, e2e
   budget                 build the release wasm bundle and check its gzipped size budget
   e2e                    the end-to-end tests alone (Playwright + Chromium against the demo environment)
   pack                   build the npm package (target/npm) and the broker-served SDK folder (target/sdk)

@@ -1,5 +1,5 @@
-//! Real test peers (httpbin today; oidc-provider and PostgreSQL later), started on free
-//! 127.0.0.1 ports for the duration of a test stage.
+//! Real test peers (httpbin, oidc-provider, the browser driver of the SDK's browser tests),
+//! started on free 127.0.0.1 ports for the duration of a test stage.
 //!
 //! Each peer runs in its own process group. [`Peer`]'s `Drop` asks it to stop, then kills
 //! whatever is left of the group (worker processes too), on success, error and panic alike.
@@ -78,6 +78,58 @@ fn start_httpbin(ws: &Workspace) -> Result<(Peer, String)> {
     peer.wait_ready(|| http_get_ok(port, "/get"))?;
     let url = format!("http://127.0.0.1:{port}");
     println!("peer httpbin ready at {url}");
+    Ok((peer, url))
+}
+
+/// Starts `tests/peers/oidc-provider.mjs` (npm `oidc-provider`) on `port`, registering
+/// `redirect_uris`; `coop` adds `Cross-Origin-Opener-Policy: same-origin` to its pages (it then
+/// cuts a popup from its opener, as many real providers do).
+pub fn start_oidc_provider(
+    ws: &Workspace,
+    name: &'static str,
+    port: u16,
+    redirect_uris: &str,
+    coop: bool,
+) -> Result<(Peer, String)> {
+    let script = ws.tests_dir().join("peers/oidc-provider.mjs");
+    if !ws.tests_dir().join("node_modules/oidc-provider").is_dir() {
+        bail!("oidc-provider is not installed: run `cargo xtask setup`");
+    }
+    let mut command = ws.command("node");
+    command
+        .arg(&script)
+        .env("PORT", port.to_string())
+        .env("REDIRECT_URIS", redirect_uris)
+        .env("ACCESS_TOKEN_TTL", "300")
+        .env("COOP", if coop { "1" } else { "0" });
+    // Node: SIGTERM ends the process.
+    let mut peer = Peer::spawn(ws, name, command, libc::SIGTERM)?;
+    peer.wait_ready(|| http_get_ok(port, "/.well-known/openid-configuration"))?;
+    let url = format!("http://127.0.0.1:{port}");
+    println!("peer {name} ready at {url}");
+    Ok((peer, url))
+}
+
+/// Starts `tests/browser-driver.mjs`: the SDK's browser tests ask it (over HTTP) to click, type
+/// and sign in through the real browser, which it reaches over the Chrome DevTools Protocol on
+/// `cdp_port` (a wasm test cannot make a user gesture or script a cross-origin popup itself).
+/// `page_origin` is the test page's origin.
+pub fn start_browser_driver(
+    ws: &Workspace,
+    port: u16,
+    cdp_port: u16,
+    page_origin: &str,
+) -> Result<(Peer, String)> {
+    let mut command = ws.command("node");
+    command
+        .arg(ws.tests_dir().join("browser-driver.mjs"))
+        .env("PORT", port.to_string())
+        .env("CDP_PORT", cdp_port.to_string())
+        .env("PAGE_ORIGIN", page_origin);
+    let mut peer = Peer::spawn(ws, "browser-driver", command, libc::SIGTERM)?;
+    peer.wait_ready(|| http_get_ok(port, "/health"))?;
+    let url = format!("http://127.0.0.1:{port}");
+    println!("peer browser-driver ready at {url}");
     Ok((peer, url))
 }
 

@@ -5,12 +5,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
-use crate::budget;
+use crate::bundle::{self, Bundle};
 use crate::cmd;
 use crate::peers::{self, Kind};
 use crate::postgres;
 use crate::setup::WASM_TARGET;
 use crate::workspace::Workspace;
+use crate::{browser, budget};
 
 /// The ChromeDriver Debian's `chromium-driver` installs.
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -30,11 +31,14 @@ pub enum Stage {
     Browser,
     /// The release bundle's gzipped size budget.
     Budget,
+    /// End-to-end journeys in Chromium (Playwright) against the demo environment.
+    E2e,
 }
 
 impl Stage {
     /// Every stage, in the order they run.
-    pub const ALL: [Stage; 5] = [Stage::Fmt, Stage::Clippy, Stage::Native, Stage::Browser, Stage::Budget];
+    pub const ALL: [Stage; 6] =
+        [Stage::Fmt, Stage::Clippy, Stage::Native, Stage::Browser, Stage::Budget, Stage::E2e];
 
     /// The stage's name on the command line and in reports.
     pub fn name(self) -> &'static str {
@@ -44,6 +48,7 @@ impl Stage {
             Stage::Native => "native",
             Stage::Browser => "browser",
             Stage::Budget => "budget",
+            Stage::E2e => "e2e",
         }
     }
 
@@ -100,15 +105,22 @@ impl Stage {
                 if !webdriver_json.is_file() {
                     bail!("{} is missing", webdriver_json.display());
                 }
+                // Brokers, peers and tokens for the tests; they stop when `fixture` drops.
+                let fixture = browser::start(ws, &webdriver_json)?;
                 cmd::run(
                     ws.command("wasm-pack")
-                        .args(["test", "--headless", "--chrome"])
+                        .args(["test", "--headless", "--chrome", "--", "--test", "browser"])
                         .env("CHROMEDRIVER", CHROMEDRIVER)
-                        // The runner reads ./webdriver.json unless told otherwise.
-                        .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &webdriver_json),
+                        .envs(fixture.env.iter().cloned()),
                 )
             }
-            Stage::Budget => budget::run(ws),
+            Stage::Budget => {
+                let bundle = bundle::build_release(ws)?;
+                budget::check(ws, &bundle)?;
+                report_snippets(ws, &bundle)?;
+                typecheck(ws, &bundle)
+            }
+            Stage::E2e => crate::e2e::run(ws),
         }
     }
 }
@@ -155,4 +167,75 @@ fn human(elapsed: Duration) -> String {
     } else {
         format!("{}m{:04.1}s", (secs / 60.0).floor(), secs % 60.0)
     }
+}
+
+/// Prints what else the SDK loads besides wasm and glue (the hand-written JS imported by the
+/// wasm module, and the package entry), so the report shows the whole download.
+fn report_snippets(ws: &Workspace, bundle: &Bundle) -> Result<()> {
+    let mut total = 0;
+    let mut files = vec![ws.root.join("js/patchbay.js")];
+    let snippets = bundle.js.with_file_name("snippets");
+    let mut dirs = vec![snippets];
+    while let Some(dir) = dirs.pop() {
+        for entry in
+            std::fs::read_dir(&dir).map_err(|err| anyhow::anyhow!("reading {}: {err}", dir.display()))?
+        {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for file in &files {
+        let gzip = budget::gzip_len(ws, file)?;
+        total += gzip;
+        println!(
+            "{:<30} {:>10} {:>12}",
+            file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            "",
+            format!("{gzip} B")
+        );
+    }
+    println!(
+        "{:<30} {:>10} {:>12}   (entry and snippets, not in the wasm + glue budget)",
+        "JS besides the glue",
+        "",
+        format!("{total} B")
+    );
+    Ok(())
+}
+
+/// Type-checks js/patchbay.d.ts with tests/browser-types.ts (`tsc --strict`), against the glue's
+/// generated declarations.
+fn typecheck(ws: &Workspace, bundle: &Bundle) -> Result<()> {
+    // Laid out as in the npm package (see pack.rs): the entry's and the glue's declarations side
+    // by side.
+    let dir = ws.xtask_dir().join("types");
+    let package = dir.join("package");
+    std::fs::create_dir_all(&package)?;
+    let sdk_types = package.join("patchbay.d.ts");
+    let glue_types = package.join("patchbay_sdk.d.ts");
+    std::fs::copy(ws.root.join("js/patchbay.d.ts"), &sdk_types)?;
+    std::fs::copy(bundle.js.with_extension("d.ts"), &glue_types)?;
+    let config = format!(
+        r#"{{
+  "compilerOptions": {{
+    "strict": true, "noEmit": true, "target": "es2022", "module": "es2022", "moduleResolution": "bundler",
+    "lib": ["esnext", "dom"], "skipLibCheck": false, "types": [],
+    "paths": {{ "@patchbay/sdk": ["{sdk}"], "@patchbay/glue": ["{glue}"] }}
+  }},
+  "files": ["{test}"]
+}}
+"#,
+        sdk = sdk_types.display(),
+        glue = glue_types.display(),
+        test = ws.tests_dir().join("browser-types.ts").display(),
+    );
+    let path = dir.join("tsconfig.json");
+    std::fs::write(&path, config)?;
+    cmd::run(ws.command(ws.node_bin().join("tsc")).arg("-p").arg(&path))?;
+    println!("TypeScript: js/patchbay.d.ts type-checks (tests/browser-types.ts)");
+    Ok(())
 }

@@ -1,0 +1,190 @@
+//! `renderMarketplace`: a grid of the workspace's apps with their connection state. Clicking an
+//! app connects it, or opens its page once it has accounts (where the accounts policy's actions
+//! live). In `modal` mode the container gets a button that opens the grid in a dialog (a nested
+//! marketplace flow). The grid refreshes after every action.
+
+use super::app_page::AppPage;
+use super::connect::Connect;
+use super::{closed, describe, done, Config, Flow, Outcome, Step};
+use crate::accounts::count;
+use crate::error::SdkError;
+use crate::events::ModalKind;
+use crate::html::Html;
+use crate::i18n::{text, Text};
+use crate::json::Json;
+use crate::options::MarketplaceMode;
+use crate::view::{dialog, marketplace, marketplace_button};
+
+const APPS: u32 = 1;
+const CHILD: u32 = 2;
+
+/// A marketplace (inline, the modal mode's button, or the modal mode's dialog).
+pub struct Marketplace {
+    config: Config,
+    mode: MarketplaceMode,
+    /// This is the modal mode's dialog.
+    dialog: bool,
+    apps: Vec<Json>,
+    status: Option<String>,
+    ready: bool,
+}
+
+impl Marketplace {
+    /// A marketplace rendered into the host's container.
+    pub fn new(config: Config, mode: MarketplaceMode) -> Marketplace {
+        Marketplace { config, mode, dialog: false, apps: Vec::new(), status: None, ready: false }
+    }
+
+    fn show(&mut self) -> Vec<Step> {
+        let lang = self.config.lang;
+        let html = if self.dialog {
+            let grid = marketplace(lang, &self.apps, self.status.as_deref(), false, true);
+            dialog(lang, text(lang, Text::Integrations), true, None, &grid)
+        } else {
+            let mut h = Html::new();
+            h.raw("<section").attr("lang", lang.tag()).raw(">");
+            match self.mode {
+                MarketplaceMode::Inline => {
+                    h.raw(&marketplace(lang, &self.apps, self.status.as_deref(), true, false))
+                }
+                MarketplaceMode::Modal => h.raw(&marketplace_button(lang)),
+            };
+            h.raw("</section>");
+            h.finish()
+        };
+        let mut steps = vec![Step::Show { html, focus: None }];
+        if !self.ready {
+            self.ready = true;
+            steps.push(Step::Ready);
+        }
+        steps
+    }
+}
+
+fn refresh() -> Step {
+    Step::Send { tag: APPS, method: "GET", path: "/v1/apps".into(), body: None, raw: false }
+}
+
+impl Flow for Marketplace {
+    fn surface(&self) -> (&'static str, bool) {
+        ("marketplace", self.dialog)
+    }
+
+    fn start(&mut self) -> Vec<Step> {
+        if self.dialog {
+            self.show()
+        } else {
+            vec![refresh()]
+        }
+    }
+
+    fn action(&mut self, name: &str, id: Option<&str>, _values: &Json) -> Vec<Step> {
+        match (name, id) {
+            ("close" | "cancel", _) if self.dialog => {
+                vec![closed(ModalKind::Marketplace, "mode", "modal"), Step::Done(Ok(Outcome::Undefined))]
+            }
+            ("browse", _) => {
+                let dialog = Marketplace {
+                    dialog: true,
+                    ready: true,
+                    apps: self.apps.clone(),
+                    status: None,
+                    ..Marketplace::new(self.config.clone(), self.mode)
+                };
+                vec![Step::Child(CHILD, Box::new(dialog))]
+            }
+            ("open", Some(app_id)) => {
+                let Some(app) = self.apps.iter().find(|a| a.str_at("id") == app_id).cloned() else {
+                    return Vec::new();
+                };
+                let child: Box<dyn Flow> = if count(&app) > 0 {
+                    Box::new(AppPage::new(self.config.clone(), app_id.to_owned()))
+                } else {
+                    Box::new(Connect::new(self.config.clone(), app_id.to_owned(), app, None))
+                };
+                vec![Step::Child(CHILD, child)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn reply(&mut self, _tag: u32, reply: Result<Json, SdkError>) -> Vec<Step> {
+        match reply {
+            Ok(list) => self.apps = list.list_at("apps").to_vec(),
+            Err(err) if !self.ready => return done(Err(err)),
+            Err(err) => self.status = describe(self.config.lang, &err),
+        }
+        self.show()
+    }
+
+    fn child(&mut self, _tag: u32, result: Result<Json, SdkError>) -> Vec<Step> {
+        self.status = result.err().and_then(|err| describe(self.config.lang, &err));
+        vec![refresh()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use patchbay_protocol::{AccountsPolicy, AppList, AppSummary, AuthType};
+
+    use super::*;
+    use crate::flow::testing::{child, shown, summary, wire};
+    use crate::i18n::Lang;
+
+    fn config() -> Config {
+        Config {
+            lang: Lang::En,
+            popup: true,
+            return_to: String::new(),
+            broker_origin: "https://b.example".into(),
+        }
+    }
+
+    fn apps() -> Json {
+        let app = |id: &str, auth: AuthType, n: u32| AppSummary {
+            id: id.into(),
+            name: id.to_uppercase(),
+            description: None,
+            auth_type: auth,
+            accounts_policy: AccountsPolicy::One,
+            connected_accounts: n,
+        };
+        wire(&AppList { apps: vec![app("idp", AuthType::Oauth2, 0), app("crm", AuthType::ApiKey, 2)] })
+    }
+
+    #[test]
+    fn tiles_connect_or_open_the_app_page_and_the_grid_refreshes() {
+        let mut market = Marketplace::new(config(), MarketplaceMode::Inline);
+        assert_eq!(summary(&market.start()), ["send 1 GET /v1/apps"]);
+        let first = market.reply(APPS, Ok(apps()));
+        assert_eq!(summary(&first), ["show", "ready"]);
+        assert!(shown(&first).contains(r#"<section lang="en"><h2 id="pb-mp">Integrations</h2>"#));
+        let mut connect = child(market.action("open", Some("idp"), &Json::Null));
+        assert_eq!(
+            summary(&connect.start())[0],
+            "popup about:blank",
+            "OAuth tiles open the popup inside the click"
+        );
+        let mut page = child(market.action("open", Some("crm"), &Json::Null));
+        assert_eq!(summary(&page.start())[0], "send 1 GET /v1/apps/crm");
+        assert_eq!(summary(&market.child(CHILD, Ok(Json::Null))), ["send 1 GET /v1/apps"]);
+        assert_eq!(summary(&market.reply(APPS, Ok(apps()))), ["show"], "ready only once");
+        market.child(CHILD, Err(SdkError::popup_blocked()));
+        assert!(shown(&market.reply(APPS, Ok(apps()))).contains("Your browser blocked the sign-in window"));
+    }
+
+    #[test]
+    fn modal_mode_opens_the_grid_in_a_dialog() {
+        let mut market = Marketplace::new(config(), MarketplaceMode::Modal);
+        market.start();
+        assert!(shown(&market.reply(APPS, Ok(apps()))).contains(r#"data-action="browse""#));
+        let mut dialog = child(market.action("browse", None, &Json::Null));
+        assert_eq!(dialog.surface(), ("marketplace", true));
+        let html = shown(&dialog.start());
+        assert!(html.contains(r#"role="dialog""#) && html.contains(r#"data-id="crm""#), "{html}");
+        assert_eq!(
+            summary(&dialog.action("cancel", None, &Json::Null)),
+            [r#"emit modal-closed {"modal":"marketplace","mode":"modal"}"#, "done undefined"]
+        );
+    }
+}

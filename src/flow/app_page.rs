@@ -148,12 +148,10 @@ impl Flow for AppPage {
 
 #[cfg(test)]
 mod tests {
-    use patchbay_protocol::{
-        AccountStatus, AccountsPolicy, AppDetail, AppSummary, AuthType, ConnectedAccount, ErrorCode,
-    };
+    use patchbay_protocol::{AccountsPolicy, AppDetail, AppSummary, AuthType, ErrorCode};
 
     use super::*;
-    use crate::flow::testing::{child, shown, summary, wire};
+    use crate::flow::testing::{accounts, child, shown, summary, wire};
     use crate::i18n::Lang;
 
     fn config() -> Config {
@@ -175,21 +173,6 @@ mod tests {
             connected_accounts: 1,
         };
         wire(&AppDetail { summary, fields: vec![], functions: vec![] })
-    }
-
-    fn accounts(ids: &[&str]) -> Json {
-        let accounts = ids
-            .iter()
-            .map(|id| ConnectedAccount {
-                id: (*id).into(),
-                app_id: "crm".into(),
-                display_name: format!("{id}@x"),
-                status: AccountStatus::Active,
-                created_at: "2025-01-01T00:00:00Z".into(),
-                updated_at: "2025-01-01T00:00:00Z".into(),
-            })
-            .collect();
-        wire(&patchbay_protocol::AccountList { accounts })
     }
 
     fn opened(auth: AuthType, policy: AccountsPolicy, ids: &[&str]) -> (AppPage, String) {

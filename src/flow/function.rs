@@ -131,10 +131,10 @@ impl Flow for FunctionForm {
 
 #[cfg(test)]
 mod tests {
-    use patchbay_protocol::{AccountStatus, ConnectedAccount, FunctionSpec};
+    use patchbay_protocol::FunctionSpec;
 
     use super::*;
-    use crate::flow::testing::{json, shown, summary, wire};
+    use crate::flow::testing::{accounts, json, shown, summary, wire};
 
     fn parse(text: &str) -> Option<Json> {
         serde_json::from_str(text).ok()
@@ -151,21 +151,6 @@ mod tests {
             ),
             paginated: false,
         })
-    }
-
-    fn accounts(ids: &[&str]) -> Json {
-        let accounts: Vec<ConnectedAccount> = ids
-            .iter()
-            .map(|id| ConnectedAccount {
-                id: (*id).into(),
-                app_id: "crm".into(),
-                display_name: format!("{id}@x"),
-                status: AccountStatus::Active,
-                created_at: "2025-01-01T00:00:00Z".into(),
-                updated_at: "2025-01-01T00:00:00Z".into(),
-            })
-            .collect();
-        wire(&patchbay_protocol::AccountList { accounts })
     }
 
     fn opened(requested: Option<&str>, ids: &[&str]) -> (FunctionForm, Vec<Step>) {

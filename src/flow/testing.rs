@@ -11,6 +11,23 @@ pub fn wire<T: Serialize>(value: &T) -> Json {
 }
 
 /// JSON text as [`Json`].
+/// A broker account list holding active accounts `ids` of the app `crm`, named `<id>@x`.
+pub fn accounts(ids: &[&str]) -> Json {
+    use patchbay_protocol::{AccountStatus, ConnectedAccount};
+    let accounts = ids
+        .iter()
+        .map(|id| ConnectedAccount {
+            id: (*id).into(),
+            app_id: "crm".into(),
+            display_name: format!("{id}@x"),
+            status: AccountStatus::Active,
+            created_at: "2025-01-01T00:00:00Z".into(),
+            updated_at: "2025-01-01T00:00:00Z".into(),
+        })
+        .collect();
+    wire(&patchbay_protocol::AccountList { accounts })
+}
+
 pub fn json(text: &str) -> Json {
     serde_json::from_str(text).expect("test JSON")
 }

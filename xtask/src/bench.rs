@@ -10,7 +10,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cmd;
+use crate::cmd::{self, json_field};
 use crate::peers::{free_port, http_get_ok, Peer};
 use crate::workspace::Workspace;
 
@@ -203,14 +203,6 @@ fn millis(text: &str) -> Option<f64> {
     number.parse::<f64>().ok().map(|n| n * factor)
 }
 
-/// A string field of a one-line JSON object printed by the broker's CLI.
-pub fn json_field(json: &str, field: &str) -> Result<String> {
-    let key = format!("\"{field}\":\"");
-    let start = json.find(&key).map(|i| i + key.len()).with_context(|| format!("no `{field}` in {json}"))?;
-    let end = json[start..].find('"').with_context(|| format!("unterminated `{field}` in {json}"))? + start;
-    Ok(json[start..end].to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,12 +215,5 @@ mod tests {
         assert!((f.requests_per_second - 12345.67).abs() < 1e-6);
         assert!((f.p50_ms - 0.812).abs() < 1e-9);
         assert!((f.p99_ms - 1020.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn cli_json_fields_are_found() {
-        let json = r#"{"id":"ws_1","name":"bench","appKey":"pb_ak_x","secretKey":"pb_sk_y"}"#;
-        assert_eq!(json_field(json, "id").ok().as_deref(), Some("ws_1"));
-        assert!(json_field(json, "missing").is_err());
     }
 }

@@ -10,8 +10,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::bench::json_field;
 use crate::cmd;
+use crate::cmd::json_field;
 use crate::peers::{
     self, free_port, http_get_ok, start_browser_driver, start_oidc_provider, Kind, Peer, Peers,
 };

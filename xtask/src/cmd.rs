@@ -2,7 +2,7 @@
 
 use std::process::{Command, Stdio};
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 /// Renders a command line for logs and error messages.
 pub fn display(cmd: &Command) -> String {
@@ -57,5 +57,25 @@ fn start_error(line: &str, err: std::io::Error) -> anyhow::Error {
         anyhow!("could not start `{line}`: {err} (is it installed? run `cargo xtask setup`)")
     } else {
         anyhow!("could not start `{line}`: {err}")
+    }
+}
+
+/// A string field of a one-line JSON object printed by the broker's CLI.
+pub fn json_field(json: &str, field: &str) -> Result<String> {
+    let key = format!("\"{field}\":\"");
+    let start = json.find(&key).map(|i| i + key.len()).with_context(|| format!("no `{field}` in {json}"))?;
+    let end = json[start..].find('"').with_context(|| format!("unterminated `{field}` in {json}"))? + start;
+    Ok(json[start..end].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_json_fields_are_found() {
+        let json = r#"{"id":"ws_1","name":"bench","appKey":"pb_ak_x","secretKey":"pb_sk_y"}"#;
+        assert_eq!(json_field(json, "id").ok().as_deref(), Some("ws_1"));
+        assert!(json_field(json, "missing").is_err());
     }
 }

@@ -129,7 +129,7 @@ pub fn start(ws: &Workspace, options: &Options) -> Result<Env> {
         write_private(&workspace_file, &created)?;
     }
     let workspace = fs::read_to_string(&workspace_file)?;
-    let secret_key = crate::bench::json_field(&workspace, "secretKey")?;
+    let secret_key = crate::cmd::json_field(&workspace, "secretKey")?;
 
     let mut serve = Command::new(broker_bin(ws));
     broker_env(&mut serve);

@@ -6,7 +6,7 @@ mod support;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::oidc::{attempt, connect, OidcProvider};
+use support::oidc::{attempt, connect, OidcProvider, IDP_CATALOG};
 use support::{httpbin_url, Reply, TestBroker};
 
 const ECHO: &str = r#"{ title = "Echo", path = "/anything/{args.item}", query = { q = "{args.q}" }, parameters = { type = "object", required = ["item"], properties = { item = { type = "string" }, q = { type = "string" } } } }"#;
@@ -290,21 +290,11 @@ async fn cursors_go_where_declared_and_come_back_from_the_response() {
     assert_eq!(spec.json["paginated"], true);
 }
 
-const OIDC_CATALOG: &str = r#"
-[apps.idp]
-name = "Identity Provider"
-auth = "oauth2"
-base_url = "${OIDC}"
-verify = { path = "/me", display_name = "/email" }
-oauth2 = { authorize_url = "${OIDC}/auth", token_url = "${OIDC}/token", scopes = ["openid", "email", "offline_access"], client_id = "patchbay-basic", client_secret = "basic-secret" }
-functions.me = { title = "Who am I", path = "/me" }
-"#;
-
 #[tokio::test]
 async fn an_expired_oauth_token_is_refreshed_on_401_and_the_call_retried() {
     let provider = OidcProvider::start(3);
     // A negative margin: the broker never refreshes ahead, so only the provider's 401 can trigger it.
-    let b = TestBroker::start(OIDC_CATALOG, vec![("OIDC".into(), provider.url.clone())], |c| {
+    let b = TestBroker::start(IDP_CATALOG, vec![("OIDC".into(), provider.url.clone())], |c| {
         c.oauth_refresh_margin_seconds = -3600;
     })
     .await;

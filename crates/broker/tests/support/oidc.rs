@@ -13,6 +13,18 @@ use super::{Reply, TestBroker};
 /// and the scripted browser stops at this prefix instead of following it.
 pub const REDIRECT_URI: &str = "http://127.0.0.1:9/oauth/callback";
 
+/// One OAuth app on the provider at `${OIDC}` (the default client, basic auth), named by its
+/// userinfo, with a `me` function (invoked as `idp-me`) that reads it.
+pub const IDP_CATALOG: &str = r#"
+[apps.idp]
+name = "Identity Provider"
+auth = "oauth2"
+base_url = "${OIDC}"
+verify = { path = "/me", display_name = "/email" }
+oauth2 = { authorize_url = "${OIDC}/auth", token_url = "${OIDC}/token", scopes = ["openid", "email", "offline_access"], client_id = "patchbay-basic", client_secret = "basic-secret" }
+functions.me = { title = "Who am I", path = "/me" }
+"#;
+
 /// A running provider, killed on drop.
 pub struct OidcProvider {
     child: Child,

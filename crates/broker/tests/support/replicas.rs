@@ -9,20 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::oidc::{sign_in, OidcProvider, REDIRECT_URI};
+use super::oidc::{sign_in, OidcProvider, IDP_CATALOG, REDIRECT_URI};
 
 /// Invokes sent at once, alternating between the replicas.
 pub const CALLS: usize = 200;
-
-const CATALOG: &str = r#"
-[apps.idp]
-name = "Identity Provider"
-auth = "oauth2"
-base_url = "${OIDC}"
-verify = { path = "/me", display_name = "/email" }
-oauth2 = { authorize_url = "${OIDC}/auth", token_url = "${OIDC}/token", scopes = ["openid", "email", "offline_access"], client_id = "patchbay-basic", client_secret = "basic-secret" }
-functions.me = { title = "Who am I", path = "/me" }
-"#;
 
 /// What the burst of invokes did.
 #[derive(Debug)]
@@ -105,7 +95,7 @@ pub async fn refresh_once_across_two_processes(database_url: impl FnOnce(&Path) 
     let provider = OidcProvider::start(5);
     let dir = tempfile::tempdir().expect("tempdir");
     let database_url = database_url(dir.path());
-    std::fs::write(dir.path().join("catalog.toml"), CATALOG).expect("catalog");
+    std::fs::write(dir.path().join("catalog.toml"), IDP_CATALOG).expect("catalog");
     std::fs::write(
         dir.path().join("patchbay.toml"),
         format!(

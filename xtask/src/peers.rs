@@ -292,7 +292,9 @@ mod tests {
                 let (stream, _) = listener.accept().expect("accept");
                 let mut request_line = String::new();
                 BufReader::new(&stream).read_line(&mut request_line).expect("read request");
-                write!(&stream, "HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").expect("answer");
+                // The client may close as soon as it has read the status line, so a reset here is
+                // not a failure; what it concluded is asserted below.
+                let _ = write!(&stream, "HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
                 request_line
             });
             assert_eq!(http_get_ok(port, "/get"), ready, "{status}");

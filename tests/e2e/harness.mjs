@@ -7,7 +7,7 @@ import { chromium } from "playwright-core";
 
 /** URLs and keys of the running environment, from the variables xtask sets. */
 export const env = Object.fromEntries(
-  ["APP_URL", "COOP_APP_URL", "BROKER_URL", "OIDC_URL", "HTTPBIN_URL", "SECRET_KEY", "OUTPUT_DIR"].map((name) => {
+  ["APP_URL", "COOP_APP_URL", "BROKER_URL", "OIDC_URL", "HTTPBIN_URL", "SECRET_KEY", "ACCESS_TOKEN_TTL", "TARBALL", "OUTPUT_DIR"].map((name) => {
     const value = process.env[`E2E_${name}`];
     if (!value) throw new Error(`E2E_${name} is not set: run the end-to-end tests with \`cargo xtask test\``);
     return [name, value];

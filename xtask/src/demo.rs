@@ -45,6 +45,8 @@ pub struct Env {
     pub secret_key: String,
     /// httpbin's URL.
     pub httpbin_url: String,
+    /// The npm package the broker's served SDK was built with.
+    pub tarball: PathBuf,
     _processes: (Peers, Peer, Peer, Vec<Peer>),
 }
 
@@ -81,7 +83,8 @@ fn broker_bin(ws: &Workspace) -> PathBuf {
 /// Builds the broker and the SDK bundle, then starts every process and waits until each is ready.
 pub fn start(ws: &Workspace, options: &Options) -> Result<Env> {
     cmd::run(ws.command("cargo").args(["build", "--quiet", "--package", "patchbay-broker"]))?;
-    let sdk_dir = crate::pack::build(ws)?.served;
+    let packed = crate::pack::build(ws)?;
+    let sdk_dir = packed.served;
     fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("creating {}", options.data_dir.display()))?;
     let keys_file = options.data_dir.join("master.keys");
@@ -149,6 +152,7 @@ pub fn start(ws: &Workspace, options: &Options) -> Result<Env> {
         oidc_url,
         httpbin_url,
         secret_key,
+        tarball: packed.tarball,
         _processes: (peers, oidc, broker, apps),
     })
 }

@@ -35,6 +35,8 @@ pub fn run(ws: &Workspace) -> Result<()> {
         .env("E2E_OIDC_URL", &env.oidc_url)
         .env("E2E_HTTPBIN_URL", &env.httpbin_url)
         .env("E2E_SECRET_KEY", &env.secret_key)
+        .env("E2E_ACCESS_TOKEN_TTL", options.access_token_ttl.to_string())
+        .env("E2E_TARBALL", &env.tarball)
         .env("E2E_OUTPUT_DIR", &output_dir);
     cmd::run(&mut command)
 }

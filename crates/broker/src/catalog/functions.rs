@@ -248,6 +248,18 @@ mod tests {
     }
 
     #[test]
+    fn parameters_keep_the_catalog_order() {
+        let f = function(
+            r#"title = "t"
+            path = "/x"
+            parameters = { type = "object", properties = { title = { type = "string" }, text = { type = "string" }, priority = { type = "string" } } }"#,
+        );
+        let order: Vec<&String> =
+            f.parameters["properties"].as_object().expect("properties").keys().collect();
+        assert_eq!(order, ["title", "text", "priority"], "the form shows fields in this order");
+    }
+
+    #[test]
     fn definitions_are_checked_at_load() {
         let bad = |src: &str| {
             toml::from_str::<RawFunction>(src).expect("toml").validate("a-b".into()).err().map(|e| e.1)

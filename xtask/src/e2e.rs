@@ -11,9 +11,10 @@ use crate::demo::{self, Options};
 use crate::peers::free_port;
 use crate::workspace::Workspace;
 
-pub fn run(ws: &Workspace) -> Result<()> {
-    let data_dir = ws.xtask_dir().join("e2e-data");
-    let _ = fs::remove_dir_all(&data_dir);
+/// Runs every file in tests/e2e, or only `names` (`oauth-journey` is tests/e2e/oauth-journey.test.mjs).
+pub fn run(ws: &Workspace, names: &[String]) -> Result<()> {
+    // One fresh database per run, so two runs (or a run and the demo) never share state.
+    let data_dir = ws.xtask_dir().join(format!("e2e-data-{}", std::process::id()));
     let output_dir = ws.root.join("test-output");
     fs::create_dir_all(&output_dir).with_context(|| format!("creating {}", output_dir.display()))?;
     let options = Options {
@@ -28,7 +29,12 @@ pub fn run(ws: &Workspace) -> Result<()> {
     let mut command = ws.command("node");
     command
         .current_dir(ws.tests_dir())
-        .args(["--test", "--test-concurrency=1", "e2e/"])
+        .args(["--test", "--test-concurrency=1"])
+        .args(if names.is_empty() {
+            vec!["e2e/".to_owned()]
+        } else {
+            names.iter().map(|n| format!("e2e/{n}.test.mjs")).collect()
+        })
         .env("E2E_APP_URL", &env.app_url)
         .env("E2E_COOP_APP_URL", env.coop_app_url.as_deref().unwrap_or_default())
         .env("E2E_BROKER_URL", &env.broker_url)
@@ -38,5 +44,8 @@ pub fn run(ws: &Workspace) -> Result<()> {
         .env("E2E_ACCESS_TOKEN_TTL", options.access_token_ttl.to_string())
         .env("E2E_TARBALL", &env.tarball)
         .env("E2E_OUTPUT_DIR", &output_dir);
-    cmd::run(&mut command)
+    let outcome = cmd::run(&mut command);
+    drop(env);
+    let _ = fs::remove_dir_all(&options.data_dir);
+    outcome
 }

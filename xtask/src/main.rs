@@ -36,7 +36,8 @@ commands:
   test [--only STAGE]    run every check, stopping at the first failure; --only (repeatable or
                          comma-separated) runs just the named stages: fmt, clippy, native, browser, budget, e2e
   budget                 build the release wasm bundle and check its gzipped size budget
-  e2e                    the end-to-end tests alone (Playwright + Chromium against the demo environment)
+  e2e [NAME…]            the end-to-end tests alone (Playwright + Chromium against the demo environment);
+                         NAME runs just tests/e2e/NAME.test.mjs
   pack                   build the npm package (target/npm) and the broker-served SDK folder (target/sdk)
   bench                  load the invoke path with wrk: direct vs nginx reverse proxy vs broker
   help                   show this message";
@@ -69,10 +70,7 @@ fn run(args: Vec<String>) -> Result<()> {
             no_extra_args(command, rest)?;
             demo::run(&Workspace::locate()?)
         }
-        "e2e" => {
-            no_extra_args(command, rest)?;
-            e2e::run(&Workspace::locate()?)
-        }
+        "e2e" => e2e::run(&Workspace::locate()?, rest),
         "pack" => {
             no_extra_args(command, rest)?;
             pack::run(&Workspace::locate()?)

@@ -120,7 +120,7 @@ impl Stage {
                 report_snippets(ws, &bundle)?;
                 typecheck(ws, &bundle)
             }
-            Stage::E2e => crate::e2e::run(ws),
+            Stage::E2e => crate::e2e::run(ws, &[]),
         }
     }
 }

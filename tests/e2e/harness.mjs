@@ -1,6 +1,8 @@
 // Shared pieces of the end-to-end tests: Debian's Chromium driven by playwright-core, and the
 // environment `cargo xtask test` started (broker, example apps, oidc-provider, httpbin).
-import { mkdir, mkdtemp } from "node:fs/promises";
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -54,4 +56,16 @@ export async function signInAtProvider(page, login) {
   if (/\/interaction\//.test(page.url())) {
     await page.click('button[type="submit"]'); // consent
   }
+}
+
+const axeSource = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/** Runs axe-core on the open dialog (evaluated, not injected, so the page's CSP stays on). */
+export async function assertAccessible(page, label) {
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.help}`);
+  });
+  assert.deepEqual(violations, [], `${label}: serious or critical accessibility violations`);
 }

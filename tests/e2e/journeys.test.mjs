@@ -2,12 +2,9 @@
 // oidc-provider and httpbin: credential connects, a blocked popup, a popup closed by the user, and a
 // host page that severs the popup with Cross-Origin-Opener-Policy under a strict CSP.
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { after, before, test } from "node:test";
-import { env, launch, screenshot, signInAtProvider } from "./harness.mjs";
+import { assertAccessible, env, launch, screenshot, signInAtProvider } from "./harness.mjs";
 
-const axeSource = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 let browser;
 before(async () => {
   browser = await launch();
@@ -25,16 +22,6 @@ async function openApp(url, user) {
   await page.getByText(`Ready (${user ?? "demo-user"})`).waitFor({ timeout: 20000 });
   page.cspErrors = errors;
   return page;
-}
-
-/** Runs axe-core on the open dialog (evaluated, not injected, so the page's CSP stays on). */
-async function assertAccessible(page, label) {
-  await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const result = await window.axe.run(document, { resultTypes: ["violations"] });
-    return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.help}`);
-  });
-  assert.deepEqual(violations, [], `${label}: serious or critical accessibility violations`);
 }
 
 /** The marketplace tile's button (named "Connect" or "Manage", described by the app's title). */

@@ -12,6 +12,10 @@
 // client_secret_basic. Grants: authorization_code + refresh_token; refresh tokens always issued and
 // rotated on every use; clock tolerance 0 so expiry is exact.
 //
+// POST /api/notes is a small protected API of the same provider (what a third-party app's API is
+// to Patchbay): it accepts only a live access token issued here (expired or revoked ones get 401,
+// as at any resource server) and answers 201 with the note and the token's owner.
+//
 // GET /__stats returns counters of token-endpoint traffic (per grant type and client id) so tests
 // can prove how many refreshes reached the provider; POST /__stats/reset clears them.
 import Provider from "oidc-provider";
@@ -63,7 +67,7 @@ const provider = new Provider(issuer, {
 });
 provider.proxy = false;
 
-const stats = { tokenRequests: 0, grants: {}, errors: {}, clients: {} };
+const stats = { tokenRequests: 0, notes: 0, grants: {}, errors: {}, clients: {} };
 const bump = (table, key) => (table[key] = (table[key] || 0) + 1);
 provider.on("grant.success", (ctx) => {
   const grant = ctx.oidc.params.grant_type;
@@ -79,15 +83,47 @@ provider.use(async (ctx, next) => {
   }
   if (ctx.path === "/__stats/reset" && ctx.method === "POST") {
     stats.tokenRequests = 0;
+    stats.notes = 0;
     stats.grants = {};
     stats.errors = {};
     stats.clients = {};
     ctx.status = 204;
     return;
   }
+  if (ctx.path === "/api/notes" && ctx.method === "POST") {
+    await createNote(ctx);
+    return;
+  }
   if (ctx.path === "/token" && ctx.method === "POST") stats.tokenRequests += 1;
   await next();
   if (process.env.COOP === "1") ctx.set("Cross-Origin-Opener-Policy", "same-origin");
 });
+
+async function createNote(ctx) {
+  const [scheme, value] = (ctx.get("authorization") || "").split(" ");
+  const token = scheme === "Bearer" ? await provider.AccessToken.find(value) : undefined;
+  if (!token) {
+    ctx.status = 401;
+    ctx.set("WWW-Authenticate", 'Bearer error="invalid_token"');
+    ctx.body = { error: "invalid_token" };
+    return;
+  }
+  let raw = "";
+  for await (const chunk of ctx.req) raw += chunk;
+  let note;
+  try {
+    note = JSON.parse(raw);
+  } catch {
+    note = undefined;
+  }
+  if (!note || typeof note.title !== "string" || note.title === "") {
+    ctx.status = 400;
+    ctx.body = { error: "a note needs a title" };
+    return;
+  }
+  stats.notes += 1;
+  ctx.status = 201;
+  ctx.body = { id: `note_${stats.notes}`, owner: token.accountId, ...note };
+}
 
 provider.listen(port, "127.0.0.1", () => console.log(`oidc-provider listening on ${issuer}`));

@@ -8,7 +8,7 @@
 //                    (a session minted with the workspace secret key, which never reaches the page)
 // data-session-callback  or: the name of a global async function returning the token
 // data-mode          "inline" (default) or "modal"
-// data-lang          en, es, fr, ja, pt-BR (default: the page's language)
+// data-lang          en, es, fr, ja, pt-BR (default: the page's language if one of these, else en)
 //
 // It dispatches `patchbay:ready` (detail: the Patchbay instance) on the script element, or
 // `patchbay:error` (detail: the error) after showing a short message in the container.
@@ -25,11 +25,18 @@ async function sessionToken() {
   return (await response.json()).token;
 }
 
+// The page's language where the SDK speaks it; any other page gets English rather than an
+// INVALID_OPTIONS rejection (an explicit data-lang is still checked by init).
+function pageLang() {
+  const lang = document.documentElement.lang;
+  return /^(en|es|fr|ja|pt)([-_]|$)/i.test(lang) ? lang : undefined;
+}
+
 try {
   const pb = await Patchbay.init({
     brokerUrl: new URL(import.meta.url).origin,
     sessionToken: await sessionToken(),
-    lang: config.lang || document.documentElement.lang || undefined,
+    lang: config.lang || pageLang(),
   });
   await pb.renderMarketplace({ container: config.container || "#patchbay", mode: config.mode || "inline" });
   script?.dispatchEvent(new CustomEvent("patchbay:ready", { detail: pb }));

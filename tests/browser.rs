@@ -634,7 +634,8 @@ async fn the_function_form_validates_and_resolves_typed_arguments() {
     let values = settled(&state, 10).await.unwrap_or_else(|err| panic!("{}", describe(&err)));
     assert_eq!(
         json(&values),
-        r#"{"address":{"zip":"12345"},"age":30,"email":"ann@example.com","tags":["vip"],"vip":true}"#
+        r#"{"email":"ann@example.com","age":30,"vip":true,"tags":["vip"],"address":{"zip":"12345"}}"#,
+        "the arguments come back in the catalog's order"
     );
     assert_eq!(text(&submitted.get(0), "connectedAccountId"), account);
     let echoed = call(&pb, "invokeFunction", &[s("bin-basic-echo"), values]).await.expect("invoke");

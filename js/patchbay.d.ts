@@ -169,7 +169,10 @@ export class Patchbay {
   on<E extends PatchbayEventName>(event: E, listener: (payload: PatchbayEventMap[E]) => void): void;
   /** Unsubscribes. */
   off<E extends PatchbayEventName>(event: E, listener: (payload: PatchbayEventMap[E]) => void): void;
-  /** Renders the marketplace into the container; resolves once it is shown. */
+  /**
+   * Renders the marketplace into the container; resolves once it is shown. An inline grid keeps
+   * itself current when accounts are connected or disconnected elsewhere on the page.
+   */
   renderMarketplace(options: MarketplaceOptions): Promise<void>;
   /** Redirect mode: finishes the connect the broker returned from; the account id, or null. */
   completeRedirect(): Promise<string | null>;

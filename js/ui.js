@@ -222,11 +222,15 @@ function internal(error) {
   return new PatchbayError("INTERNAL", "internal error in the Patchbay SDK: " + why, {});
 }
 
+// Connects and disconnects made by any flow on the page (detail: the run that made them).
+const accountChanges = new EventTarget();
+
 // Runs a flow (a wasm `FlowHandle`) until it settles its promise (a rendered marketplace keeps
 // running after). `container`: where an inline surface goes.
-export function run(flow, container) {
+// `parent`: the run that started this one as a nested flow.
+export function run(flow, container, parent = null) {
   return new Promise((resolve, reject) => {
-    const s = { flow, container, surface: null, popup: null, controllers: [], timer: 0, unlisten: null, done: false, resolve, reject };
+    const s = { flow, container, parent, surface: null, popup: null, controllers: [], timer: 0, unlisten: null, unfollow: null, done: false, resolve, reject };
     exec(s, () => flow.on(0));
   });
 }
@@ -302,7 +306,7 @@ function apply(s, step, values) {
       break;
     }
     case "child":
-      run(values[b], s.container).then(
+      run(values[b], s.container, s).then(
         (value) => exec(s, () => s.flow.on(6, a, true, value)),
         (error) => exec(s, () => s.flow.on(6, a, false, error)),
       );
@@ -313,9 +317,21 @@ function apply(s, step, values) {
     case "replace":
       history.replaceState(history.state, "", a);
       break;
-    case "ready":
+    case "changed":
+      accountChanges.dispatchEvent(new CustomEvent("change", { detail: s }));
+      break;
+    case "ready": {
+      // A running marketplace hears of connects made by other flows, not its own nested ones
+      // (it reloads after those anyway).
+      const onChange = (event) => {
+        for (let origin = event.detail; origin; origin = origin.parent) if (origin === s) return;
+        exec(s, () => s.flow.on(1, "accounts-changed"));
+      };
+      accountChanges.addEventListener("change", onChange);
+      s.unfollow = () => accountChanges.removeEventListener("change", onChange);
       s.resolve();
       break;
+    }
     case "ok":
     case "fail":
       finish(s, kind === "ok", values[a]);
@@ -327,6 +343,7 @@ function finish(s, ok, value) {
   for (const controller of s.controllers) controller.abort();
   clearInterval(s.timer);
   if (s.unlisten) s.unlisten();
+  if (s.unfollow) s.unfollow();
   if (s.popup) {
     try {
       s.popup.close();

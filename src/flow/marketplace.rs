@@ -1,7 +1,8 @@
 //! `renderMarketplace`: a grid of the workspace's apps with their connection state. Clicking an
 //! app connects it, or opens its page once it has accounts (where the accounts policy's actions
 //! live). In `modal` mode the container gets a button that opens the grid in a dialog (a nested
-//! marketplace flow). The grid refreshes after every action.
+//! marketplace flow). The grid refreshes after every action, and an inline grid also after
+//! connects and disconnects made elsewhere on the page.
 
 use super::app_page::AppPage;
 use super::connect::Connect;
@@ -93,6 +94,9 @@ impl Flow for Marketplace {
                 };
                 vec![Step::Child(CHILD, Box::new(dialog))]
             }
+            // A connect or disconnect made elsewhere on the page (the grid's own refresh after
+            // its children already covers theirs).
+            ("accounts-changed", _) if self.mode == MarketplaceMode::Inline => vec![refresh()],
             ("open", Some(app_id)) => {
                 let Some(app) = self.apps.iter().find(|a| a.str_at("id") == app_id).cloned() else {
                     return Vec::new();
@@ -169,6 +173,11 @@ mod tests {
         assert_eq!(summary(&page.start())[0], "send 1 GET /v1/apps/crm");
         assert_eq!(summary(&market.child(CHILD, Ok(Json::Null))), ["send 1 GET /v1/apps"]);
         assert_eq!(summary(&market.reply(APPS, Ok(apps()))), ["show"], "ready only once");
+        assert_eq!(
+            summary(&market.action("accounts-changed", None, &Json::Null)),
+            ["send 1 GET /v1/apps"],
+            "a connect made elsewhere reloads the tiles"
+        );
         market.child(CHILD, Err(SdkError::popup_blocked()));
         assert!(shown(&market.reply(APPS, Ok(apps()))).contains("Your browser blocked the sign-in window"));
     }
@@ -178,6 +187,10 @@ mod tests {
         let mut market = Marketplace::new(config(), MarketplaceMode::Modal);
         market.start();
         assert!(shown(&market.reply(APPS, Ok(apps()))).contains(r#"data-action="browse""#));
+        assert!(
+            market.action("accounts-changed", None, &Json::Null).is_empty(),
+            "a lone button has nothing to reload"
+        );
         let mut dialog = child(market.action("browse", None, &Json::Null));
         assert_eq!(dialog.surface(), ("marketplace", true));
         let html = shown(&dialog.start());

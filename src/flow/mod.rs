@@ -65,7 +65,8 @@ pub enum Step {
     Go(String),
     /// Replace the address bar's URL (`history.replaceState`).
     ReplaceUrl(String),
-    /// Settle the promise now but keep the flow running (a rendered marketplace).
+    /// Settle the promise now but keep the flow running (a rendered marketplace); from then on,
+    /// connects and disconnects made by other flows arrive as the action `accounts-changed`.
     Ready,
     /// End the flow (closing its surface and popup) and settle its promise.
     Done(Result<Outcome, SdkError>),

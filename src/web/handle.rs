@@ -12,6 +12,7 @@ use super::client::{Inner, Patchbay};
 use super::convert::{error_to_js, js_to_json, json_to_js};
 use super::ui::get;
 use crate::error::{error_code, SdkError};
+use crate::events::EventKind;
 use crate::flow::{Flow, Outcome, Step};
 use crate::json::Json;
 
@@ -97,7 +98,11 @@ impl FlowHandle {
                 }
                 Step::Emit(kind, payload) => {
                     self.inner.emit(kind, &json_to_js(&payload));
-                    continue;
+                    if !matches!(kind, EventKind::AppConnected | EventKind::AppDisconnected) {
+                        continue;
+                    }
+                    // Rendered marketplaces elsewhere on the page reload their tiles.
+                    vec![s("changed")]
                 }
                 Step::Go(url) => vec![s("go"), Json::String(url)],
                 Step::ReplaceUrl(url) => vec![s("replace"), Json::String(url)],
@@ -145,7 +150,8 @@ impl FlowHandle {
 impl FlowHandle {
     /// An event for the flow: 0 start; 1 action (name, id, form values); 2 reply (tag, status,
     /// body, raw); 3 message (origin, data); 4 tick (popup closed); 5 popup blocked; 6 nested
-    /// flow ended (tag, ok, value or error).
+    /// flow ended (tag, ok, value or error). Action `accounts-changed`: another flow on the page
+    /// connected or disconnected an account.
     pub fn on(&self, event: u32, a: JsValue, b: JsValue, c: JsValue, d: JsValue) -> Vec<JsValue> {
         let tag = a.as_f64().unwrap_or_default() as u32;
         let steps = match event {

@@ -65,6 +65,22 @@ test("credential journey: Basic with a wrong then right password, and an API key
   await page.close();
 });
 
+test("the inline marketplace follows connects and disconnects made elsewhere on the page", async () => {
+  const page = await openApp(env.APP_URL, "follower");
+  const keyTile = page.locator('li[data-app-id="httpbin-key"]');
+  await keyTile.getByText("Not connected").waitFor();
+  const connecting = pbCall(page, 'pb.connectApp("httpbin-key")'); // the host's own button, not a tile
+  await page.getByRole("dialog").getByLabel("API key").fill("sk_test_follow_1111");
+  await page.getByRole("dialog").getByRole("button", { name: /connect/i }).click();
+  assert.match((await connecting).ok, /^ca_/);
+  await keyTile.getByRole("button", { name: "Manage" }).waitFor();
+  await page.getByLabel("App", { exact: true }).selectOption("httpbin-key");
+  await page.locator("#accounts").getByRole("button", { name: /^Disconnect/ }).click(); // the host's list
+  await keyTile.getByRole("button", { name: "Connect" }).waitFor();
+  await keyTile.getByText("Not connected").waitFor();
+  await page.close();
+});
+
 async function connectInPopup(page, login, start) {
   const popupOpened = page.waitForEvent("popup");
   const result = start();

@@ -1,6 +1,7 @@
 // The journeys a user of the example app takes, in a real Chromium, against the real broker,
 // oidc-provider and httpbin: credential connects, a blocked popup, a popup closed by the user, and a
-// host page that severs the popup with Cross-Origin-Opener-Policy under a strict CSP.
+// host page that severs the popup with Cross-Origin-Opener-Policy under a strict CSP, and an inline
+// marketplace that follows connects made elsewhere on the page.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { assertAccessible, env, launch, screenshot, signInAtProvider } from "./harness.mjs";

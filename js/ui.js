@@ -324,6 +324,8 @@ function apply(s, step, values) {
       // A running marketplace hears of connects made by other flows, not its own nested ones
       // (it reloads after those anyway).
       const onChange = (event) => {
+        // A host that removed the container (an unmounted view) is done with this marketplace.
+        if (s.surface && !s.surface.host.isConnected) return finish(s, true);
         for (let origin = event.detail; origin; origin = origin.parent) if (origin === s) return;
         exec(s, () => s.flow.on(1, "accounts-changed"));
       };

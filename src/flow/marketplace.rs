@@ -28,12 +28,36 @@ pub struct Marketplace {
     apps: Vec<Json>,
     status: Option<String>,
     ready: bool,
+    /// A `GET /v1/apps` is in flight.
+    loading: bool,
+    /// The tiles changed while it was: its answer is stale, fetch again.
+    reload: bool,
 }
 
 impl Marketplace {
     /// A marketplace rendered into the host's container.
     pub fn new(config: Config, mode: MarketplaceMode) -> Marketplace {
-        Marketplace { config, mode, dialog: false, apps: Vec::new(), status: None, ready: false }
+        Marketplace {
+            config,
+            mode,
+            dialog: false,
+            apps: Vec::new(),
+            status: None,
+            ready: false,
+            loading: false,
+            reload: false,
+        }
+    }
+
+    /// Fetches the app list, one request at a time so an older answer never paints over a newer
+    /// state.
+    fn refresh(&mut self) -> Vec<Step> {
+        if self.loading {
+            self.reload = true;
+            return Vec::new();
+        }
+        self.loading = true;
+        vec![Step::Send { tag: APPS, method: "GET", path: "/v1/apps".into(), body: None, raw: false }]
     }
 
     fn show(&mut self) -> Vec<Step> {
@@ -62,10 +86,6 @@ impl Marketplace {
     }
 }
 
-fn refresh() -> Step {
-    Step::Send { tag: APPS, method: "GET", path: "/v1/apps".into(), body: None, raw: false }
-}
-
 impl Flow for Marketplace {
     fn surface(&self) -> (&'static str, bool) {
         ("marketplace", self.dialog)
@@ -75,7 +95,7 @@ impl Flow for Marketplace {
         if self.dialog {
             self.show()
         } else {
-            vec![refresh()]
+            self.refresh()
         }
     }
 
@@ -96,7 +116,10 @@ impl Flow for Marketplace {
             }
             // A connect or disconnect made elsewhere on the page (the grid's own refresh after
             // its children already covers theirs).
-            ("accounts-changed", _) if self.mode == MarketplaceMode::Inline => vec![refresh()],
+            ("accounts-changed", _) if self.mode == MarketplaceMode::Inline => {
+                self.status = None;
+                self.refresh()
+            }
             ("open", Some(app_id)) => {
                 let Some(app) = self.apps.iter().find(|a| a.str_at("id") == app_id).cloned() else {
                     return Vec::new();
@@ -113,6 +136,10 @@ impl Flow for Marketplace {
     }
 
     fn reply(&mut self, _tag: u32, reply: Result<Json, SdkError>) -> Vec<Step> {
+        self.loading = false;
+        if std::mem::take(&mut self.reload) {
+            return self.refresh();
+        }
         match reply {
             Ok(list) => self.apps = list.list_at("apps").to_vec(),
             Err(err) if !self.ready => return done(Err(err)),
@@ -123,7 +150,7 @@ impl Flow for Marketplace {
 
     fn child(&mut self, _tag: u32, result: Result<Json, SdkError>) -> Vec<Step> {
         self.status = result.err().and_then(|err| describe(self.config.lang, &err));
-        vec![refresh()]
+        self.refresh()
     }
 }
 
@@ -173,13 +200,26 @@ mod tests {
         assert_eq!(summary(&page.start())[0], "send 1 GET /v1/apps/crm");
         assert_eq!(summary(&market.child(CHILD, Ok(Json::Null))), ["send 1 GET /v1/apps"]);
         assert_eq!(summary(&market.reply(APPS, Ok(apps()))), ["show"], "ready only once");
+        market.child(CHILD, Err(SdkError::popup_blocked()));
+        assert!(shown(&market.reply(APPS, Ok(apps()))).contains("Your browser blocked the sign-in window"));
         assert_eq!(
             summary(&market.action("accounts-changed", None, &Json::Null)),
             ["send 1 GET /v1/apps"],
             "a connect made elsewhere reloads the tiles"
         );
-        market.child(CHILD, Err(SdkError::popup_blocked()));
-        assert!(shown(&market.reply(APPS, Ok(apps()))).contains("Your browser blocked the sign-in window"));
+        assert!(!shown(&market.reply(APPS, Ok(apps()))).contains("blocked"), "and clears the old error");
+    }
+
+    #[test]
+    fn changes_during_a_reload_fetch_again_instead_of_showing_a_stale_list() {
+        let mut market = Marketplace::new(config(), MarketplaceMode::Inline);
+        market.start();
+        market.reply(APPS, Ok(apps()));
+        assert_eq!(summary(&market.action("accounts-changed", None, &Json::Null)), ["send 1 GET /v1/apps"]);
+        assert!(market.action("accounts-changed", None, &Json::Null).is_empty(), "one request at a time");
+        assert!(market.child(CHILD, Ok(Json::Null)).is_empty());
+        assert_eq!(summary(&market.reply(APPS, Ok(apps()))), ["send 1 GET /v1/apps"], "the answer was stale");
+        assert_eq!(summary(&market.reply(APPS, Ok(apps()))), ["show"]);
     }
 
     #[test]

@@ -79,6 +79,17 @@ test("the inline marketplace follows connects and disconnects made elsewhere on 
   await page.locator("#accounts").getByRole("button", { name: /^Disconnect/ }).click(); // the host's list
   await keyTile.getByRole("button", { name: "Connect" }).waitFor();
   await keyTile.getByText("Not connected").waitFor();
+
+  // Once the host removes the marketplace (an unmounted view), it stops following.
+  await page.locator("#marketplace").evaluate((el) => el.remove());
+  const gridLoads = [];
+  page.on("request", (req) => new URL(req.url()).pathname === "/v1/apps" && gridLoads.push(req.url()));
+  const again = pbCall(page, 'pb.connectApp("httpbin-key")');
+  await page.getByRole("dialog").getByLabel("API key").fill("sk_test_follow_2222");
+  await page.getByRole("dialog").getByRole("button", { name: /connect/i }).click();
+  assert.match((await again).ok, /^ca_/);
+  // The grid would have asked in the same task that settled the connect, so it would be listed.
+  assert.deepEqual(gridLoads, [], "a removed marketplace no longer reloads");
   await page.close();
 });
 

@@ -25,19 +25,21 @@ async function sessionToken() {
   return (await response.json()).token;
 }
 
-// The page's language where the SDK speaks it; any other page gets English rather than an
-// INVALID_OPTIONS rejection (an explicit data-lang is still checked by init).
-function pageLang() {
-  const lang = document.documentElement.lang;
-  return /^(en|es|fr|ja|pt)([-_]|$)/i.test(lang) ? lang : undefined;
+// The page's language, or English when the SDK does not speak it: only an explicit data-lang
+// that the SDK refuses is an error.
+async function init(sessionToken) {
+  const options = { brokerUrl: new URL(import.meta.url).origin, sessionToken };
+  if (config.lang) return Patchbay.init({ ...options, lang: config.lang });
+  try {
+    return await Patchbay.init({ ...options, lang: document.documentElement.lang || undefined });
+  } catch (err) {
+    if (err.code !== "INVALID_OPTIONS" || !err.details?.fields?.some((f) => f.field === "lang")) throw err;
+    return Patchbay.init(options);
+  }
 }
 
 try {
-  const pb = await Patchbay.init({
-    brokerUrl: new URL(import.meta.url).origin,
-    sessionToken: await sessionToken(),
-    lang: config.lang || pageLang(),
-  });
+  const pb = await init(await sessionToken());
   await pb.renderMarketplace({ container: config.container || "#patchbay", mode: config.mode || "inline" });
   script?.dispatchEvent(new CustomEvent("patchbay:ready", { detail: pb }));
 } catch (err) {

@@ -37,8 +37,8 @@ before(async () => {
   browser = await launch();
   server = http.createServer(async (req, res) => {
     const url = new URL(req.url, `http://${req.headers.host}`);
+    if (url.pathname === "/api/session") sessionCalls.push(req.method);
     if (req.method === "POST" && url.pathname === "/api/session") {
-      sessionCalls.push(req.method);
       // The host's backend: the secret key stays here; the page gets only the session token.
       const minted = await fetch(`${broker}/v1/sessions`, {
         method: "POST",
@@ -148,9 +148,11 @@ test("a failing session URL shows a short message and fires patchbay:error", asy
   await tab.close();
 });
 
-test("a host page in a language the SDK does not speak still gets the marketplace, in English", async () => {
-  const { tab } = await openHost("/?lang=de");
-  assert.deepEqual(await tab.evaluate(() => window.embedEvents), ["patchbay:ready"]);
-  await tab.locator('li[data-app-id="httpbin-basic"]').getByRole("button", { name: "Connect" }).waitFor();
-  await tab.close();
+test("the marketplace speaks the host page's language, or English when the SDK does not", async () => {
+  for (const [lang, connect] of [["fr-CA", "Connecter"], ["de", "Connect"]]) {
+    const { tab } = await openHost(`/?lang=${lang}`);
+    assert.deepEqual(await tab.evaluate(() => window.embedEvents), ["patchbay:ready"], lang);
+    await tab.locator('li[data-app-id="httpbin-basic"]').getByRole("button", { name: connect, exact: true }).waitFor();
+    await tab.close();
+  }
 });

@@ -1,5 +1,5 @@
 // The OAuth journey a user of the example app takes, start to end, in a real Chromium against the
-// real broker and the real oidc-provider ("Acme ID", policy "multiple", 5-second access tokens):
+// real broker and the real oidc-provider ("Acme ID", policy "multiple", 10-second access tokens):
 // connect from the marketplace, invoke, invoke again after the token expired (one refresh at the
 // provider), a second account, the account choice, the function form by keyboard, disconnect.
 import assert from "node:assert/strict";
@@ -59,15 +59,19 @@ test("connect, refresh after expiry, a second account, the account choice, the f
   await page.locator("#accounts-app").selectOption("acme-id");
   await accountsList().getByText("alice@example.test · active").waitFor();
   const [alice] = await page.evaluate(() => window.patchbay.getConnectedAccounts("acme-id"));
+  // The token was issued just before the account was saved (`updatedAt`, perhaps truncated to the
+  // second): it is live until about `updatedAt + ttl - 1 s` and surely expired from `+ ttl + 1 s`.
+  const issuedBy = Date.parse(alice.updatedAt);
+  const ttl = Number(env.ACCESS_TOKEN_TTL) * 1000;
 
   // Invoke with the fresh token: no refresh.
   const before = await providerStats();
   assert.match(await invoke("acme-id-whoami"), /"email": "alice@example\.test"/);
+  assert.ok(Date.now() < issuedBy + ttl - 1000, "the first invoke ran while the token was live (else raise the e2e token lifetime)");
   assert.equal((await providerStats()).refreshes, before.refreshes, "a live token is used as is");
 
-  // Past the token's expiry (it was issued before the account was saved), the same call refreshes
-  // once at the provider and succeeds.
-  const expiredAt = Date.parse(alice.updatedAt) + (Number(env.ACCESS_TOKEN_TTL) + 1) * 1000;
+  // Past the token's expiry, the same call refreshes once at the provider and succeeds.
+  const expiredAt = issuedBy + ttl + 1000;
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiredAt - Date.now())));
   assert.match(await invoke("acme-id-whoami"), /"email": "alice@example\.test"/);
   assert.equal((await providerStats()).refreshes, before.refreshes + 1, "exactly one refresh");

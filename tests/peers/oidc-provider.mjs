@@ -123,7 +123,7 @@ async function createNote(ctx) {
   }
   stats.notes += 1;
   ctx.status = 201;
-  ctx.body = { id: `note_${stats.notes}`, owner: token.accountId, ...note };
+  ctx.body = { ...note, id: `note_${stats.notes}`, owner: token.accountId };
 }
 
 provider.listen(port, "127.0.0.1", () => console.log(`oidc-provider listening on ${issuer}`));

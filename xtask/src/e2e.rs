@@ -3,6 +3,7 @@
 //! Playwright (`playwright-core`) in Debian's Chromium through `node --test tests/e2e/`.
 
 use std::fs;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
@@ -13,15 +14,18 @@ use crate::workspace::Workspace;
 
 /// Runs every file in tests/e2e, or only `names` (`oauth-journey` is tests/e2e/oauth-journey.test.mjs).
 pub fn run(ws: &Workspace, names: &[String]) -> Result<()> {
-    // One fresh database per run, so two runs (or a run and the demo) never share state.
-    let data_dir = ws.xtask_dir().join(format!("e2e-data-{}", std::process::id()));
+    // One fresh database per run, so two runs (or a run and the demo) never share state; removed
+    // however the run ends (the guard is dropped after the environment, which uses it).
+    let data_dir = DataDir(ws.xtask_dir().join(format!("e2e-data-{}", std::process::id())));
     let output_dir = ws.root.join("test-output");
     fs::create_dir_all(&output_dir).with_context(|| format!("creating {}", output_dir.display()))?;
     let options = Options {
-        data_dir,
+        data_dir: data_dir.0.clone(),
         broker_port: free_port()?,
         app_port: free_port()?,
-        access_token_ttl: 5,
+        // Long enough for the OAuth journey's first invoke to find its token live on a slow
+        // machine; the journey then waits this long for it to expire.
+        access_token_ttl: 10,
         coop_app_port: Some(free_port()?),
         refresh_margin_seconds: 0,
     };
@@ -44,8 +48,14 @@ pub fn run(ws: &Workspace, names: &[String]) -> Result<()> {
         .env("E2E_ACCESS_TOKEN_TTL", options.access_token_ttl.to_string())
         .env("E2E_TARBALL", &env.tarball)
         .env("E2E_OUTPUT_DIR", &output_dir);
-    let outcome = cmd::run(&mut command);
-    drop(env);
-    let _ = fs::remove_dir_all(&options.data_dir);
-    outcome
+    cmd::run(&mut command)
+}
+
+/// A folder removed when dropped.
+struct DataDir(PathBuf);
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }

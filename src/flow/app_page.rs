@@ -4,13 +4,12 @@
 //! open.
 
 use super::connect::Connect;
-use super::request::{accounts_request, delete_request, disconnected};
+use super::request::{accounts_request, app_request, delete_request, disconnected};
 use super::{closed, describe, done, Config, Flow, Outcome, Step};
 use crate::accounts::connect_label;
-use crate::address::encode_segment;
 use crate::error::SdkError;
 use crate::events::ModalKind;
-use crate::json::{cat, Json};
+use crate::json::Json;
 use crate::view::{app_page, dialog, AppPageView};
 
 const DETAIL: u32 = 1;
@@ -70,14 +69,7 @@ impl Flow for AppPage {
     }
 
     fn start(&mut self) -> Vec<Step> {
-        let detail = Step::Send {
-            tag: DETAIL,
-            method: "GET",
-            path: cat(&["/v1/apps/", &encode_segment(&self.app_id)]),
-            body: None,
-            raw: false,
-        };
-        vec![detail, accounts_request(ACCOUNTS, &self.app_id)]
+        vec![app_request(DETAIL, &self.app_id), accounts_request(ACCOUNTS, &self.app_id)]
     }
 
     fn action(&mut self, name: &str, id: Option<&str>, _values: &Json) -> Vec<Step> {
@@ -151,17 +143,7 @@ mod tests {
     use patchbay_protocol::{AccountsPolicy, AppDetail, AppSummary, AuthType, ErrorCode};
 
     use super::*;
-    use crate::flow::testing::{accounts, child, shown, summary, wire};
-    use crate::i18n::Lang;
-
-    fn config() -> Config {
-        Config {
-            lang: Lang::En,
-            popup: true,
-            return_to: String::new(),
-            broker_origin: "https://b.example".into(),
-        }
-    }
+    use crate::flow::testing::{accounts, child, config, shown, summary, wire};
 
     fn detail(auth: AuthType, policy: AccountsPolicy) -> Json {
         let summary = AppSummary {
@@ -176,7 +158,7 @@ mod tests {
     }
 
     fn opened(auth: AuthType, policy: AccountsPolicy, ids: &[&str]) -> (AppPage, String) {
-        let mut page = AppPage::new(config(), "crm".into());
+        let mut page = AppPage::new(config(true), "crm".into());
         assert_eq!(summary(&page.start()), ["send 1 GET /v1/apps/crm", "send 2 GET /v1/apps/crm/accounts"]);
         assert!(page.reply(DETAIL, Ok(detail(auth, policy))).is_empty(), "waits for both answers");
         let steps = page.reply(ACCOUNTS, Ok(accounts(ids)));
@@ -244,7 +226,7 @@ mod tests {
 
     #[test]
     fn an_unknown_app_rejects() {
-        let mut page = AppPage::new(config(), "nope".into());
+        let mut page = AppPage::new(config(true), "nope".into());
         page.start();
         assert_eq!(
             summary(&page.reply(DETAIL, Err(SdkError::new(ErrorCode::AppNotFound, "no")))),

@@ -11,6 +11,7 @@
 use patchbay_protocol::ErrorCode;
 
 use super::form::Form;
+use super::request::{app_request, attempt_request};
 use super::{closed, done, Config, Flow, Outcome, Step};
 use crate::address::encode_segment;
 use crate::attempt::{is_callback_for, progress, Progress};
@@ -95,8 +96,7 @@ impl Connect {
     }
 
     fn poll(&self, tag: u32, wait: &str) -> Step {
-        let path = cat(&["/v1/connect-attempts/", &encode_segment(&self.attempt_id), "?wait=", wait]);
-        Step::Send { tag, method: "GET", path, body: None, raw: false }
+        attempt_request(tag, &self.attempt_id, wait)
     }
 
     /// What to do once the app (with its auth type) is known.
@@ -111,13 +111,7 @@ impl Connect {
             };
         }
         if !detail_loaded {
-            return vec![Step::Send {
-                tag: DETAIL,
-                method: "GET",
-                path: cat(&["/v1/apps/", &encode_segment(&self.app_id)]),
-                body: None,
-                raw: false,
-            }];
+            return vec![app_request(DETAIL, &self.app_id)];
         }
         let lang = self.config.lang;
         let title = fill(lang, Text::ConnectTitle, &[("app", self.name())]);
@@ -202,13 +196,7 @@ impl Flow for Connect {
 
     fn start(&mut self) -> Vec<Step> {
         if self.app == Json::Null {
-            return vec![Step::Send {
-                tag: DETAIL,
-                method: "GET",
-                path: cat(&["/v1/apps/", &encode_segment(&self.app_id)]),
-                body: None,
-                raw: false,
-            }];
+            return vec![app_request(DETAIL, &self.app_id)];
         }
         // A detail (from an app's page) already holds the credential fields.
         let loaded = self.app.get("fields").is_some();
@@ -340,17 +328,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::flow::testing::{json, shown, summary, wire};
-    use crate::i18n::Lang;
-
-    fn config(popup: bool) -> Config {
-        Config {
-            lang: Lang::En,
-            popup,
-            return_to: "https://app.example/settings".into(),
-            broker_origin: "https://broker.example".into(),
-        }
-    }
+    use crate::flow::testing::{config, json, shown, summary, wire};
 
     fn app(auth: AuthType) -> AppSummary {
         AppSummary {

@@ -60,13 +60,7 @@ impl Flow for FunctionForm {
     }
 
     fn start(&mut self) -> Vec<Step> {
-        vec![Step::Send {
-            tag: SPEC,
-            method: "GET",
-            path: cat(&["/v1/functions/", &encode_segment(&self.name)]),
-            body: None,
-            raw: false,
-        }]
+        vec![Step::get(SPEC, cat(&["/v1/functions/", &encode_segment(&self.name)]))]
     }
 
     fn reply(&mut self, tag: u32, reply: Result<Json, SdkError>) -> Vec<Step> {

@@ -57,7 +57,7 @@ impl Marketplace {
             return Vec::new();
         }
         self.loading = true;
-        vec![Step::Send { tag: APPS, method: "GET", path: "/v1/apps".into(), body: None, raw: false }]
+        vec![Step::get(APPS, "/v1/apps".into())]
     }
 
     fn show(&mut self) -> Vec<Step> {
@@ -159,17 +159,7 @@ mod tests {
     use patchbay_protocol::{AccountsPolicy, AppList, AppSummary, AuthType};
 
     use super::*;
-    use crate::flow::testing::{child, shown, summary, wire};
-    use crate::i18n::Lang;
-
-    fn config() -> Config {
-        Config {
-            lang: Lang::En,
-            popup: true,
-            return_to: String::new(),
-            broker_origin: "https://b.example".into(),
-        }
-    }
+    use crate::flow::testing::{child, config, shown, summary, wire};
 
     fn apps() -> Json {
         let app = |id: &str, auth: AuthType, n: u32| AppSummary {
@@ -185,7 +175,7 @@ mod tests {
 
     #[test]
     fn tiles_connect_or_open_the_app_page_and_the_grid_refreshes() {
-        let mut market = Marketplace::new(config(), MarketplaceMode::Inline);
+        let mut market = Marketplace::new(config(true), MarketplaceMode::Inline);
         assert_eq!(summary(&market.start()), ["send 1 GET /v1/apps"]);
         let first = market.reply(APPS, Ok(apps()));
         assert_eq!(summary(&first), ["show", "ready"]);
@@ -212,7 +202,7 @@ mod tests {
 
     #[test]
     fn changes_during_a_reload_fetch_again_instead_of_showing_a_stale_list() {
-        let mut market = Marketplace::new(config(), MarketplaceMode::Inline);
+        let mut market = Marketplace::new(config(true), MarketplaceMode::Inline);
         market.start();
         market.reply(APPS, Ok(apps()));
         assert_eq!(summary(&market.action("accounts-changed", None, &Json::Null)), ["send 1 GET /v1/apps"]);
@@ -224,7 +214,7 @@ mod tests {
 
     #[test]
     fn modal_mode_opens_the_grid_in_a_dialog() {
-        let mut market = Marketplace::new(config(), MarketplaceMode::Modal);
+        let mut market = Marketplace::new(config(true), MarketplaceMode::Modal);
         market.start();
         assert!(shown(&market.reply(APPS, Ok(apps()))).contains(r#"data-action="browse""#));
         assert!(

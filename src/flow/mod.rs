@@ -72,6 +72,13 @@ pub enum Step {
     Done(Result<Outcome, SdkError>),
 }
 
+impl Step {
+    /// A `GET` whose parsed answer comes back to [`Flow::reply`] with `tag`.
+    pub fn get(tag: u32, path: String) -> Step {
+        Step::Send { tag, method: "GET", path, body: None, raw: false }
+    }
+}
+
 /// An SDK operation.
 pub trait Flow {
     /// The surface's `data-patchbay` name and whether it is a modal dialog.

@@ -2,8 +2,9 @@
 //! attempt named by `patchbay_attempt` is followed to its end (and the parameter removed from
 //! the address bar so a reload does not complete it again).
 
+use super::request::attempt_request;
 use super::{done, Flow, Outcome, Step};
-use crate::address::{attempt_in_query, encode_segment, query_without_attempt};
+use crate::address::{attempt_in_query, query_without_attempt};
 use crate::attempt::{progress, Progress};
 use crate::error::SdkError;
 use crate::events::EventKind;
@@ -24,8 +25,7 @@ impl CompleteRedirect {
     }
 
     fn poll(&self) -> Step {
-        let path = cat(&["/v1/connect-attempts/", &encode_segment(&self.attempt), "?wait=25"]);
-        Step::Send { tag: 0, method: "GET", path, body: None, raw: false }
+        attempt_request(0, &self.attempt, "25")
     }
 }
 

@@ -56,15 +56,19 @@ impl Disconnect {
     }
 }
 
+/// `GET /v1/apps/{app}`.
+pub fn app_request(tag: u32, app: &str) -> Step {
+    Step::get(tag, cat(&["/v1/apps/", &encode_segment(app)]))
+}
+
 /// `GET /v1/apps/{app}/accounts`.
 pub fn accounts_request(tag: u32, app: &str) -> Step {
-    Step::Send {
-        tag,
-        method: "GET",
-        path: cat(&["/v1/apps/", &encode_segment(app), "/accounts"]),
-        body: None,
-        raw: false,
-    }
+    Step::get(tag, cat(&["/v1/apps/", &encode_segment(app), "/accounts"]))
+}
+
+/// `GET /v1/connect-attempts/{id}?wait=…`: the attempt, once it ends or after `wait` seconds.
+pub fn attempt_request(tag: u32, attempt: &str, wait: &str) -> Step {
+    Step::get(tag, cat(&["/v1/connect-attempts/", &encode_segment(attempt), "?wait=", wait]))
 }
 
 /// `DELETE /v1/accounts/{id}`.
@@ -115,7 +119,7 @@ mod tests {
     use patchbay_protocol::ErrorCode;
 
     use super::*;
-    use crate::flow::testing::{json, summary};
+    use crate::flow::testing::{accounts, json, summary};
 
     #[test]
     fn a_request_resolves_with_a_member_or_the_raw_body() {
@@ -132,12 +136,6 @@ mod tests {
         assert_eq!(summary(&invoke.reply(0, Ok(Json::Null))), ["done body -"]);
         let failed = invoke.reply(0, Err(SdkError::new(ErrorCode::FunctionNotFound, "no")));
         assert_eq!(summary(&failed), ["done error FUNCTION_NOT_FOUND"]);
-    }
-
-    fn accounts(ids: &[&str]) -> Json {
-        let list: Vec<String> =
-            ids.iter().map(|id| format!(r#"{{"id":"{id}","displayName":"{id} name"}}"#)).collect();
-        json(&format!(r#"{{"accounts":[{}]}}"#, list.join(",")))
     }
 
     #[test]

@@ -2,15 +2,26 @@
 
 use serde::Serialize;
 
-use super::{Outcome, Step};
+use super::{Config, Outcome, Step};
+use crate::i18n::Lang;
 use crate::json::Json;
+
+/// An English SDK instance at `https://broker.example`; OAuth in a popup (`popup`) or by
+/// redirect back to `https://app.example/settings`.
+pub fn config(popup: bool) -> Config {
+    Config {
+        lang: Lang::En,
+        popup,
+        return_to: "https://app.example/settings".into(),
+        broker_origin: "https://broker.example".into(),
+    }
+}
 
 /// What the broker sends for `value`, as the SDK sees it.
 pub fn wire<T: Serialize>(value: &T) -> Json {
     serde_json::from_str(&serde_json::to_string(value).expect("serialize")).expect("parse")
 }
 
-/// JSON text as [`Json`].
 /// A broker account list holding active accounts `ids` of the app `crm`, named `<id>@x`.
 pub fn accounts(ids: &[&str]) -> Json {
     use patchbay_protocol::{AccountStatus, ConnectedAccount};
@@ -28,6 +39,7 @@ pub fn accounts(ids: &[&str]) -> Json {
     wire(&patchbay_protocol::AccountList { accounts })
 }
 
+/// JSON text as [`Json`].
 pub fn json(text: &str) -> Json {
     serde_json::from_str(text).expect("test JSON")
 }

@@ -11,7 +11,7 @@
 use patchbay_protocol::ErrorCode;
 
 use super::form::Form;
-use super::request::{app_request, attempt_request};
+use super::request::{app_request, attempt_request, LONG_POLL};
 use super::{closed, done, Config, Flow, Outcome, Step};
 use crate::address::encode_segment;
 use crate::attempt::{is_callback_for, progress, Progress};
@@ -256,7 +256,7 @@ impl Flow for Connect {
                     Step::Navigate(self.authorize_url.clone()),
                     Step::Show { html, focus: None },
                     Step::Watch,
-                    self.poll(POLL, "25"),
+                    self.poll(POLL, LONG_POLL),
                 ]
             }
             (SUBMIT, Ok(answer)) => {
@@ -274,7 +274,7 @@ impl Flow for Connect {
             (POLL | NUDGE, Ok(attempt)) => match progress(&attempt) {
                 Progress::Pending if tag == POLL => {
                     self.failures = 0;
-                    vec![self.poll(POLL, "25")]
+                    vec![self.poll(POLL, LONG_POLL)]
                 }
                 Progress::Pending => Vec::new(),
                 Progress::Connected(account) => self.finish(Ok((account, None))),
@@ -284,7 +284,7 @@ impl Flow for Connect {
             (NUDGE, Err(_)) => Vec::new(),
             (POLL, Err(err)) if err.code == ErrorCode::Network && self.failures + 1 < MAX_POLL_FAILURES => {
                 self.failures += 1;
-                vec![self.poll(POLL, "25")]
+                vec![self.poll(POLL, LONG_POLL)]
             }
             (_, Err(err)) => self.finish(Err(err)),
             (_, Ok(_)) => Vec::new(),

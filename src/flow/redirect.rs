@@ -2,7 +2,7 @@
 //! attempt named by `patchbay_attempt` is followed to its end (and the parameter removed from
 //! the address bar so a reload does not complete it again).
 
-use super::request::attempt_request;
+use super::request::{attempt_request, LONG_POLL};
 use super::{done, Flow, Outcome, Step};
 use crate::address::{attempt_in_query, query_without_attempt};
 use crate::attempt::{progress, Progress};
@@ -25,7 +25,7 @@ impl CompleteRedirect {
     }
 
     fn poll(&self) -> Step {
-        attempt_request(0, &self.attempt, "25")
+        attempt_request(0, &self.attempt, LONG_POLL)
     }
 }
 

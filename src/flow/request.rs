@@ -66,6 +66,10 @@ pub fn accounts_request(tag: u32, app: &str) -> Step {
     Step::get(tag, cat(&["/v1/apps/", &encode_segment(app), "/accounts"]))
 }
 
+/// The longest wait the broker honours on an attempt's status
+/// ([`patchbay_protocol::MAX_ATTEMPT_WAIT_SECONDS`], as text: no number formatting in the bundle).
+pub const LONG_POLL: &str = "25";
+
 /// `GET /v1/connect-attempts/{id}?wait=…`: the attempt, once it ends or after `wait` seconds.
 pub fn attempt_request(tag: u32, attempt: &str, wait: &str) -> Step {
     Step::get(tag, cat(&["/v1/connect-attempts/", &encode_segment(attempt), "?wait=", wait]))
@@ -136,6 +140,11 @@ mod tests {
         assert_eq!(summary(&invoke.reply(0, Ok(Json::Null))), ["done body -"]);
         let failed = invoke.reply(0, Err(SdkError::new(ErrorCode::FunctionNotFound, "no")));
         assert_eq!(summary(&failed), ["done error FUNCTION_NOT_FOUND"]);
+    }
+
+    #[test]
+    fn the_long_poll_asks_for_the_brokers_longest_wait() {
+        assert_eq!(LONG_POLL, patchbay_protocol::MAX_ATTEMPT_WAIT_SECONDS.to_string());
     }
 
     #[test]

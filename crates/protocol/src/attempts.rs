@@ -31,8 +31,13 @@ pub struct AttemptError {
     pub provider_error: Option<String>,
 }
 
+/// The longest `wait` the broker honours on an attempt's status: under the usual 30 s proxy
+/// timeouts.
+pub const MAX_ATTEMPT_WAIT_SECONDS: u64 = 25;
+
 /// `GET /v1/connect-attempts/{id}[?wait=<seconds>]`; with `wait` the broker answers as soon as the
-/// status leaves `pending`, or after that many seconds (at most 25) with `pending`.
+/// status leaves `pending`, or after that many seconds (at most [`MAX_ATTEMPT_WAIT_SECONDS`]) with
+/// `pending`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectAttempt {

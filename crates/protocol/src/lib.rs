@@ -15,7 +15,10 @@ pub mod sessions;
 
 pub use accounts::{AccountList, AccountStatus, ConnectRequest, ConnectResponse, ConnectedAccount};
 pub use apps::{AccountsPolicy, AppDetail, AppList, AppSummary, AuthType, CredentialField, FieldKind};
-pub use attempts::{AttemptError, AttemptStatus, CallbackMessage, ConnectAttempt, CALLBACK_MESSAGE_TYPE};
+pub use attempts::{
+    AttemptError, AttemptStatus, CallbackMessage, ConnectAttempt, CALLBACK_MESSAGE_TYPE,
+    MAX_ATTEMPT_WAIT_SECONDS,
+};
 pub use errors::{AccountCandidate, ErrorBody, ErrorCode, ErrorDetails, ErrorPayload, FieldError};
 pub use functions::{FunctionSpec, FunctionSummary, InvokeRequest, InvokeResponse};
 pub use selection::{select_account, AccountLike, SelectionError};

@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use patchbay_protocol::{
     AttemptError, AttemptStatus, CallbackMessage, ConnectAttempt, ConnectResponse, ErrorCode,
-    CALLBACK_MESSAGE_TYPE,
+    CALLBACK_MESSAGE_TYPE, MAX_ATTEMPT_WAIT_SECONDS,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -29,9 +29,6 @@ use crate::oauth::clients::{self, ChosenClient};
 use crate::oauth::{authorize_url, exchange_code, Pkce, TokenError, Tokens};
 use crate::state::AppState;
 use crate::store::{AttemptPurpose, AttemptRecord, Claim, NewCredentials, Owner};
-
-/// Longest long-poll a client may ask for.
-const MAX_WAIT_SECONDS: u64 = 25;
 
 /// SDK-facing OAuth routes (behind the session middleware).
 pub fn router() -> Router<Arc<AppState>> {
@@ -461,7 +458,7 @@ async fn attempt_status(
     Path(id): Path<String>,
     Query(query): Query<StatusQuery>,
 ) -> ApiResult<Json<ConnectAttempt>> {
-    let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_WAIT_SECONDS));
+    let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_ATTEMPT_WAIT_SECONDS));
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         // Registered before reading, so a completion between the read and the wait is not missed.

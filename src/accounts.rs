@@ -65,31 +65,13 @@ pub fn count(app: &Json) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use patchbay_protocol::{
-        AccountList, AccountStatus, AccountsPolicy, AppSummary, AuthType, ConnectedAccount, ErrorCode,
-    };
+    use patchbay_protocol::{AccountsPolicy, AppSummary, AuthType, ErrorCode};
 
     use super::*;
-
-    fn wire<T: serde::Serialize>(value: &T) -> Json {
-        serde_json::from_str(&serde_json::to_string(value).expect("serialize")).expect("parse")
-    }
+    use crate::testing::wire;
 
     fn accounts(ids: &[&str]) -> Vec<Json> {
-        let list = AccountList {
-            accounts: ids
-                .iter()
-                .map(|id| ConnectedAccount {
-                    id: (*id).into(),
-                    app_id: "crm".into(),
-                    display_name: format!("{id}@example.test"),
-                    status: AccountStatus::Active,
-                    created_at: "2025-01-01T00:00:00Z".into(),
-                    updated_at: "2025-01-01T00:00:00Z".into(),
-                })
-                .collect(),
-        };
-        wire(&list).list_at("accounts").to_vec()
+        crate::testing::accounts(ids).list_at("accounts").to_vec()
     }
 
     #[test]
@@ -101,7 +83,7 @@ mod tests {
         assert_eq!(err.code, ErrorCode::ConnectedAccountRequired);
         let candidates = err.details.list_at("candidates");
         assert_eq!(candidates.iter().map(|c| c.str_at("id")).collect::<Vec<_>>(), ["ca_1", "ca_2"]);
-        assert_eq!(candidates[1].str_at("displayName"), "ca_2@example.test");
+        assert_eq!(candidates[1].str_at("displayName"), "ca_2@x");
         assert_eq!(select(&two, Some("ca_2"), "crm").map(|a| a.str_at("id")), Ok("ca_2"));
         assert_eq!(select(&two, Some("ca_9"), "crm").map_err(|e| e.code), Err(ErrorCode::AccountNotFound));
     }

@@ -43,10 +43,7 @@ mod tests {
     use patchbay_protocol::{AttemptError, AttemptStatus, CallbackMessage, ConnectAttempt, ErrorCode};
 
     use super::*;
-
-    fn wire<T: serde::Serialize>(value: &T) -> Json {
-        serde_json::from_str(&serde_json::to_string(value).expect("serialize")).expect("parse")
-    }
+    use crate::testing::wire;
 
     fn attempt(status: AttemptStatus) -> ConnectAttempt {
         ConnectAttempt {

@@ -180,12 +180,9 @@ mod tests {
     use patchbay_protocol::{AccountCandidate, ErrorBody, ErrorDetails, ErrorPayload};
 
     use super::*;
+    use crate::testing::wire;
 
     /// What the broker sends for `value`, as the SDK sees it.
-    fn wire<T: serde::Serialize>(value: &T) -> Json {
-        serde_json::from_str(&serde_json::to_string(value).expect("serialize")).expect("parse")
-    }
-
     #[test]
     fn broker_error_bodies_keep_code_message_and_details() {
         let details = ErrorDetails {

@@ -22,6 +22,9 @@ pub mod schema;
 pub mod validate;
 pub mod view;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 

@@ -313,10 +313,7 @@ pub fn initial<'a>(field: &'a Field, prefill: Option<&'a Json>) -> Option<&'a Js
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn json(text: &str) -> Json {
-        serde_json::from_str(text).expect("test JSON")
-    }
+    use crate::testing::json;
 
     #[test]
     fn every_supported_keyword_becomes_a_widget() {

@@ -416,6 +416,7 @@ mod tests {
     use super::*;
     use crate::json::Json;
     use crate::schema::{credential_model, form_model};
+    use crate::testing::wire;
     use crate::validate::initial_inputs;
 
     fn count(haystack: &str, needle: &str) -> usize {
@@ -428,10 +429,6 @@ mod tests {
         assert!(html.contains(r#"role="dialog" aria-modal="true" aria-labelledby="pb-title" lang="ja" data-attempt-id="att_1""#), "{html}");
         assert!(html.contains(r#"<h2 id="pb-title">Acme &lt;CRM&gt;</h2><p>x</p>"#), "{html}");
         assert!(!html.contains("style"), "no inline styles (strict CSP)");
-    }
-
-    fn wire<T: serde::Serialize>(value: &T) -> Json {
-        serde_json::from_str(&serde_json::to_string(value).expect("serialize")).expect("parse")
     }
 
     fn credential_fields() -> Vec<CredentialField> {

@@ -1,10 +1,9 @@
 //! Helpers for the flows' native tests.
 
-use serde::Serialize;
+pub use crate::testing::{accounts, json, wire};
 
 use super::{Config, Outcome, Step};
 use crate::i18n::Lang;
-use crate::json::Json;
 
 /// An English SDK instance at `https://broker.example`; OAuth in a popup (`popup`) or by
 /// redirect back to `https://app.example/settings`.
@@ -15,33 +14,6 @@ pub fn config(popup: bool) -> Config {
         return_to: "https://app.example/settings".into(),
         broker_origin: "https://broker.example".into(),
     }
-}
-
-/// What the broker sends for `value`, as the SDK sees it.
-pub fn wire<T: Serialize>(value: &T) -> Json {
-    serde_json::from_str(&serde_json::to_string(value).expect("serialize")).expect("parse")
-}
-
-/// A broker account list holding active accounts `ids` of the app `crm`, named `<id>@x`.
-pub fn accounts(ids: &[&str]) -> Json {
-    use patchbay_protocol::{AccountStatus, ConnectedAccount};
-    let accounts = ids
-        .iter()
-        .map(|id| ConnectedAccount {
-            id: (*id).into(),
-            app_id: "crm".into(),
-            display_name: format!("{id}@x"),
-            status: AccountStatus::Active,
-            created_at: "2025-01-01T00:00:00Z".into(),
-            updated_at: "2025-01-01T00:00:00Z".into(),
-        })
-        .collect();
-    wire(&patchbay_protocol::AccountList { accounts })
-}
-
-/// JSON text as [`Json`].
-pub fn json(text: &str) -> Json {
-    serde_json::from_str(text).expect("test JSON")
 }
 
 /// A one-line summary of each step, for assertions.

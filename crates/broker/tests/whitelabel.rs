@@ -9,17 +9,12 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use patchbay_broker::oauth::refresh::usable_credentials;
 use serde_json::{json, Value};
-use support::oidc::{attempt, connect, deliver, sign_in, OidcProvider};
+use support::oidc::{attempt, connect, deliver, sign_in, OidcProvider, IDP_CATALOG};
 use support::{Reply, TestBroker};
 
-const CATALOG: &str = r#"
-[apps.idp]
-name = "Identity Provider"
-auth = "oauth2"
-base_url = "${OIDC}"
-verify = { path = "/me", display_name = "/email" }
-oauth2 = { authorize_url = "${OIDC}/auth", token_url = "${OIDC}/token", scopes = ["openid", "email", "offline_access"], client_id = "patchbay-basic", client_secret = "basic-secret" }
-
+/// Besides `IDP_CATALOG`'s `idp` (the operator's default client): an app without one, and a
+/// credential app.
+const MORE_APPS: &str = r#"
 [apps.zoomish]
 name = "Own client only"
 auth = "oauth2"
@@ -34,7 +29,12 @@ inject = { headers = { X-Api-Key = "{api_key}" } }
 "#;
 
 async fn broker(provider: &OidcProvider) -> TestBroker {
-    TestBroker::start(CATALOG, vec![("OIDC".into(), provider.url.clone())], |_| {}).await
+    TestBroker::start(
+        &format!("{IDP_CATALOG}{MORE_APPS}"),
+        vec![("OIDC".into(), provider.url.clone())],
+        |_| {},
+    )
+    .await
 }
 
 async fn admin(b: &TestBroker, method: Method, path: &str, body: Option<Value>) -> Reply {

@@ -33,8 +33,7 @@ pub struct OidcProvider {
 }
 
 impl OidcProvider {
-    /// Starts a provider whose access tokens live `access_ttl` seconds; `coop` adds
-    /// `Cross-Origin-Opener-Policy: same-origin` to its responses.
+    /// Starts a provider whose access tokens live `access_ttl` seconds.
     pub fn start(access_ttl: u32) -> OidcProvider {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
         let script = format!("{root}/tests/peers/oidc-provider.mjs");

@@ -221,7 +221,7 @@ pub async fn invoke(
 }
 
 fn respond(function: &Function, status: StatusCode, body: &[u8]) -> ApiResult<InvokeResponse<Value>> {
-    let parsed = if body.iter().all(u8::is_ascii_whitespace) {
+    let mut parsed = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else if let Ok(json) = serde_json::from_slice::<Value>(body) {
         json
@@ -240,7 +240,7 @@ fn respond(function: &Function, status: StatusCode, body: &[u8]) -> ApiResult<In
         _ => None,
     });
     let output = match &function.output {
-        Some(pointer) => parsed.pointer(pointer).cloned().unwrap_or(Value::Null),
+        Some(pointer) => parsed.pointer_mut(pointer).map(Value::take).unwrap_or(Value::Null),
         None => parsed,
     };
     Ok(InvokeResponse { status: status.as_u16(), output, next_cursor })

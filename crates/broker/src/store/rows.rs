@@ -7,18 +7,32 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use super::{AccountRecord, AppSettings, AttemptPurpose, AttemptRecord, Owner, StoreResult, Workspace};
 use crate::crypto::Sealed;
 
-/// Columns [`account`] reads.
-pub const ACCOUNT_COLUMNS: &str = "id, app_id, display_name, status, key_id, credentials, version, \
-     created_at, updated_at, access_expires_at, oauth_client_id";
+/// Columns [`account`] reads (a macro: queries are `concat!`ed into literals at compile time).
+macro_rules! account_columns {
+    () => {
+        "id, app_id, display_name, status, key_id, credentials, version, \
+         created_at, updated_at, access_expires_at, oauth_client_id"
+    };
+}
+pub(crate) use account_columns;
 
-/// Columns [`attempt`] reads.
-pub const ATTEMPT_COLUMNS: &str =
-    "id, workspace_id, user_id, app_id, origin, return_to, key_id, verifier, client_id, \
-     target_account_id, status, account_id, error_code, error_message, provider_error, expires_at, purpose";
+/// Columns [`attempt`] reads (a macro: queries are `concat!`ed into literals at compile time).
+macro_rules! attempt_columns {
+    () => {
+        "id, workspace_id, user_id, app_id, origin, return_to, key_id, verifier, client_id, \
+         target_account_id, status, account_id, error_code, error_message, provider_error, expires_at, purpose"
+    };
+}
+pub(crate) use attempt_columns;
 
-/// Columns [`settings`] reads.
-pub const SETTINGS_COLUMNS: &str = "app_id, hidden, accounts_policy, own_client_id, own_settings_hash, \
-     tested_settings_hash, own_client_enabled";
+/// Columns [`settings`] reads (a macro: queries are `concat!`ed into literals at compile time).
+macro_rules! settings_columns {
+    () => {
+        "app_id, hidden, accounts_policy, own_client_id, own_settings_hash, \
+         tested_settings_hash, own_client_enabled"
+    };
+}
+pub(crate) use settings_columns;
 
 /// A result row of any backend whose driver decodes the store's column types.
 pub trait StoreRow {
@@ -77,7 +91,7 @@ pub fn workspace(row: &impl StoreRow) -> StoreResult<Workspace> {
     Ok(Workspace { id: row.string("id")?, name: row.string("name")?, app_key: row.string("app_key")? })
 }
 
-/// An account from [`ACCOUNT_COLUMNS`].
+/// An account from [`account_columns!`].
 pub fn account(row: &impl StoreRow) -> StoreResult<AccountRecord> {
     let status = match row.string("status")?.as_str() {
         "needs_reauth" => AccountStatus::NeedsReauth,
@@ -102,7 +116,7 @@ pub fn attempt_pending(row: &impl StoreRow) -> StoreResult<bool> {
     Ok(row.string("status")? == "pending")
 }
 
-/// An attempt from [`ATTEMPT_COLUMNS`].
+/// An attempt from [`attempt_columns!`].
 pub fn attempt(row: &impl StoreRow) -> StoreResult<AttemptRecord> {
     let status = match row.string("status")?.as_str() {
         "connected" => AttemptStatus::Connected,
@@ -153,7 +167,7 @@ pub fn policy_text(policy: Option<AccountsPolicy>) -> Option<&'static str> {
     })
 }
 
-/// App settings from [`SETTINGS_COLUMNS`].
+/// App settings from [`settings_columns!`].
 pub fn settings(row: &impl StoreRow) -> StoreResult<AppSettings> {
     Ok(AppSettings {
         app_id: row.string("app_id")?,

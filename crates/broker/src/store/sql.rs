@@ -13,7 +13,7 @@ use patchbay_protocol::{AccountsPolicy, AttemptError};
 use sqlx::Row;
 
 use super::postgres::PostgresStore;
-use super::rows::{self, ACCOUNT_COLUMNS, ATTEMPT_COLUMNS, SETTINGS_COLUMNS};
+use super::rows::{self, account_columns, attempt_columns, settings_columns};
 use super::sqlite::SqliteStore;
 use super::{
     AccountRecord, AppSettings, AttemptRecord, Claim, NewCredentials, Owner, Store, StoreResult,
@@ -35,11 +35,12 @@ macro_rules! sql_store {
                 new: &NewCredentials,
                 now: i64,
             ) -> StoreResult<Option<AccountRecord>> {
-                let row = sqlx::query(&format!(
+                let row = sqlx::query(concat!(
                     "UPDATE accounts SET display_name = $1, status = 'active', key_id = $2, \
                      credentials = $3, version = version + 1, updated_at = $4, access_expires_at = $5, \
                      oauth_client_id = $6, lease_owner = NULL, lease_until = NULL WHERE id = $7 \
-                     AND workspace_id = $8 AND user_id = $9 AND app_id = $10 RETURNING {ACCOUNT_COLUMNS}"
+                     AND workspace_id = $8 AND user_id = $9 AND app_id = $10 RETURNING ",
+                    account_columns!()
                 ))
                 .bind(&new.display_name)
                 .bind(&new.credentials.key_id)
@@ -66,7 +67,7 @@ macro_rules! sql_store {
                 now: i64,
             ) -> StoreResult<(AccountRecord, bool)> {
                 let fresh_id = random_id("ca");
-                let row = sqlx::query(&format!(
+                let row = sqlx::query(concat!(
                     "INSERT INTO accounts (id, workspace_id, user_id, app_id, slot, display_name, status, \
                      key_id, credentials, version, created_at, updated_at, access_expires_at, \
                      oauth_client_id) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, 1, $9, $9, $10, $11) \
@@ -75,7 +76,8 @@ macro_rules! sql_store {
                      credentials = excluded.credentials, version = accounts.version + 1, \
                      updated_at = excluded.updated_at, access_expires_at = excluded.access_expires_at, \
                      oauth_client_id = excluded.oauth_client_id, lease_owner = NULL, lease_until = NULL \
-                     RETURNING {ACCOUNT_COLUMNS}"
+                     RETURNING ",
+                    account_columns!()
                 ))
                 .bind(&fresh_id)
                 .bind(&owner.workspace_id)
@@ -139,9 +141,11 @@ macro_rules! sql_store {
             }
 
             async fn accounts(&self, owner: &Owner, app_id: Option<&str>) -> StoreResult<Vec<AccountRecord>> {
-                let found = sqlx::query(&format!(
-                    "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE workspace_id = $1 AND user_id = $2 \
-                     AND (CAST($3 AS TEXT) IS NULL OR app_id = $3) ORDER BY created_at, {}",
+                let found = sqlx::query(concat!(
+                    "SELECT ",
+                    account_columns!(),
+                    " FROM accounts WHERE workspace_id = $1 AND user_id = $2 \
+                     AND (CAST($3 AS TEXT) IS NULL OR app_id = $3) ORDER BY created_at, ",
                     $tiebreak
                 ))
                 .bind(&owner.workspace_id)
@@ -153,8 +157,10 @@ macro_rules! sql_store {
             }
 
             async fn account(&self, owner: &Owner, id: &str) -> StoreResult<Option<AccountRecord>> {
-                let row = sqlx::query(&format!(
-                    "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE workspace_id = $1 AND user_id = $2 \
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    account_columns!(),
+                    " FROM accounts WHERE workspace_id = $1 AND user_id = $2 \
                      AND id = $3"
                 ))
                 .bind(&owner.workspace_id)
@@ -224,9 +230,10 @@ macro_rules! sql_store {
 
             async fn claim_attempt(&self, state_hash: &[u8], now: i64) -> StoreResult<Claim> {
                 // Concurrent claims queue on the row lock; the losers re-check `status` and match nothing.
-                let claimed = sqlx::query(&format!(
+                let claimed = sqlx::query(concat!(
                     "UPDATE oauth_attempts SET status = 'exchanging' WHERE state_hash = $1 \
-                     AND status = 'pending' AND expires_at > $2 RETURNING {ATTEMPT_COLUMNS}"
+                     AND status = 'pending' AND expires_at > $2 RETURNING ",
+                    attempt_columns!()
                 ))
                 .bind(state_hash)
                 .bind(now)
@@ -235,8 +242,10 @@ macro_rules! sql_store {
                 if let Some(row) = claimed {
                     return Ok(Claim::Claimed(rows::attempt(&row)?));
                 }
-                let row = sqlx::query(&format!(
-                    "SELECT {ATTEMPT_COLUMNS} FROM oauth_attempts WHERE state_hash = $1"
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    attempt_columns!(),
+                    " FROM oauth_attempts WHERE state_hash = $1"
                 ))
                 .bind(state_hash)
                 .fetch_optional(&self.pool)
@@ -273,8 +282,10 @@ macro_rules! sql_store {
             }
 
             async fn attempt(&self, owner: &Owner, id: &str) -> StoreResult<Option<AttemptRecord>> {
-                let row = sqlx::query(&format!(
-                    "SELECT {ATTEMPT_COLUMNS} FROM oauth_attempts WHERE id = $1 AND workspace_id = $2 \
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    attempt_columns!(),
+                    " FROM oauth_attempts WHERE id = $1 AND workspace_id = $2 \
                      AND user_id = $3"
                 ))
                 .bind(id)
@@ -378,8 +389,10 @@ macro_rules! sql_store {
             }
 
             async fn app_settings(&self, workspace_id: &str) -> StoreResult<Vec<AppSettings>> {
-                let found = sqlx::query(&format!(
-                    "SELECT {SETTINGS_COLUMNS} FROM workspace_apps WHERE workspace_id = $1"
+                let found = sqlx::query(concat!(
+                    "SELECT ",
+                    settings_columns!(),
+                    " FROM workspace_apps WHERE workspace_id = $1"
                 ))
                 .bind(workspace_id)
                 .fetch_all(&self.pool)
@@ -388,8 +401,10 @@ macro_rules! sql_store {
             }
 
             async fn app_setting(&self, workspace_id: &str, app_id: &str) -> StoreResult<AppSettings> {
-                let row = sqlx::query(&format!(
-                    "SELECT {SETTINGS_COLUMNS} FROM workspace_apps WHERE workspace_id = $1 AND app_id = $2"
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    settings_columns!(),
+                    " FROM workspace_apps WHERE workspace_id = $1 AND app_id = $2"
                 ))
                 .bind(workspace_id)
                 .bind(app_id)

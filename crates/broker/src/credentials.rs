@@ -8,16 +8,23 @@ use patchbay_protocol::{ErrorCode, ErrorDetails, FieldError};
 use reqwest::header::RETRY_AFTER;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use url::Url;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::catalog::{parse_base_url, App};
+use crate::crypto::{Keyring, Sealed};
 use crate::error::ApiError;
 use crate::net::{is_blocked, Upstreams};
+use crate::store::Owner;
 
 /// Longest accepted credential value.
 const MAX_FIELD_LEN: usize = 4096;
 /// Longest upstream body excerpt returned in UPSTREAM_ERROR.
 const MAX_ERROR_BODY: usize = 2048;
+
+/// Binds sealed credentials to their owner and app, so a ciphertext moved to another row fails.
+pub fn credentials_aad(owner: &Owner, app_id: &str) -> Vec<u8> {
+    [owner.workspace_id.as_bytes(), owner.user_id.as_bytes(), app_id.as_bytes()].join(&0u8)
+}
 
 /// A user's credential values for one app, wiped from memory when dropped.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
@@ -46,6 +53,23 @@ impl Credentials {
     /// The user-supplied base URL, for the "with URL" auth types.
     pub fn base_url(&self) -> Option<Url> {
         self.get("base_url").and_then(|raw| parse_base_url(raw).ok())
+    }
+
+    /// Encrypts these credentials for `owner`'s account of `app_id`.
+    pub fn seal(&self, keyring: &Keyring, owner: &Owner, app_id: &str) -> Result<Sealed, ApiError> {
+        let plaintext = Zeroizing::new(serde_json::to_vec(self).map_err(ApiError::internal)?);
+        keyring.seal(&plaintext, &credentials_aad(owner, app_id)).map_err(ApiError::internal)
+    }
+
+    /// Decrypts what [`Credentials::seal`] sealed for `owner` and `app_id`.
+    pub fn open(
+        keyring: &Keyring,
+        owner: &Owner,
+        app_id: &str,
+        sealed: &Sealed,
+    ) -> Result<Credentials, ApiError> {
+        let plaintext = keyring.open(sealed, &credentials_aad(owner, app_id)).map_err(ApiError::internal)?;
+        serde_json::from_slice(&plaintext).map_err(ApiError::internal)
     }
 
     /// Values of the secret fields (everything but the username and the URL).

@@ -7,6 +7,7 @@ mod support;
 use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
+use patchbay_broker::credentials::Credentials;
 use patchbay_broker::oauth::refresh::{usable_credentials, Usable};
 use patchbay_broker::store::AccountRecord;
 use patchbay_broker::AppState;
@@ -62,10 +63,9 @@ async fn usable(
 }
 
 /// The credentials as stored, decrypted without any refresh logic.
-fn stored(b: &TestBroker, user: &str, record: &AccountRecord) -> patchbay_broker::credentials::Credentials {
-    let aad = patchbay_broker::http::credentials_aad(&b.owner(user), &record.app_id);
-    let plaintext = b.state.keyring.open(&record.credentials, &aad).expect("decrypts");
-    serde_json::from_slice(&plaintext).expect("credentials json")
+fn stored(b: &TestBroker, user: &str, record: &AccountRecord) -> Credentials {
+    Credentials::open(&b.state.keyring, &b.owner(user), &record.app_id, &record.credentials)
+        .expect("decrypts")
 }
 
 fn access_token(u: &Usable) -> String {

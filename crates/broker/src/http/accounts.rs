@@ -13,7 +13,6 @@ use super::auth::Session;
 use crate::catalog::App;
 use crate::credentials::Credentials;
 use crate::error::ApiResult;
-use crate::http::credentials_aad;
 use crate::ids::rfc3339;
 use crate::oauth::clients;
 use crate::oauth::revoke;
@@ -68,9 +67,10 @@ async fn revoke_upstream(state: &AppState, owner: &Owner, app: &App, account: &A
     let Some(oauth) = app.oauth2.as_ref().filter(|o| o.revoke_url.is_some()) else { return };
     let Some(client_id) = account.oauth_client_id.as_deref() else { return };
     let Ok(Some(client)) = clients::by_id(state, &owner.workspace_id, app, client_id).await else { return };
-    let aad = credentials_aad(owner, &account.app_id);
-    let Ok(plaintext) = state.keyring.open(&account.credentials, &aad) else { return };
-    let Ok(credentials) = serde_json::from_slice::<Credentials>(&plaintext) else { return };
+    let Ok(credentials) = Credentials::open(&state.keyring, owner, &account.app_id, &account.credentials)
+    else {
+        return;
+    };
     // Revoking the refresh token ends the whole grant at most providers; the access token is
     // revoked too for those that keep them independent.
     for hint in ["refresh_token", "access_token"] {

@@ -106,11 +106,6 @@ async fn detail(
     }))
 }
 
-/// Binds sealed credentials to their owner and app, so a ciphertext moved to another row fails.
-pub fn credentials_aad(owner: &Owner, app_id: &str) -> Vec<u8> {
-    [owner.workspace_id.as_bytes(), owner.user_id.as_bytes(), app_id.as_bytes()].join(&0u8)
-}
-
 async fn connect(
     State(state): State<Arc<AppState>>,
     session: Session,
@@ -132,9 +127,7 @@ async fn connect(
     }
     let creds = validate_fields(app, request.fields)?;
     let verified = verify(app, &creds, &state.upstreams).await?;
-    let plaintext = serde_json::to_vec(&creds).map_err(ApiError::internal)?;
-    let sealed =
-        state.keyring.seal(&plaintext, &credentials_aad(owner, &app.id)).map_err(ApiError::internal)?;
+    let sealed = creds.seal(&state.keyring, owner, &app.id)?;
     let new = NewCredentials {
         app_id: app.id.clone(),
         display_name: verified.display_name,

@@ -22,7 +22,7 @@ use axum::Router;
 use patchbay_protocol::ErrorCode;
 use tower_http::trace::TraceLayer;
 
-pub use apps::{account_not_found, credentials_aad, effective_policy, find_app};
+pub use apps::{account_not_found, effective_policy, find_app};
 pub use auth::{secret_key_hash, Session};
 pub use oauth::{begin as begin_attempt, redirect_uri, AttemptTarget};
 pub use sessions::mint as mint_session;

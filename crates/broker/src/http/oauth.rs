@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::apps::{account_not_found, credentials_aad, save_credentials, SaveOutcome};
+use super::apps::{account_not_found, save_credentials, SaveOutcome};
 use super::auth::Session;
 use super::steps::{explain, Step, StepLog};
 use crate::catalog::{App, OAuthClient};
@@ -385,11 +385,7 @@ fn seal_tokens(
     display_name: String,
     client: &OAuthClient,
 ) -> ApiResult<NewCredentials> {
-    let plaintext = serde_json::to_vec(&tokens.credentials).map_err(ApiError::internal)?;
-    let sealed = state
-        .keyring
-        .seal(&plaintext, &credentials_aad(&attempt.owner, &app.id))
-        .map_err(ApiError::internal)?;
+    let sealed = tokens.credentials.seal(&state.keyring, &attempt.owner, &app.id)?;
     Ok(NewCredentials {
         app_id: app.id.clone(),
         display_name,

@@ -61,9 +61,7 @@ fn reauth_required(app: &App) -> ApiError {
 }
 
 fn open(state: &AppState, owner: &Owner, account: &AccountRecord) -> Result<Usable, ApiError> {
-    let aad = crate::http::credentials_aad(owner, &account.app_id);
-    let plaintext = state.keyring.open(&account.credentials, &aad).map_err(ApiError::internal)?;
-    let credentials = serde_json::from_slice(&plaintext).map_err(ApiError::internal)?;
+    let credentials = Credentials::open(&state.keyring, owner, &account.app_id, &account.credentials)?;
     Ok(Usable { credentials, version: account.version })
 }
 
@@ -185,9 +183,7 @@ async fn refresh_with_lease(
         .await
     {
         Ok(tokens) => {
-            let plaintext = serde_json::to_vec(&tokens.credentials).map_err(ApiError::internal)?;
-            let aad = crate::http::credentials_aad(owner, &current.app_id);
-            let sealed = state.keyring.seal(&plaintext, &aad).map_err(ApiError::internal)?;
+            let sealed = tokens.credentials.seal(&state.keyring, owner, &current.app_id)?;
             if !state.store.store_refreshed(&current.id, holder, &sealed, tokens.expires_at).await? {
                 // Our lease ran out and another holder took over: its outcome stands, ours is void.
                 return Err(ApiError::new(ErrorCode::UpstreamUnavailable, "the token refresh took too long"));

@@ -20,6 +20,11 @@ use patchbay_broker::{create_workspace, open_store, router, AppState};
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// A loopback port nothing listens on (for a child process to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
 /// The browser origin test sessions allow.
 pub const ORIGIN: &str = "http://app.test";
 

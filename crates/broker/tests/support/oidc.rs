@@ -41,10 +41,7 @@ impl OidcProvider {
             std::path::Path::new(&format!("{root}/tests/node_modules/oidc-provider")).exists(),
             "oidc-provider is not installed: run `cargo xtask setup`"
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = super::free_port();
         let mut child = Command::new("node")
             .arg(&script)
             .env("PORT", port.to_string())

@@ -7,25 +7,14 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use patchbay_broker::credentials::Credentials;
 use serde_json::{json, Value};
 
+use super::free_port;
 use super::oidc::{sign_in, OidcProvider, IDP_CATALOG, REDIRECT_URI};
 
 /// Invokes sent at once, alternating between the replicas.
-pub const CALLS: usize = 200;
-
-/// What the burst of invokes did.
-#[derive(Debug)]
-pub struct Figures {
-    /// Invokes sent.
-    pub requests: usize,
-    /// Invokes answered 200 with the signed-in user.
-    pub succeeded: usize,
-    /// Refresh grants the provider served.
-    pub refreshes: u64,
-    /// How long the burst took.
-    pub elapsed: Duration,
-}
+const CALLS: usize = 200;
 
 /// One broker process, killed on drop.
 struct Broker {
@@ -38,10 +27,6 @@ impl Drop for Broker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port()
 }
 
 fn broker_command(dir: &Path, provider: &OidcProvider, keys: &str) -> Command {
@@ -81,17 +66,14 @@ async fn stored_access_token(database_url: &str, keys: &str, workspace: &Value) 
     };
     let account = store.accounts(&owner, Some("idp")).await.expect("accounts").pop().expect("account");
     let ring = patchbay_broker::crypto::Keyring::parse(keys).expect("keys");
-    let plaintext = ring
-        .open(&account.credentials, &patchbay_broker::http::credentials_aad(&owner, "idp"))
-        .expect("opens");
-    let credentials: patchbay_broker::credentials::Credentials =
-        serde_json::from_slice(&plaintext).expect("json");
+    let credentials =
+        Credentials::open(&ring, &owner, "idp", &account.credentials).expect("the stored credentials open");
     credentials.get("access_token").expect("access token").to_owned()
 }
 
 /// Runs the scenario on the database `database_url` names (a URL made from the test's scratch
-/// folder), asserting every invoke succeeds with one refresh; returns the figures.
-pub async fn refresh_once_across_two_processes(database_url: impl FnOnce(&Path) -> String) -> Figures {
+/// folder), asserting every invoke succeeds with one refresh, and prints the figures.
+pub async fn refresh_once_across_two_processes(database_url: impl FnOnce(&Path) -> String) {
     let provider = OidcProvider::start(5);
     let dir = tempfile::tempdir().expect("tempdir");
     let database_url = database_url(dir.path());
@@ -186,13 +168,12 @@ pub async fn refresh_once_across_two_processes(database_url: impl FnOnce(&Path) 
             failures.push(format!("{status} {reply}"));
         }
     }
-    let figures = Figures {
-        requests: CALLS,
-        succeeded: CALLS - failures.len(),
-        refreshes: provider.refresh_grants().await,
-        elapsed: burst.elapsed(),
-    };
-    println!("two replicas on {}: {figures:?}", database_url.split(':').next().unwrap_or_default());
+    let (refreshes, elapsed) = (provider.refresh_grants().await, burst.elapsed());
+    println!(
+        "two replicas on {}: {CALLS} invokes, {} failed, {refreshes} refresh(es), {elapsed:?}",
+        database_url.split(':').next().unwrap_or_default(),
+        failures.len()
+    );
     let stats = provider.stats().await;
     assert!(
         failures.is_empty(),
@@ -200,7 +181,6 @@ pub async fn refresh_once_across_two_processes(database_url: impl FnOnce(&Path) 
         failures.len(),
         failures[0]
     );
-    assert_eq!(figures.refreshes, 1, "{CALLS} calls on two processes: one refresh");
+    assert_eq!(refreshes, 1, "{CALLS} calls on two processes: one refresh");
     assert_eq!(stats["errors"], json!({}), "no invalid_grant, nothing lost");
-    figures
 }

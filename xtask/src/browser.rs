@@ -57,15 +57,10 @@ pub fn start(ws: &Workspace, webdriver_json: &Path) -> Result<Fixture> {
         format!("http://127.0.0.1:{main_port}/oauth/callback,http://127.0.0.1:{short_port}/oauth/callback");
 
     let peers = peers::start(ws, &[Kind::Httpbin])?;
-    let httpbin = peers
-        .env()
-        .iter()
-        .find(|(k, _)| k == "PATCHBAY_TEST_HTTPBIN_URL")
-        .map(|(_, v)| v.clone())
-        .context("httpbin URL")?;
-    let (oidc, oidc_url) = start_oidc_provider(ws, "oidc-provider", free_port()?, &callbacks, false)?;
+    let httpbin = peers.httpbin_url()?;
+    let (oidc, oidc_url) = start_oidc_provider(ws, "oidc-provider", free_port()?, &callbacks, 300, false)?;
     let (oidc_coop, oidc_coop_url) =
-        start_oidc_provider(ws, "oidc-provider-coop", free_port()?, &callbacks, true)?;
+        start_oidc_provider(ws, "oidc-provider-coop", free_port()?, &callbacks, 300, true)?;
 
     let keys =
         String::from_utf8(cmd::capture(Command::new(broker_bin(ws)).arg("keygen"))?)?.trim().to_owned();

@@ -94,14 +94,16 @@ pub fn start(ws: &Workspace, options: &Options) -> Result<Env> {
     }
 
     let peers = peers::start(ws, &[Kind::Httpbin])?;
-    let httpbin_url = peers
-        .env()
-        .iter()
-        .find(|(k, _)| k == "PATCHBAY_TEST_HTTPBIN_URL")
-        .map(|(_, v)| v.clone())
-        .context("httpbin peer URL")?;
+    let httpbin_url = peers.httpbin_url()?;
     let broker_url = format!("http://127.0.0.1:{}", options.broker_port);
-    let (oidc, oidc_url) = start_oidc(ws, &format!("{broker_url}/oauth/callback"), options)?;
+    let (oidc, oidc_url) = peers::start_oidc_provider(
+        ws,
+        "oidc-provider",
+        free_port()?,
+        &format!("{broker_url}/oauth/callback"),
+        options.access_token_ttl,
+        false,
+    )?;
 
     let broker_env = |command: &mut Command| {
         command
@@ -176,20 +178,6 @@ fn start_app(
     let mut app = Peer::spawn(ws, name, command, libc::SIGTERM)?;
     app.wait_ready(|| http_get_ok(port, "/"))?;
     Ok(app)
-}
-
-/// The real `oidc-provider` (tests/peers/oidc-provider.mjs) with the broker's redirect URL registered.
-fn start_oidc(ws: &Workspace, redirect_uri: &str, options: &Options) -> Result<(Peer, String)> {
-    let port = free_port()?;
-    let mut command = Command::new("node");
-    command
-        .arg(ws.tests_dir().join("peers/oidc-provider.mjs"))
-        .env("PORT", port.to_string())
-        .env("REDIRECT_URIS", redirect_uri)
-        .env("ACCESS_TOKEN_TTL", options.access_token_ttl.to_string());
-    let mut peer = Peer::spawn(ws, "oidc-provider", command, libc::SIGTERM)?;
-    peer.wait_ready(|| http_get_ok(port, "/.well-known/openid-configuration"))?;
-    Ok((peer, format!("http://127.0.0.1:{port}")))
 }
 
 fn write_private(path: &Path, content: &[u8]) -> Result<()> {

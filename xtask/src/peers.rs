@@ -45,7 +45,15 @@ impl Peers {
     pub fn env(&self) -> &[(String, String)] {
         &self.env
     }
+
+    /// httpbin's URL, when it was started.
+    pub fn httpbin_url(&self) -> Result<String> {
+        let found = self.env.iter().find(|(k, _)| k == HTTPBIN_URL_VAR).map(|(_, v)| v.clone());
+        found.context("httpbin was not started")
+    }
 }
+
+const HTTPBIN_URL_VAR: &str = "PATCHBAY_TEST_HTTPBIN_URL";
 
 /// Starts `kinds` one after another and waits until each is ready.
 pub fn start(ws: &Workspace, kinds: &[Kind]) -> Result<Peers> {
@@ -55,7 +63,7 @@ pub fn start(ws: &Workspace, kinds: &[Kind]) -> Result<Peers> {
             Kind::Httpbin => {
                 let (peer, url) = start_httpbin(ws)?;
                 peers.running.push(peer);
-                peers.env.push(("PATCHBAY_TEST_HTTPBIN_URL".to_owned(), url));
+                peers.env.push((HTTPBIN_URL_VAR.to_owned(), url));
             }
         }
     }
@@ -82,13 +90,15 @@ fn start_httpbin(ws: &Workspace) -> Result<(Peer, String)> {
 }
 
 /// Starts `tests/peers/oidc-provider.mjs` (npm `oidc-provider`) on `port`, registering
-/// `redirect_uris`; `coop` adds `Cross-Origin-Opener-Policy: same-origin` to its pages (it then
-/// cuts a popup from its opener, as many real providers do).
+/// `redirect_uris`, with access tokens that live `access_token_ttl` seconds; `coop` adds
+/// `Cross-Origin-Opener-Policy: same-origin` to its pages (it then cuts a popup from its opener,
+/// as many real providers do).
 pub fn start_oidc_provider(
     ws: &Workspace,
     name: &'static str,
     port: u16,
     redirect_uris: &str,
+    access_token_ttl: u32,
     coop: bool,
 ) -> Result<(Peer, String)> {
     let script = ws.tests_dir().join("peers/oidc-provider.mjs");
@@ -100,7 +110,7 @@ pub fn start_oidc_provider(
         .arg(&script)
         .env("PORT", port.to_string())
         .env("REDIRECT_URIS", redirect_uris)
-        .env("ACCESS_TOKEN_TTL", "300")
+        .env("ACCESS_TOKEN_TTL", access_token_ttl.to_string())
         .env("COOP", if coop { "1" } else { "0" });
     // Node: SIGTERM ends the process.
     let mut peer = Peer::spawn(ws, name, command, libc::SIGTERM)?;

@@ -16,6 +16,7 @@ import { Patchbay } from "./sdk/patchbay.js";
 
 const script = [...document.querySelectorAll("script[src]")].find((s) => s.src === import.meta.url);
 const config = script?.dataset ?? {};
+const container = config.container || "#patchbay";
 
 async function sessionToken() {
   if (config.sessionCallback) return globalThis[config.sessionCallback]();
@@ -40,10 +41,10 @@ async function init(sessionToken) {
 
 try {
   const pb = await init(await sessionToken());
-  await pb.renderMarketplace({ container: config.container || "#patchbay", mode: config.mode || "inline" });
+  await pb.renderMarketplace({ container, mode: config.mode || "inline" });
   script?.dispatchEvent(new CustomEvent("patchbay:ready", { detail: pb }));
 } catch (err) {
-  const container = document.querySelector(config.container || "#patchbay");
-  if (container) container.textContent = "Integrations are unavailable right now.";
+  const element = document.querySelector(container);
+  if (element) element.textContent = "Integrations are unavailable right now.";
   script?.dispatchEvent(new CustomEvent("patchbay:error", { detail: err }));
 }

@@ -67,7 +67,8 @@ const provider = new Provider(issuer, {
 });
 provider.proxy = false;
 
-const stats = { tokenRequests: 0, notes: 0, grants: {}, errors: {}, clients: {} };
+const freshStats = () => ({ tokenRequests: 0, notes: 0, grants: {}, errors: {}, clients: {} });
+const stats = freshStats();
 const bump = (table, key) => (table[key] = (table[key] || 0) + 1);
 provider.on("grant.success", (ctx) => {
   const grant = ctx.oidc.params.grant_type;
@@ -82,11 +83,7 @@ provider.use(async (ctx, next) => {
     return;
   }
   if (ctx.path === "/__stats/reset" && ctx.method === "POST") {
-    stats.tokenRequests = 0;
-    stats.notes = 0;
-    stats.grants = {};
-    stats.errors = {};
-    stats.clients = {};
+    Object.assign(stats, freshStats());
     ctx.status = 204;
     return;
   }

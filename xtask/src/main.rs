@@ -4,6 +4,8 @@
 //! - `demo`: the broker, local third-party apps and the example app, on one printed URL.
 //! - `test`: run every check CI runs, stopping at the first failure.
 //! - `budget`: build the release wasm bundle and enforce its gzipped size budget.
+//! - `e2e`: the end-to-end tests alone (all, or the named files).
+//! - `pack`: the npm package and the folder the broker serves the SDK from.
 //! - `bench`: measure what the broker's invoke path adds to an upstream call.
 
 mod bench;

@@ -56,6 +56,8 @@ pub fn build(ws: &Workspace) -> Result<Packed> {
         ws.command("npm").current_dir(&package).args(["pack", "--silent", "--pack-destination"]).arg(&npm),
     )?)?;
     let tarball = npm.join(output.lines().last().context("npm pack printed no file name")?.trim());
+    // A fixed name too, so examples/vite depends on the local build whatever the version.
+    copy(&tarball, &npm.join("patchbay-sdk.tgz"))?;
 
     let served = ws.target_dir().join("sdk");
     reset(&served)?;

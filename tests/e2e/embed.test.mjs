@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import { after, before, test } from "node:test";
-import { env, launch, screenshot } from "./harness.mjs";
+import { env, launch, mintSession, screenshot, watchErrors } from "./harness.mjs";
 
 const broker = env.BROKER_URL;
 let browser;
@@ -40,13 +40,8 @@ before(async () => {
     if (url.pathname === "/api/session") sessionCalls.push(req.method);
     if (req.method === "POST" && url.pathname === "/api/session") {
       // The host's backend: the secret key stays here; the page gets only the session token.
-      const minted = await fetch(`${broker}/v1/sessions`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${env.SECRET_KEY}`, "content-type": "application/json" },
-        body: JSON.stringify({ userId: "embed-user", ttlSeconds: 600, allowedOrigins: [host] }),
-      });
-      const { token } = await minted.json();
-      res.writeHead(minted.status, { "content-type": "application/json", "cache-control": "no-store" });
+      const token = await mintSession("embed-user", host);
+      res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
       return res.end(JSON.stringify({ token }));
     }
     if (req.method === "POST" && url.pathname === "/api/broken-session") {
@@ -80,9 +75,7 @@ after(async () => {
 /** Opens the host page and records its console errors, requests and broker responses. */
 async function openHost(path) {
   const tab = await browser.newPage();
-  const seen = { errors: [], requests: [], brokerFiles: [], bodies: [] };
-  tab.on("pageerror", (err) => seen.errors.push(err.message));
-  tab.on("console", (msg) => msg.type() === "error" && seen.errors.push(msg.text()));
+  const seen = { errors: watchErrors(tab), requests: [], brokerFiles: [], bodies: [] };
   tab.on("request", (req) => seen.requests.push(req));
   tab.on("response", (res) => {
     if (res.url().startsWith(host)) seen.bodies.push(res.text().catch(() => ""));

@@ -4,7 +4,7 @@
 // marketplace that follows connects made elsewhere on the page.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { assertAccessible, env, launch, screenshot, signInAtProvider } from "./harness.mjs";
+import { assertAccessible, connectInPopup, env, launch, pbCall, screenshot, watchErrors } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -16,9 +16,7 @@ after(async () => {
 
 async function openApp(url, user) {
   const page = await browser.newPage();
-  const errors = [];
-  page.on("pageerror", (err) => errors.push(err.message));
-  page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
+  const errors = watchErrors(page);
   await page.goto(user ? `${url}/?user=${user}` : url);
   await page.getByText(`Ready (${user ?? "demo-user"})`).waitFor({ timeout: 20000 });
   page.cspErrors = errors;
@@ -27,15 +25,6 @@ async function openApp(url, user) {
 
 /** The marketplace tile's button (named "Connect" or "Manage", described by the app's title). */
 const tile = (page, appId) => page.locator(`li[data-app-id="${appId}"]`).getByRole("button").first();
-
-const pbCall = (page, expression) =>
-  page.evaluate(async (source) => {
-    try {
-      return { ok: await new Function("pb", `return (${source})`)(window.patchbay) };
-    } catch (err) {
-      return { code: err.code, message: err.message, details: err.details, isError: err instanceof Error };
-    }
-  }, expression);
 
 test("credential journey: Basic with a wrong then right password, and an API key", async () => {
   const page = await openApp(env.APP_URL, "cred-user");
@@ -93,14 +82,6 @@ test("the inline marketplace follows connects and disconnects made elsewhere on 
   await page.close();
 });
 
-async function connectInPopup(page, login, start) {
-  const popupOpened = page.waitForEvent("popup");
-  const result = start();
-  const popup = await popupOpened;
-  await signInAtProvider(popup, login);
-  return result;
-}
-
 test("a popup opened outside a user gesture is blocked and rejects POPUP_BLOCKED", async () => {
   const blocking = await launch({ popupBlocker: true });
   try {
@@ -134,7 +115,7 @@ test("closing the popup leaves a waiting overlay whose Cancel rejects USER_CANCE
 
 test("a host page with COOP same-origin and a strict CSP still completes the OAuth connect", async () => {
   const page = await openApp(env.COOP_APP_URL, "coop-user");
-  const result = await connectInPopup(page, "carol", () => pbCall(page, 'pb.connectApp("acme-id")'));
+  const { result } = await connectInPopup(page, "carol", () => pbCall(page, 'pb.connectApp("acme-id")'));
   assert.ok(typeof result.ok === "string" && result.ok.startsWith("ca_"), JSON.stringify(result));
   const accounts = await pbCall(page, 'pb.getConnectedAccounts("acme-id")');
   assert.equal(accounts.ok[0].displayName, "carol@example.test");

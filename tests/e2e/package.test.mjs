@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize } from "node:path";
 import { promisify } from "node:util";
 import { after, before, test } from "node:test";
-import { env, launch, screenshot } from "./harness.mjs";
+import { env, launch, mintSession, pbCall, screenshot, watchErrors } from "./harness.mjs";
 
 const exec = promisify(execFile);
 // Vite comes from tests/node_modules (installed by `cargo xtask setup`): the test needs no network.
@@ -71,25 +71,8 @@ async function serve(root) {
   return `http://127.0.0.1:${server.address().port}`;
 }
 
-async function mintSession(userId, origin) {
-  const response = await fetch(`${env.BROKER_URL}/v1/sessions`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${env.SECRET_KEY}`, "content-type": "application/json" },
-    body: JSON.stringify({ userId, ttlSeconds: 600, allowedOrigins: [origin] }),
-  });
-  assert.ok(response.ok, `minting a session: HTTP ${response.status}`);
-  return (await response.json()).token;
-}
-
-/** Runs `source` with `pb` (the page's Patchbay) in scope; settles with {ok} or the error's fields. */
-const call = (page, source) =>
-  page.evaluate(async (source) => {
-    try {
-      return { ok: await new Function("pb", `return (${source})`)(window.pb) };
-    } catch (err) {
-      return { code: err.code, message: err.message, isPatchbayError: err instanceof window.sdk.PatchbayError };
-    }
-  }, source);
+/** `pbCall` on the instance this test keeps as `window.pb`. */
+const call = (page, source) => pbCall(page, source, "pb");
 
 /**
  * Opens `origin`'s page and uses the package as a host would: init (the wasm loads then, once),
@@ -98,10 +81,8 @@ const call = (page, source) =>
  */
 async function useThePackage(origin, userId, shot) {
   const page = await browser.newPage();
-  const errors = [];
+  const errors = watchErrors(page);
   const wasm = [];
-  page.on("pageerror", (err) => errors.push(err.message));
-  page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
   const wasmRequests = [];
   // Requests, not responses: DevTools reports a request before the evaluation that follows it, so
   // a fetch made while the module was imported is already listed when `window.sdk` is seen.

@@ -43,7 +43,6 @@ pub fn run(ws: &Workspace, names: &[String]) -> Result<()> {
         .env("E2E_COOP_APP_URL", env.coop_app_url.as_deref().unwrap_or_default())
         .env("E2E_BROKER_URL", &env.broker_url)
         .env("E2E_OIDC_URL", &env.oidc_url)
-        .env("E2E_HTTPBIN_URL", &env.httpbin_url)
         .env("E2E_SECRET_KEY", &env.secret_key)
         .env("E2E_ACCESS_TOKEN_TTL", options.access_token_ttl.to_string())
         .env("E2E_TARBALL", &env.tarball)

@@ -40,7 +40,12 @@ pub struct Bundle {
     pub js: PathBuf,
 }
 
-/// Builds the release bundle into `target/pkg` (emptied first) and returns its files.
+/// Records which raw module `target/pkg` was built from, so one `cargo xtask test` (budget, then
+/// the e2e stage's pack) binds, optimises and smoke-tests a module once.
+const STAMP: &str = ".built-from";
+
+/// Builds the release bundle into `target/pkg` (emptied first) and returns its files; reuses it
+/// when it was built from the same raw module.
 pub fn build_release(ws: &Workspace) -> Result<Bundle> {
     cmd::run(ws.command("cargo").args([
         "build",
@@ -57,12 +62,20 @@ pub fn build_release(ws: &Workspace) -> Result<Bundle> {
     }
 
     let out_dir = ws.target_dir().join("pkg");
+    let wasm = out_dir.join(format!("{SDK_LIB}_bg.wasm"));
+    let js = out_dir.join(format!("{SDK_LIB}.js"));
+    let stamp = fingerprint(&raw)?;
+    if fs::read_to_string(out_dir.join(STAMP)).is_ok_and(|built| built == stamp)
+        && wasm.is_file()
+        && js.is_file()
+    {
+        println!("bundle in {} is up to date", out_dir.display());
+        return Ok(Bundle { wasm, js });
+    }
     if out_dir.exists() {
         fs::remove_dir_all(&out_dir).with_context(|| format!("emptying {}", out_dir.display()))?;
     }
     cmd::run(ws.command("wasm-bindgen").args(["--target", "web", "--out-dir"]).arg(&out_dir).arg(&raw))?;
-    let wasm = out_dir.join(format!("{SDK_LIB}_bg.wasm"));
-    let js = out_dir.join(format!("{SDK_LIB}.js"));
 
     optimise(ws, &raw, &wasm)?;
 
@@ -73,7 +86,18 @@ pub fn build_release(ws: &Workspace) -> Result<Bundle> {
     }
     let bundle = Bundle { wasm, js };
     smoke_test(ws, &bundle)?;
+    fs::write(out_dir.join(STAMP), stamp)
+        .with_context(|| format!("writing {}", out_dir.join(STAMP).display()))?;
     Ok(bundle)
+}
+
+/// A fingerprint of the raw module's bytes.
+fn fingerprint(raw: &Path) -> Result<String> {
+    use std::hash::{Hash, Hasher};
+    let bytes = fs::read(raw).with_context(|| format!("reading {}", raw.display()))?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    Ok(format!("{:016x} {}", hasher.finish(), bytes.len()))
 }
 
 /// Runs binaryen's `wasm-opt -Oz` on `wasm` in place, enabling exactly the wasm features rustc

@@ -1,4 +1,5 @@
-// PatchbayError: the one error class every Patchbay SDK promise rejects with.
+// PatchbayError: the one error class every Patchbay SDK promise rejects with, and the guard that
+// turns a trap in the wasm module (a Rust panic) into an `INTERNAL` PatchbayError.
 //
 // The wasm module imports this file (wasm-bindgen copies it into the package's `snippets/`) and
 // the package entry re-exports it from its own copy. Both copies resolve to one class through
@@ -16,3 +17,25 @@ class PatchbayErrorImpl extends Error {
 }
 
 export const PatchbayError = globalThis[KEY] ?? (globalThis[KEY] = PatchbayErrorImpl);
+
+// The message of the last panic (debug builds record it just before the wasm traps).
+let panic = "";
+export const panicked = (message) => void (panic = message);
+
+/** `error` as a PatchbayError: itself, or `INTERNAL` naming the panic or the trap. */
+export function internal(error) {
+  if (error instanceof PatchbayError) return error;
+  const why = error instanceof WebAssembly.RuntimeError && panic ? panic : error;
+  panic = "";
+  return new PatchbayError("INTERNAL", "internal error in the Patchbay SDK: " + why, {});
+}
+
+/** `callback`, with anything it throws handed to `reject` as a PatchbayError. */
+export const guard = (callback, reject) =>
+  function (...args) {
+    try {
+      return callback.apply(this, args);
+    } catch (error) {
+      reject(internal(error));
+    }
+  };

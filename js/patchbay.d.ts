@@ -79,6 +79,12 @@ export interface PatchbayOptions {
   oauthMode?: "popup" | "redirect";
   /** Redirect mode: where the broker sends the user back (default: this page). */
   returnTo?: string;
+  /**
+   * The colour scheme of the SDK's dialogs and marketplace (default `light`; `system` follows
+   * `prefers-color-scheme`). Brand them with the CSS custom properties `--patchbay-accent`,
+   * `--patchbay-accent-text`, `--patchbay-radius` and `--patchbay-font` on any ancestor.
+   */
+  theme?: "light" | "dark" | "system";
 }
 
 /** A connected account (never its secrets). */
@@ -128,7 +134,8 @@ export type ModalName = "credentials" | "oauth-waiting" | "app" | "function" | "
 
 /** Event payloads by event name. */
 export interface PatchbayEventMap {
-  "app-connected": { appId: string; accountId: string; reconnected?: boolean };
+  /** `resumed`: the connect was started before this page loaded (a reload while signing in). */
+  "app-connected": { appId: string; accountId: string; reconnected?: boolean; resumed?: boolean };
   "app-disconnected": { appId: string; accountId: string };
   "modal-closed": { modal: ModalName; appId?: string; functionName?: string; mode?: "modal" };
   "function-ui-submitted": { functionName: string; args: Record<string, unknown>; connectedAccountId: string };
@@ -192,3 +199,6 @@ export class PatchbayError extends Error {
 
 /** The SDK's version (after `Patchbay.init` has loaded the module). */
 export function sdkVersion(): string;
+
+/** Used by the one-tag embed (`embed.js`): renders the marketplace its script element asks for. */
+export function embed(scriptUrl: string): Promise<void>;

@@ -6,6 +6,19 @@ use patchbay_protocol::CALLBACK_MESSAGE_TYPE;
 use crate::error::SdkError;
 use crate::json::Json;
 
+/// The OAuth attempt a tab is waiting for, kept in its session storage so a reloaded page can
+/// finish the connect: ids and a time only, never a token.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingAttempt {
+    /// The broker's attempt id.
+    pub attempt_id: String,
+    /// The app being connected.
+    pub app_id: String,
+    /// When the attempt started (milliseconds since the epoch, the browser's clock).
+    pub started_at: f64,
+}
+
 /// Where an attempt stands, for the SDK.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {

@@ -106,11 +106,11 @@ texts! {
     /// Title of the OAuth waiting overlay.
     WaitingTitle => ["Waiting for {app}…", "Esperando a {app}…", "En attente de {app}…", "{app} を待っています…", "Aguardando {app}…"],
     /// Body of the OAuth waiting overlay.
-    WaitingBody => ["Finish signing in to {app} in the window that opened.", "Termina de iniciar sesión en {app} en la ventana que se abrió.", "Terminez la connexion à {app} dans la fenêtre qui s’est ouverte.", "開いたウィンドウで {app} へのサインインを完了してください。", "Conclua o login em {app} na janela que foi aberta."],
+    WaitingBody => ["Finish signing in to {app} in the sign-in window. It may open behind this one.", "Termina de iniciar sesión en {app} en la ventana de inicio de sesión. Puede abrirse detrás de esta.", "Terminez la connexion à {app} dans la fenêtre de connexion. Elle peut s’ouvrir derrière celle-ci.", "サインイン用のウィンドウで {app} へのサインインを完了してください。このウィンドウの後ろに開くことがあります。", "Conclua o login em {app} na janela de login. Ela pode abrir atrás desta."],
     /// Shown when the popup reads as closed (a hint only).
-    WaitingClosedHint => ["The sign-in window seems to be closed. Reopen it to continue, or cancel.", "Parece que la ventana de inicio de sesión se cerró. Vuelve a abrirla para continuar o cancela.", "La fenêtre de connexion semble fermée. Rouvrez-la pour continuer, ou annulez.", "サインイン用のウィンドウが閉じられたようです。続けるには再度開くか、キャンセルしてください。", "A janela de login parece ter sido fechada. Reabra-a para continuar ou cancele."],
-    /// Reopen the OAuth popup.
-    Reopen => ["Reopen window", "Volver a abrir la ventana", "Rouvrir la fenêtre", "ウィンドウを再度開く", "Reabrir janela"],
+    WaitingClosedHint => ["Can’t see the sign-in window? It may be behind this one, or it seems to be closed. Show it again to continue, or cancel.", "¿No ves la ventana de inicio de sesión? Puede estar detrás de esta, o parece que se cerró. Vuelve a mostrarla para continuar o cancela.", "Vous ne voyez pas la fenêtre de connexion ? Elle est peut-être derrière celle-ci, ou elle semble fermée. Affichez-la de nouveau pour continuer, ou annulez.", "サインイン用のウィンドウが見えませんか？このウィンドウの後ろにあるか、閉じられたようです。続けるにはもう一度表示するか、キャンセルしてください。", "Não está vendo a janela de login? Ela pode estar atrás desta, ou parece ter sido fechada. Mostre-a novamente para continuar ou cancele."],
+    /// Bring the OAuth popup to the front, or open it again.
+    Reopen => ["Show sign-in window", "Mostrar la ventana de inicio de sesión", "Afficher la fenêtre de connexion", "サインイン用のウィンドウを表示", "Mostrar janela de login"],
     /// A required field is empty.
     Required => ["This field is required.", "Este campo es obligatorio.", "Ce champ est obligatoire.", "この項目は必須です。", "Este campo é obrigatório."],
     /// Not a number.

@@ -1,9 +1,15 @@
-//! A small JSON value for the free-form parts of the wire (JSON Schemas, function arguments).
+//! A small JSON value for the free-form parts of the wire (JSON Schemas, function arguments,
+//! broker answers the flows read).
 //!
-//! The SDK keeps `serde_json` out of its wasm bundle: in the browser these values are built from
-//! JavaScript values by `web::convert`; native tests build them with `serde_json` (through the
-//! serde impls in `testing`). Object members keep their order, which is the order the form
-//! renders a schema's properties in.
+//! It has serde impls, so in the browser it crosses the JavaScript boundary through
+//! serde-wasm-bindgen and natively through serde_json; the wasm bundle carries no JSON parser or
+//! writer of its own (text goes through the browser's `JSON`). Object members keep their order,
+//! which is the order the form renders a schema's properties in.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 /// A JSON value.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -126,74 +132,19 @@ impl Json {
 impl Json {
     /// Compact JSON text, as `JSON.stringify` writes it (non-finite numbers become `null`).
     pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        write_json(self, &mut out);
-        out
-    }
-}
-
-fn write_json(value: &Json, out: &mut String) {
-    match value {
-        Json::Null => out.push_str("null"),
-        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) if n.is_finite() => out.push_str(&format_number(*n)),
-        Json::Number(_) => out.push_str("null"),
-        Json::String(s) => write_string(s, out),
-        Json::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json(item, out);
-            }
-            out.push(']');
+        #[cfg(target_arch = "wasm32")]
+        {
+            let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+            self.serialize(&serializer)
+                .ok()
+                .and_then(|value| js_sys::JSON::stringify(&value).ok())
+                .and_then(|text| text.as_string())
+                .unwrap_or_default()
         }
-        Json::Object(members) => {
-            out.push('{');
-            for (i, (key, item)) in members.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(key, out);
-                out.push(':');
-                write_json(item, out);
-            }
-            out.push('}');
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            serde_json::to_string(self).unwrap_or_default()
         }
-    }
-}
-
-fn write_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(char::from(HEX[(c as usize) >> 4]));
-                out.push(char::from(HEX[(c as usize) & 15]));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-#[cfg(target_arch = "wasm32")]
-mod js {
-    use wasm_bindgen::prelude::*;
-
-    #[wasm_bindgen(module = "/js/ui.js")]
-    extern "C" {
-        /// `String(n)`.
-        #[wasm_bindgen(js_name = numberText)]
-        pub fn number_text(n: f64) -> String;
     }
 }
 
@@ -214,11 +165,112 @@ pub fn format_number(n: f64) -> String {
     }
     #[cfg(target_arch = "wasm32")]
     {
-        js::number_text(n)
+        js_sys::Number::from(n).to_string_with_radix(10).map(String::from).unwrap_or_default()
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
         format!("{n}")
+    }
+}
+
+/// Beyond this, whole doubles are written in exponent form (as JavaScript does).
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_992.0;
+
+impl Serialize for Json {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Json::Null => serializer.serialize_unit(),
+            Json::Bool(b) => serializer.serialize_bool(*b),
+            // As JSON.stringify writes them: whole numbers without a fraction, no NaN or Infinity.
+            Json::Number(n) if !n.is_finite() => serializer.serialize_unit(),
+            Json::Number(n) if n.fract() == 0.0 && n.abs() < MAX_SAFE_INTEGER => {
+                serializer.serialize_i64(*n as i64)
+            }
+            Json::Number(n) => serializer.serialize_f64(*n),
+            Json::String(s) => serializer.serialize_str(s),
+            Json::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Json::Object(members) => {
+                let mut map = serializer.serialize_map(Some(members.len()))?;
+                for (k, v) in members {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Json, E> {
+        Ok(Json::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json, E> {
+        Ok(Json::Number(v as f64))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json, E> {
+        Ok(Json::Number(v as f64))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json, E> {
+        Ok(Json::Number(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Json, E> {
+        Ok(Json::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Json, E> {
+        Ok(Json::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Json, D::Error> {
+        Json::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut members = Vec::new();
+        while let Some((k, v)) = map.next_entry::<String, Json>()? {
+            members.push((k, v));
+        }
+        Ok(Json::Object(members))
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Json, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
     }
 }
 
@@ -237,7 +289,7 @@ mod tests {
         assert_eq!(value.get("m").and_then(|m| m.get("k")).and_then(Json::as_f64), Some(-3.0));
         assert_eq!(
             serde_json::to_string(&value).expect("serialize"),
-            r#"{"z":1.0,"a":[true,null,"x",2.5],"m":{"k":-3.0}}"#
+            r#"{"z":1,"a":[true,null,"x",2.5],"m":{"k":-3}}"#
         );
     }
 

@@ -19,6 +19,7 @@ pub mod i18n;
 pub mod json;
 pub mod options;
 pub mod schema;
+pub mod theme;
 pub mod validate;
 pub mod view;
 

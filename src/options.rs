@@ -7,9 +7,10 @@ use patchbay_protocol::FieldError;
 use crate::address::{check_http_url, BrokerUrl, UrlError};
 use crate::error::SdkError;
 use crate::i18n::Lang;
+use crate::theme::Theme;
 
 /// The options `Patchbay.init` knows.
-pub const INIT_OPTIONS: [&str; 5] = ["brokerUrl", "sessionToken", "lang", "oauthMode", "returnTo"];
+pub const INIT_OPTIONS: [&str; 6] = ["brokerUrl", "sessionToken", "lang", "oauthMode", "returnTo", "theme"];
 
 /// One option as the caller passed it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -21,6 +22,68 @@ pub enum OptionValue {
     Text(String),
     /// Something else (its `typeof`).
     Other(String),
+}
+
+// An option is read through serde (from a JavaScript value by serde-wasm-bindgen): a string is
+// the option, anything else is named by its kind for the error message.
+impl<'de> serde::Deserialize<'de> for OptionValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(OptionVisitor)
+    }
+}
+
+struct OptionVisitor;
+
+impl OptionVisitor {
+    fn other<E>(kind: &str) -> Result<OptionValue, E> {
+        Ok(OptionValue::Other(kind.to_owned()))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for OptionVisitor {
+    type Value = OptionValue;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an option value")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<OptionValue, E> {
+        Ok(OptionValue::Text(v.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<OptionValue, E> {
+        Ok(OptionValue::Text(v))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<OptionValue, E> {
+        Ok(OptionValue::Missing)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<OptionValue, E> {
+        Self::other("boolean")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<OptionValue, E> {
+        Self::other("number")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<OptionValue, E> {
+        Self::other("number")
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<OptionValue, E> {
+        Self::other("number")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<OptionValue, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Self::other("array")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<OptionValue, A::Error> {
+        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        Self::other("object")
+    }
 }
 
 /// Why an option is refused.
@@ -75,6 +138,8 @@ pub struct RawInit {
     pub oauth_mode: OptionValue,
     /// `returnTo`.
     pub return_to: OptionValue,
+    /// `theme`.
+    pub theme: OptionValue,
     /// Keys that are not options.
     pub unknown: Vec<String>,
 }
@@ -92,6 +157,8 @@ pub struct InitOptions {
     pub oauth_mode: OAuthMode,
     /// Redirect mode's return URL (default: the current page).
     pub return_to: Option<String>,
+    /// The surfaces' colour scheme.
+    pub theme: Theme,
 }
 
 struct Problems(Vec<FieldError>);
@@ -169,9 +236,22 @@ pub fn validate_init(raw: RawInit) -> Result<InitOptions, SdkError> {
     if let Some(Err(err)) = return_to.as_deref().map(check_http_url) {
         p.add("returnTo", err.into());
     }
-    p.unknown(&raw.unknown, "brokerUrl, sessionToken, lang, oauthMode, returnTo");
-    let options =
-        broker.zip(token).map(|(broker, token)| InitOptions { broker, token, lang, oauth_mode, return_to });
+    let theme = match p.text("theme", raw.theme, false) {
+        None => Theme::default(),
+        Some(name) => Theme::parse(&name).unwrap_or_else(|| {
+            p.add("theme", OptionProblem::NotOneOf(Theme::NAMES));
+            Theme::default()
+        }),
+    };
+    p.unknown(&raw.unknown, "brokerUrl, sessionToken, lang, oauthMode, returnTo, theme");
+    let options = broker.zip(token).map(|(broker, token)| InitOptions {
+        broker,
+        token,
+        lang,
+        oauth_mode,
+        return_to,
+        theme,
+    });
     p.finish(options)
 }
 
@@ -274,12 +354,14 @@ mod tests {
             broker_url: text(" https://broker.example/ "),
             session_token: text("pb_st_abc.def"),
             lang: text("pt-br"),
+            theme: text("system"),
             ..Default::default()
         })
         .expect("valid");
         assert_eq!(options.broker.base, "https://broker.example");
         assert_eq!(options.lang, Lang::PtBr);
         assert_eq!(options.oauth_mode, OAuthMode::Popup);
+        assert_eq!(options.theme, Theme::System);
     }
 
     #[test]
@@ -290,12 +372,17 @@ mod tests {
             lang: text("de"),
             oauth_mode: text("tab"),
             return_to: text("/relative"),
+            theme: text("sepia"),
             unknown: vec!["brokerURL".into()],
         })
         .expect_err("invalid");
         assert_eq!(err.code, ErrorCode::InvalidOptions);
         let names: Vec<&str> = fields(&err).into_iter().map(|(f, _)| f).collect();
-        assert_eq!(names, ["brokerUrl", "sessionToken", "lang", "oauthMode", "returnTo", "brokerURL"]);
+        assert_eq!(
+            names,
+            ["brokerUrl", "sessionToken", "lang", "oauthMode", "returnTo", "theme", "brokerURL"]
+        );
+        assert_eq!(fields(&err)[5].1, "must be one of: light, dark, system");
         assert!(fields(&err)[0].1.contains("https"), "{:?}", fields(&err));
         assert_eq!(fields(&err)[1].1, "must be a string, not number");
     }
@@ -311,6 +398,17 @@ mod tests {
         })
         .expect_err("invalid");
         assert_eq!(fields(&err), [("sessionToken", "must be a non-empty token without spaces")]);
+    }
+
+    #[test]
+    fn an_option_read_through_serde_is_a_string_or_named_by_its_kind() {
+        let read = |json: &str| serde_json::from_str::<OptionValue>(json).expect("option");
+        assert_eq!(read(r#""en""#), text("en"));
+        assert_eq!(read("null"), OptionValue::Missing);
+        assert_eq!(read("3"), OptionValue::Other("number".into()));
+        assert_eq!(read("true"), OptionValue::Other("boolean".into()));
+        assert_eq!(read(r#"{"a":[1]}"#), OptionValue::Other("object".into()));
+        assert_eq!(read("[1,2]"), OptionValue::Other("array".into()));
     }
 
     #[test]

@@ -255,8 +255,10 @@ pub fn waiting(lang: Lang, app: &str) -> String {
     h.raw(r#"<p class="muted" role="status" id="pb-hint" hidden="">"#)
         .text(text(lang, Text::WaitingClosedHint));
     h.raw(r#"</p><div class="actions">"#);
-    button(&mut h, "cancel", None, "", false, text(lang, Text::Cancel));
-    h.raw(r#"<button type="button" class="primary" data-action="reopen" data-autofocus="">"#);
+    // Cancel comes first and has focus: Enter or Space never opens a second sign-in window.
+    h.raw(r#"<button type="button" data-action="cancel" data-autofocus="">"#);
+    h.text(text(lang, Text::Cancel)).raw("</button>");
+    h.raw(r#"<button type="button" class="primary" data-action="reopen">"#);
     h.text(text(lang, Text::Reopen)).raw("</button></div>");
     h.finish()
 }
@@ -609,13 +611,13 @@ mod tests {
     }
 
     #[test]
-    fn the_waiting_overlay_offers_reopen_and_cancel() {
+    fn the_waiting_overlay_offers_cancel_first_then_show_again() {
         let html = waiting(Lang::Es, "Acme");
         assert!(html.contains("Termina de iniciar sesión en Acme"));
         assert!(html.contains(r#"role="status" id="pb-hint" hidden="""#));
-        assert!(
-            html.contains(r#"data-action="reopen" data-autofocus="">Volver a abrir la ventana</button>"#),
-            "{html}"
-        );
+        let cancel =
+            html.find(r#"<button type="button" data-action="cancel" data-autofocus="">Cancelar</button>"#);
+        let reopen = html.find(r#"data-action="reopen">Mostrar la ventana de inicio de sesión</button>"#);
+        assert!(cancel.is_some() && reopen.is_some() && cancel < reopen, "{html}");
     }
 }

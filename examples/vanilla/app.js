@@ -75,7 +75,11 @@ async function start(userId) {
   show("#status", "Loading…");
   pb = await Patchbay.init({ brokerUrl, sessionToken: await sessionToken(userId), lang: navigator.language.startsWith("fr") ? "fr" : "en" });
   window.patchbay = pb; // for the browser console (and the end-to-end tests)
-  pb.on("app-connected", refreshAccounts);
+  pb.on("app-connected", (event) => {
+    // A connect started before a reload (the user reloaded while signing in) ends here.
+    if (event.resumed) show("#notice", `Connected ${event.appId} (finished after a reload)`);
+    return refreshAccounts();
+  });
   pb.on("app-disconnected", refreshAccounts);
   await pb.renderMarketplace({ container: "#marketplace", mode: "inline" });
   const apps = ["acme-id", "httpbin-basic", "httpbin-key", "helpdesk"];

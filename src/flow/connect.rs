@@ -133,6 +133,9 @@ impl Connect {
     /// The end, with the events it causes.
     fn finish(&self, result: Result<(String, Option<bool>), SdkError>) -> Vec<Step> {
         let mut steps = Vec::new();
+        if !self.attempt_id.is_empty() {
+            steps.push(Step::Forget);
+        }
         let modal = match self.phase {
             Phase::Form(_) => Some(ModalKind::Credentials),
             Phase::Waiting => Some(ModalKind::Waiting),
@@ -206,6 +209,10 @@ impl Flow for Connect {
     fn action(&mut self, name: &str, _id: Option<&str>, values: &Json) -> Vec<Step> {
         match name {
             "cancel" => self.finish(Err(SdkError::cancelled())),
+            // A window still linked to this page is brought to the front (reopening it would
+            // restart a sign-in the user may be half-way through); one that reads as closed is
+            // opened again under the same name.
+            "reopen" if !self.popup_closed => vec![Step::FocusPopup],
             "reopen" => vec![Step::Popup(self.authorize_url.clone())],
             "submit" if !self.submitting => {
                 let Phase::Form(form) = &mut self.phase else { return Vec::new() };
@@ -239,8 +246,10 @@ impl Flow for Connect {
                 };
                 self.authorize_url = url.to_owned();
                 self.attempt_id = id.to_owned();
+                let remember =
+                    Step::Remember { attempt_id: self.attempt_id.clone(), app_id: self.app_id.clone() };
                 if !self.config.popup {
-                    return vec![Step::Go(self.authorize_url.clone())];
+                    return vec![remember, Step::Go(self.authorize_url.clone())];
                 }
                 self.phase = Phase::Waiting;
                 let lang = self.config.lang;
@@ -253,6 +262,7 @@ impl Flow for Connect {
                     &waiting(lang, self.name()),
                 );
                 vec![
+                    remember,
                     Step::Navigate(self.authorize_url.clone()),
                     Step::Show { html, focus: None },
                     Step::Watch,
@@ -480,6 +490,7 @@ mod tests {
         assert_eq!(
             summary(&steps),
             [
+                "remember crm att_1",
                 "navigate https://idp/auth?state=s",
                 "show",
                 "watch",
@@ -500,16 +511,18 @@ mod tests {
         // popup.closed is only a hint.
         assert_eq!(
             summary(&flow.tick(true)),
-            ["text pb-hint The sign-in window seems to be closed. Reopen it to continue, or cancel."]
+            ["text pb-hint Can’t see the sign-in window? It may be behind this one, or it seems to be closed. Show it again to continue, or cancel."]
         );
         assert!(flow.tick(true).is_empty());
         assert_eq!(summary(&flow.action("reopen", None, &Json::Null)), ["popup https://idp/auth?state=s"]);
         assert_eq!(summary(&flow.blocked()), ["text pb-hint Your browser blocked the sign-in window. Allow pop-ups for this site and try again."]);
         assert_eq!(summary(&flow.tick(false)), ["text pb-hint -"]);
+        assert_eq!(summary(&flow.action("reopen", None, &Json::Null)), ["focus popup"]);
         // Completion.
         assert_eq!(
             summary(&flow.reply(POLL, Ok(attempt(AttemptStatus::Connected, Some("ca_9"), None)))),
             [
+                "forget",
                 r#"emit modal-closed {"modal":"oauth-waiting","appId":"crm"}"#,
                 r#"emit app-connected {"appId":"crm","accountId":"ca_9"}"#,
                 r#"done "ca_9""#
@@ -551,13 +564,20 @@ mod tests {
         let mut flow = Connect::new(config(true), "crm".into(), wire(&app(AuthType::Oauth2)), None);
         flow.start();
         flow.reply(START, Ok(started()));
-        assert_eq!(summary(&flow.action("cancel", None, &Json::Null))[1], "done error USER_CANCELLED");
+        assert_eq!(
+            summary(&flow.action("cancel", None, &Json::Null)),
+            [
+                "forget",
+                r#"emit modal-closed {"modal":"oauth-waiting","appId":"crm"}"#,
+                "done error USER_CANCELLED"
+            ]
+        );
 
         let mut expiring = Connect::new(config(true), "crm".into(), wire(&app(AuthType::Oauth2)), None);
         expiring.start();
         expiring.reply(START, Ok(started()));
         let expired = attempt(AttemptStatus::Failed, None, Some(ErrorCode::ConnectTimeout));
-        assert_eq!(summary(&expiring.reply(POLL, Ok(expired)))[1], "done error CONNECT_TIMEOUT");
+        assert_eq!(summary(&expiring.reply(POLL, Ok(expired)))[2], "done error CONNECT_TIMEOUT");
 
         let mut flaky = Connect::new(config(true), "crm".into(), wire(&app(AuthType::Oauth2)), None);
         flaky.start();
@@ -570,7 +590,7 @@ mod tests {
             summary(&flaky.reply(POLL, Err(SdkError::network("x")))),
             ["send 4 GET /v1/connect-attempts/att_1?wait=25"]
         );
-        assert_eq!(summary(&flaky.reply(POLL, Err(SdkError::network("x"))))[1], "done error NETWORK");
+        assert_eq!(summary(&flaky.reply(POLL, Err(SdkError::network("x"))))[2], "done error NETWORK");
     }
 
     #[test]
@@ -580,7 +600,10 @@ mod tests {
             summary(&flow.start()),
             [r#"send 2 POST /v1/apps/crm/connect {"fields":{},"returnTo":"https://app.example/settings"}"#]
         );
-        assert_eq!(summary(&flow.reply(START, Ok(started()))), ["go https://idp/auth?state=s"]);
+        assert_eq!(
+            summary(&flow.reply(START, Ok(started()))),
+            ["remember crm att_1", "go https://idp/auth?state=s"]
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Every SDK operation as a state machine: the browser layer feeds it events (its own start, a
 //! click, a broker answer, a message, a timer tick, a nested flow's end) and performs the
 //! [`Step`]s it returns (show markup, send a request, open the popup…). All decisions live here,
-//! in plain Rust tested natively; the executor in `js/ui.js` only carries steps out.
+//! in plain Rust tested natively; the executor in `web::run` only carries steps out.
 
 mod app_page;
 mod connect;
@@ -10,6 +10,7 @@ mod function;
 mod marketplace;
 mod redirect;
 mod request;
+mod resume;
 
 pub use app_page::AppPage;
 pub use connect::Connect;
@@ -17,6 +18,7 @@ pub use function::FunctionForm;
 pub use marketplace::Marketplace;
 pub use redirect::CompleteRedirect;
 pub use request::{Disconnect, Request};
+pub use resume::Resume;
 
 use crate::error::SdkError;
 use crate::events::{EventKind, ModalKind};
@@ -54,6 +56,8 @@ pub enum Step {
     Popup(String),
     /// Navigate the open popup.
     Navigate(String),
+    /// Bring the open popup to the front.
+    FocusPopup,
     /// Start reporting `message` events ([`Flow::message`]) and a tick every second with the
     /// popup's `closed` hint ([`Flow::tick`]).
     Watch,
@@ -63,6 +67,11 @@ pub enum Step {
     Emit(EventKind, Json),
     /// Leave the page for this URL (redirect mode).
     Go(String),
+    /// Keep this OAuth attempt in the tab's session storage (stamped with the current time), so
+    /// a reloaded page resumes it ([`Resume`]).
+    Remember { attempt_id: String, app_id: String },
+    /// Forget the stored attempt.
+    Forget,
     /// Replace the address bar's URL (`history.replaceState`).
     ReplaceUrl(String),
     /// Settle the promise now but keep the flow running (a rendered marketplace); from then on,

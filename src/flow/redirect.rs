@@ -42,7 +42,7 @@ impl Flow for CompleteRedirect {
     fn reply(&mut self, _tag: u32, reply: Result<Json, SdkError>) -> Vec<Step> {
         let attempt = match reply {
             Ok(attempt) => attempt,
-            Err(err) => return done(Err(err)),
+            Err(err) => return vec![Step::Forget, Step::Done(Err(err))],
         };
         match progress(&attempt) {
             Progress::Pending => vec![self.poll()],
@@ -52,11 +52,12 @@ impl Flow for CompleteRedirect {
                     ("accountId", Json::text(&account)),
                 ]);
                 vec![
+                    Step::Forget,
                     Step::Emit(EventKind::AppConnected, payload),
                     Step::Done(Ok(Outcome::Value(Json::String(account)))),
                 ]
             }
-            Progress::Failed(err) => done(Err(err)),
+            Progress::Failed(err) => vec![Step::Forget, Step::Done(Err(err))],
         }
     }
 }
@@ -80,13 +81,13 @@ mod tests {
         );
         assert_eq!(
             summary(&flow.reply(0, Ok(json(r#"{"status":"connected","accountId":"ca_1","appId":"idp"}"#)))),
-            [r#"emit app-connected {"appId":"idp","accountId":"ca_1"}"#, r#"done "ca_1""#]
+            ["forget", r#"emit app-connected {"appId":"idp","accountId":"ca_1"}"#, r#"done "ca_1""#]
         );
         let mut nothing = CompleteRedirect::new("/".into(), "?tab=2".into(), String::new());
         assert_eq!(summary(&nothing.start()), ["done null"]);
         let mut failed = CompleteRedirect::new("/".into(), "?patchbay_attempt=att_2".into(), String::new());
         failed.start();
         let expired = json(r#"{"status":"failed","error":{"code":"CONNECT_TIMEOUT","message":"late"}}"#);
-        assert_eq!(summary(&failed.reply(0, Ok(expired))), ["done error CONNECT_TIMEOUT"]);
+        assert_eq!(summary(&failed.reply(0, Ok(expired))), ["forget", "done error CONNECT_TIMEOUT"]);
     }
 }

@@ -1,5 +1,5 @@
 //! `Patchbay`: the class JavaScript sees. Each method checks its arguments and starts a
-//! [`crate::flow`] (run by `js/ui.js`); everything synchronous that must happen inside the
+//! [`crate::flow`] (run by [`super::run`]); everything synchronous that must happen inside the
 //! caller's click (opening the OAuth popup) is a flow's first step, carried out before the
 //! method returns.
 
@@ -8,19 +8,27 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
-use super::convert::{error_to_js, is_object, js_to_json, option, required_name, unknown_keys, value_of};
-use super::handle::{Finish, FlowHandle};
-use super::ui::{call, element, get, kind, location, rejected, run, try_parse};
+use js_sys::{Function, Promise};
+use wasm_bindgen::JsCast;
+use web_sys::Element;
+
+use super::convert::{
+    error_to_js, from_js, is_object, members, option, required_name, unknown_keys, value_of,
+};
+use super::run::{start, Finish};
+use super::surface::document;
 use crate::address::{encode_segment, BrokerUrl};
 use crate::error::SdkError;
 use crate::events::EventKind;
 use crate::flow::{
-    AppPage, CompleteRedirect, Config, Connect, Disconnect, Flow, FunctionForm, Marketplace, Outcome, Request,
+    AppPage, CompleteRedirect, Config, Connect, Disconnect, Flow, FunctionForm, Marketplace, Outcome,
+    Request, Resume,
 };
 use crate::json::{cat, Json};
 use crate::options::{
     self, validate_marketplace, AccountArg, OAuthMode, RawAccountArg, RawInit, INIT_OPTIONS,
 };
+use crate::theme::Theme;
 
 // The generated declarations name the payload types the hand-written ones define.
 #[wasm_bindgen(typescript_custom_section)]
@@ -38,11 +46,13 @@ pub struct Inner {
     pub broker: BrokerUrl,
     /// The session token.
     pub token: String,
+    /// The surfaces' colour scheme.
+    pub theme: Theme,
     /// What connect flows need.
     pub config: Config,
     /// The app list (`AppSummary` JSON), loaded by `init`.
     pub apps: RefCell<Vec<Json>>,
-    listeners: RefCell<Vec<(EventKind, JsValue)>>,
+    listeners: RefCell<Vec<(EventKind, Function)>>,
 }
 
 impl Inner {
@@ -55,14 +65,17 @@ impl Inner {
             }
         }
         for listener in listeners {
-            call(&listener, payload);
+            // What a listener throws is reported, as the DOM does for its own listeners.
+            if let Err(error) = listener.call1(&JsValue::UNDEFINED, payload) {
+                report_error(&error);
+            }
         }
     }
 }
 
 /// `JSON.parse` for JSON text fields of function forms.
 fn parse_json(text: &str) -> Option<Json> {
-    try_parse(text).first().map(js_to_json)
+    js_sys::JSON::parse(text).ok().and_then(|value| from_js(&value))
 }
 
 /// Reads the optional account argument (a string or `{ connectedAccountId | connectedAccountID,
@@ -73,11 +86,12 @@ fn account_arg(value: &JsValue, accepts_cursor: bool) -> Result<AccountArg, SdkE
     } else if value.is_string() {
         RawAccountArg { id: value_of(value), ..Default::default() }
     } else if is_object(value) {
+        let members = members(value);
         RawAccountArg {
-            id: option(value, "connectedAccountId"),
-            id_upper: option(value, "connectedAccountID"),
-            cursor: option(value, "cursor"),
-            unknown: unknown_keys(value, &["connectedAccountId", "connectedAccountID", "cursor"]),
+            id: option(&members, "connectedAccountId"),
+            id_upper: option(&members, "connectedAccountID"),
+            cursor: option(&members, "cursor"),
+            unknown: unknown_keys(&members, &["connectedAccountId", "connectedAccountID", "cursor"]),
         }
     } else {
         return Err(SdkError::invalid_option("connectedAccountId", "must be a string or an options object"));
@@ -103,8 +117,8 @@ impl Patchbay {
     /// Runs `flow`, or rejects with the argument error.
     fn start(&self, flow: Result<Box<dyn Flow>, SdkError>) -> JsValue {
         match flow {
-            Ok(flow) => run(FlowHandle::wrap(&self.inner, flow, Finish::Value), &JsValue::UNDEFINED),
-            Err(err) => rejected(&error_to_js(&err)),
+            Ok(flow) => start(&self.inner, flow, Finish::Value, None).into(),
+            Err(err) => rejected(&err),
         }
     }
 }
@@ -117,28 +131,26 @@ impl Patchbay {
     pub fn init(options: JsValue) -> JsValue {
         super::convert::install_panic_hook();
         if !is_object(&options) {
-            return rejected(&error_to_js(&SdkError::invalid_option(
-                "options",
-                "Patchbay.init takes an options object",
-            )));
+            return rejected(&SdkError::invalid_option("options", "Patchbay.init takes an options object"));
         }
+        let options = members(&options);
         let raw = RawInit {
             broker_url: option(&options, "brokerUrl"),
             session_token: option(&options, "sessionToken"),
             lang: option(&options, "lang"),
             oauth_mode: option(&options, "oauthMode"),
             return_to: option(&options, "returnTo"),
+            theme: option(&options, "theme"),
             unknown: unknown_keys(&options, &INIT_OPTIONS),
         };
         let options = match options::validate_init(raw) {
             Ok(options) => options,
-            Err(err) => return rejected(&error_to_js(&err)),
+            Err(err) => return rejected(&err),
         };
         // Redirect mode returns to the current page unless told otherwise.
         let return_to = options.return_to.unwrap_or_else(|| {
-            let page = location();
-            let part = |i: usize| page.get(i).and_then(JsValue::as_string).unwrap_or_default();
-            cat(&[&part(3), &part(0), &crate::address::query_without_attempt(&part(1))])
+            let page = Page::current();
+            cat(&[&page.origin, &page.path, &crate::address::query_without_attempt(&page.query)])
         });
         let inner = Rc::new(Inner {
             config: Config {
@@ -149,11 +161,12 @@ impl Patchbay {
             },
             broker: options.broker,
             token: options.token,
+            theme: options.theme,
             apps: RefCell::new(Vec::new()),
             listeners: RefCell::new(Vec::new()),
         });
         let flow = Request::new("GET", "/v1/apps".into(), None, Outcome::Value(Json::text("apps")));
-        run(FlowHandle::wrap(&inner, Box::new(flow), Finish::Init), &JsValue::UNDEFINED)
+        start(&inner, Box::new(flow), Finish::Init, None).into()
     }
 
     /// Connects an app: an OAuth popup (opened before this returns, so call it inside a click
@@ -207,7 +220,7 @@ impl Patchbay {
             let prefill = if prefill.is_undefined() || prefill.is_null() {
                 None
             } else if is_object(&prefill) {
-                Some(js_to_json(&prefill))
+                Some(json_argument(&prefill, "prefill")?)
             } else {
                 return Err(SdkError::invalid_option("prefill", "must be an object"));
             };
@@ -226,7 +239,7 @@ impl Patchbay {
             let account = account_arg(&connected_account_id, true)?;
             let mut body = vec![(
                 "args",
-                if args.is_undefined() { Json::Object(Vec::new()) } else { js_to_json(&args) },
+                if args.is_undefined() { Json::Object(Vec::new()) } else { json_argument(&args, "args")? },
             )];
             if let Some(id) = account.id {
                 body.push(("connectedAccountId", Json::String(id)));
@@ -265,14 +278,15 @@ impl Patchbay {
     #[wasm_bindgen(js_name = renderMarketplace, unchecked_return_type = "Promise<void>", skip_jsdoc)]
     pub fn render_marketplace(&self, options: JsValue) -> JsValue {
         let checked = if is_object(&options) {
-            let container = element(&get(&options, "container"));
+            let container = element(&js_sys::Reflect::get(&options, &"container".into()).unwrap_or_default());
+            let options = members(&options);
             let mode = validate_marketplace(
                 option(&options, "mode"),
                 &unknown_keys(&options, &["container", "mode"]),
             );
-            match (container.is_null(), mode) {
-                (false, Ok(mode)) => Ok((container, mode)),
-                (true, _) => Err(SdkError::invalid_option(
+            match (container, mode) {
+                (Some(container), Ok(mode)) => Ok((container, mode)),
+                (None, _) => Err(SdkError::invalid_option(
                     "container",
                     "must be an element or a selector matching one",
                 )),
@@ -284,9 +298,9 @@ impl Patchbay {
         match checked {
             Ok((container, mode)) => {
                 let flow = Box::new(Marketplace::new(self.inner.config.clone(), mode));
-                run(FlowHandle::wrap(&self.inner, flow, Finish::Value), &container)
+                start(&self.inner, flow, Finish::Value, Some(container)).into()
             }
-            Err(err) => rejected(&error_to_js(&err)),
+            Err(err) => rejected(&err),
         }
     }
 
@@ -295,18 +309,75 @@ impl Patchbay {
     /// connected account's id, or `null` when the URL names no attempt.
     #[wasm_bindgen(js_name = completeRedirect, unchecked_return_type = "Promise<string | null>", skip_jsdoc)]
     pub fn complete_redirect(&self) -> JsValue {
-        let page = location();
-        let part = |i: usize| page.get(i).and_then(JsValue::as_string).unwrap_or_default();
-        self.start(Ok(Box::new(CompleteRedirect::new(part(0), part(1), part(2)))))
+        let page = Page::current();
+        self.start(Ok(Box::new(CompleteRedirect::new(page.path, page.query, page.hash))))
     }
 }
 
-fn listener_args(event: &JsValue, listener: JsValue) -> Result<(EventKind, JsValue), JsValue> {
+/// After `init`: follows the connect this tab was waiting for before a reload, if any (see
+/// [`Resume`]); its end is reported through events only.
+pub fn resume_pending(inner: &Rc<Inner>) {
+    if let Some(pending) = super::pending::stored() {
+        let flow = Resume::new(pending, js_sys::Date::now(), Page::current().query);
+        let _ = start(inner, Box::new(flow), Finish::Value, None);
+    }
+}
+
+/// A rejected promise with `err` as a `PatchbayError`.
+fn rejected(err: &SdkError) -> JsValue {
+    Promise::reject(&error_to_js(err)).into()
+}
+
+/// A caller's free-form argument (`args`, `prefill`) as [`Json`].
+fn json_argument(value: &JsValue, name: &str) -> Result<Json, SdkError> {
+    from_js(value).ok_or_else(|| SdkError::invalid_option(name, "must hold only JSON values"))
+}
+
+/// An element given as itself or as a selector.
+fn element(value: &JsValue) -> Option<Element> {
+    match value.as_string() {
+        Some(selector) => document().query_selector(&selector).ok().flatten(),
+        None => value.dyn_ref::<Element>().cloned(),
+    }
+}
+
+/// `reportError(error)`: the console shows it as an uncaught error, and the SDK goes on.
+fn report_error(error: &JsValue) {
+    let report = js_sys::Reflect::get(&js_sys::global(), &"reportError".into()).ok();
+    if let Some(report) = report.and_then(|r| r.dyn_into::<Function>().ok()) {
+        let _ = report.call1(&JsValue::UNDEFINED, error);
+    }
+}
+
+/// The page's address, in parts.
+struct Page {
+    origin: String,
+    path: String,
+    query: String,
+    hash: String,
+}
+
+impl Page {
+    fn current() -> Page {
+        let location = web_sys::window().map(|w| w.location());
+        let part = |read: fn(&web_sys::Location) -> Result<String, JsValue>| {
+            location.as_ref().and_then(|l| read(l).ok()).unwrap_or_default()
+        };
+        Page {
+            origin: part(web_sys::Location::origin),
+            path: part(web_sys::Location::pathname),
+            query: part(web_sys::Location::search),
+            hash: part(web_sys::Location::hash),
+        }
+    }
+}
+
+fn listener_args(event: &JsValue, listener: JsValue) -> Result<(EventKind, Function), JsValue> {
     let event = required_name(event, "event").and_then(|name| EventKind::parse(&name));
-    match (event, kind(&listener) == 3) {
-        (Ok(event), true) => Ok((event, listener)),
+    match (event, listener.dyn_into::<Function>()) {
+        (Ok(event), Ok(listener)) => Ok((event, listener)),
         (Err(err), _) => Err(error_to_js(&err)),
-        (_, false) => Err(error_to_js(&SdkError::invalid_option("listener", "must be a function"))),
+        (_, Err(_)) => Err(error_to_js(&SdkError::invalid_option("listener", "must be a function"))),
     }
 }
 
@@ -328,6 +399,7 @@ pub fn debug_panic() -> JsValue {
     let inner = Rc::new(Inner {
         broker: BrokerUrl { base: String::new(), origin: String::new() },
         token: String::new(),
+        theme: Theme::Light,
         config: Config {
             lang: crate::i18n::Lang::En,
             popup: true,
@@ -337,5 +409,5 @@ pub fn debug_panic() -> JsValue {
         apps: RefCell::new(Vec::new()),
         listeners: RefCell::new(Vec::new()),
     });
-    run(FlowHandle::wrap(&inner, Box::new(Panics), Finish::Value), &JsValue::UNDEFINED)
+    start(&inner, Box::new(Panics), Finish::Value, None).into()
 }

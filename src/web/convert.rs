@@ -1,9 +1,12 @@
-//! Crossing the wasm boundary: JavaScript values to and from [`Json`], option objects, and
-//! [`SdkError`] to `PatchbayError`.
+//! Crossing the wasm boundary: JavaScript values to and from [`Json`] through serde-wasm-bindgen,
+//! option objects, [`SdkError`] to `PatchbayError`, and guarded listeners.
 
+use js_sys::{Array, Function, Object};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::EventTarget;
 
-use super::ui::{entries, get, items, kind, parse};
 use crate::error::SdkError;
 use crate::json::Json;
 use crate::options::OptionValue;
@@ -16,98 +19,70 @@ extern "C" {
 
     #[wasm_bindgen(constructor, js_class = "PatchbayError")]
     fn new(code: &str, message: &str, details: &JsValue) -> JsPatchbayError;
+
+    /// `callback` wrapped so that a trap (a panic) inside it rejects with `INTERNAL` through
+    /// `reject` instead of escaping into the browser's event loop.
+    fn guard(callback: &JsValue, reject: &Function) -> Function;
+
+    /// Records a panic's message for the `INTERNAL` error (debug builds).
+    #[cfg(debug_assertions)]
+    fn panicked(message: &str);
 }
 
-/// Deepest nesting read from a JavaScript value (cycles and absurd depths become `null`).
-const MAX_DEPTH: u32 = 64;
-
-/// A JavaScript value (from `JSON.parse` or a caller) as [`Json`]. Functions, symbols and
-/// `undefined` become `null`.
-pub fn js_to_json(value: &JsValue) -> Json {
-    to_json(value, 0)
+/// A JavaScript value (an answer's body, a caller's argument) as [`Json`]; `None` when it is
+/// not JSON-compatible (a function, a symbol, a cycle).
+pub fn from_js(value: &JsValue) -> Option<Json> {
+    serde_wasm_bindgen::from_value(value.clone()).ok()
 }
 
-fn to_json(value: &JsValue, depth: u32) -> Json {
-    if let Some(b) = value.as_bool() {
-        return Json::Bool(b);
-    }
-    if let Some(n) = value.as_f64() {
-        return Json::Number(n);
-    }
-    if let Some(s) = value.as_string() {
-        return Json::String(s);
-    }
-    match (kind(value), depth < MAX_DEPTH) {
-        (1, true) => {
-            let list = items(value);
-            let mut out = Vec::with_capacity(list.len());
-            for item in &list {
-                out.push(to_json(item, depth + 1));
-            }
-            Json::Array(out)
-        }
-        (2, true) => {
-            let flat = entries(value);
-            let mut out = Vec::with_capacity(flat.len() / 2);
-            for pair in flat.chunks(2) {
-                if let [key, item] = pair {
-                    out.push((key.as_string().unwrap_or_default(), to_json(item, depth + 1)));
-                }
-            }
-            Json::Object(out)
-        }
-        _ => Json::Null,
-    }
-}
-
-/// [`Json`] as a plain JavaScript value.
-pub fn json_to_js(value: &Json) -> JsValue {
-    match value {
-        Json::Null => JsValue::NULL,
-        Json::Bool(b) => JsValue::from_bool(*b),
-        Json::Number(n) => JsValue::from_f64(*n),
-        Json::String(s) => JsValue::from_str(s),
-        _ => parse(&value.to_text()),
-    }
+/// [`Json`] as a plain JavaScript value (objects as plain objects, not `Map`s).
+pub fn to_js(value: &Json) -> JsValue {
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
 }
 
 /// The `PatchbayError` for `err`.
 pub fn error_to_js(err: &SdkError) -> JsValue {
-    JsPatchbayError::new(err.code.as_str(), &err.message, &json_to_js(&err.details)).into()
-}
-
-/// Reads one member of an options object.
-pub fn option(object: &JsValue, key: &str) -> OptionValue {
-    value_of(&get(object, key))
-}
-
-/// Classifies a value passed where a string is expected.
-pub fn value_of(value: &JsValue) -> OptionValue {
-    if value.is_undefined() {
-        OptionValue::Missing
-    } else if let Some(s) = value.as_string() {
-        OptionValue::Text(s)
-    } else {
-        OptionValue::Other(if value.is_null() { "null" } else { "another type" }.into())
-    }
-}
-
-/// The own keys of `object` that are not in `known`.
-pub fn unknown_keys(object: &JsValue, known: &[&str]) -> Vec<String> {
-    let mut unknown = Vec::new();
-    for (i, key) in entries(object).iter().enumerate() {
-        if i % 2 == 0 {
-            if let Some(key) = key.as_string().filter(|k| !known.contains(&k.as_str())) {
-                unknown.push(key);
-            }
-        }
-    }
-    unknown
+    JsPatchbayError::new(err.code.as_str(), &err.message, &to_js(&err.details)).into()
 }
 
 /// Whether `value` is a plain options object (not null, an array or a function).
 pub fn is_object(value: &JsValue) -> bool {
-    kind(value) == 2
+    value.is_object() && !Array::is_array(value)
+}
+
+/// The own members of an options object, each read as a string option.
+pub fn members(object: &JsValue) -> Vec<(String, OptionValue)> {
+    let mut out = Vec::new();
+    let Some(object) = object.dyn_ref::<Object>() else { return out };
+    for entry in Object::entries(object) {
+        let entry: Array = entry.unchecked_into();
+        let key = entry.get(0).as_string().unwrap_or_default();
+        out.push((key, value_of(&entry.get(1))));
+    }
+    out
+}
+
+/// Reads one member of an options object.
+pub fn option(members: &[(String, OptionValue)], key: &str) -> OptionValue {
+    members.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+/// The members whose keys are not in `known`.
+pub fn unknown_keys(members: &[(String, OptionValue)], known: &[&str]) -> Vec<String> {
+    members.iter().filter(|(k, _)| !known.contains(&k.as_str())).map(|(k, _)| k.clone()).collect()
+}
+
+/// Classifies a value passed where a string is expected (`undefined` is absent; a value
+/// serde cannot read, such as a function, is "another type").
+pub fn value_of(value: &JsValue) -> OptionValue {
+    if value.is_undefined() {
+        return OptionValue::Missing;
+    }
+    if value.is_null() {
+        return OptionValue::Other("null".into());
+    }
+    serde_wasm_bindgen::from_value(value.clone())
+        .unwrap_or_else(|_| OptionValue::Other("another type".into()))
 }
 
 /// A string argument that must be present (an app id, a function name).
@@ -119,22 +94,45 @@ pub fn required_name(value: &JsValue, name: &str) -> Result<String, SdkError> {
     }
 }
 
-/// Installs the debug panic hook (once): the panic message is handed to `js/ui.js` before the
-/// wasm traps, so the flow executor rejects the operation's promise with an `INTERNAL`
-/// PatchbayError carrying it instead of an opaque `RuntimeError: unreachable`. (Nothing is
-/// thrown from the hook: unwinding out of it would skip the destructors of the frames below.)
+/// Adds a listener for `event` on `target`, guarded by `reject`; returns the function added (to
+/// remove it later). The closure belongs to the JavaScript function from then on.
+pub fn listener<E: wasm_bindgen::convert::FromWasmAbi + 'static>(
+    target: &EventTarget,
+    event: &str,
+    callback: impl FnMut(E) + 'static,
+    reject: &Function,
+) -> Result<Function, JsValue> {
+    let function = guarded(Closure::<dyn FnMut(E)>::new(callback).into_js_value(), reject);
+    target.add_event_listener_with_callback(event, &function)?;
+    Ok(function)
+}
+
+/// A guarded function running `callback`.
+pub fn guarded(callback: JsValue, reject: &Function) -> Function {
+    guard(&callback, reject)
+}
+
+/// Runs `callback` now, guarded by `reject` (used where a future resumes the SDK's logic, so a
+/// panic there rejects the operation instead of breaking the task queue).
+pub fn run_guarded(callback: impl FnOnce() + 'static, reject: &Function) {
+    let _ = guarded(Closure::once_into_js(callback), reject).call0(&JsValue::UNDEFINED);
+}
+
+/// Installs the debug panic hook (once): the panic message is handed to `js/error.js` before
+/// the wasm traps, so the guard rejects the operation's promise with an `INTERNAL`
+/// PatchbayError carrying it instead of an opaque `RuntimeError: unreachable`.
 #[cfg(debug_assertions)]
 pub fn install_panic_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            super::ui::panicked(&info.to_string());
+            panicked(&info.to_string());
             previous(info);
         }));
     });
 }
 
-/// Release builds abort on panic (smallest code); the executor maps the trap to `INTERNAL`.
+/// Release builds abort on panic (smallest code); the guards map the trap to `INTERNAL`.
 #[cfg(not(debug_assertions))]
 pub fn install_panic_hook() {}

@@ -38,6 +38,10 @@ pub struct Bundle {
     pub wasm: PathBuf,
     /// The ES-module JS glue (`<lib>.js`).
     pub js: PathBuf,
+    /// The JS files the glue imports (wasm-bindgen's `snippets/`).
+    pub snippets: Vec<PathBuf>,
+    /// The bound module before wasm-opt, names kept (for size analysis).
+    pub named: PathBuf,
 }
 
 /// Records which raw module `target/pkg` was built from, so one `cargo xtask test` (budget, then
@@ -70,13 +74,14 @@ pub fn build_release(ws: &Workspace) -> Result<Bundle> {
         && js.is_file()
     {
         println!("bundle in {} is up to date", out_dir.display());
-        return Ok(Bundle { wasm, js });
+        return Bundle::found(wasm, js, &out_dir);
     }
     if out_dir.exists() {
         fs::remove_dir_all(&out_dir).with_context(|| format!("emptying {}", out_dir.display()))?;
     }
     cmd::run(ws.command("wasm-bindgen").args(["--target", "web", "--out-dir"]).arg(&out_dir).arg(&raw))?;
 
+    fs::copy(&wasm, out_dir.join(NAMED)).with_context(|| format!("copying {}", wasm.display()))?;
     optimise(ws, &raw, &wasm)?;
 
     for file in [&wasm, &js] {
@@ -84,11 +89,38 @@ pub fn build_release(ws: &Workspace) -> Result<Bundle> {
             bail!("the bundle lacks {}", file.display());
         }
     }
-    let bundle = Bundle { wasm, js };
+    let bundle = Bundle::found(wasm, js, &out_dir)?;
     smoke_test(ws, &bundle)?;
     fs::write(out_dir.join(STAMP), stamp)
         .with_context(|| format!("writing {}", out_dir.join(STAMP).display()))?;
     Ok(bundle)
+}
+
+/// The bound module before optimisation (beside the bundle, not part of it).
+const NAMED: &str = "named.wasm.unoptimised";
+
+impl Bundle {
+    fn found(wasm: PathBuf, js: PathBuf, out_dir: &Path) -> Result<Bundle> {
+        let mut snippets = Vec::new();
+        collect_js(&out_dir.join("snippets"), &mut snippets)?;
+        snippets.sort();
+        Ok(Bundle { wasm, js, snippets, named: out_dir.join(NAMED) })
+    }
+}
+
+fn collect_js(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_js(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "js") {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// A fingerprint of the raw module's bytes.

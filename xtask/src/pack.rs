@@ -14,7 +14,7 @@ use crate::cmd;
 use crate::workspace::Workspace;
 
 /// The package entry (js/patchbay.js) must stay small: it is what every page downloads first.
-const ENTRY_GZIP_BUDGET: u64 = 10 * 1024;
+const ENTRY_GZIP_BUDGET: u64 = 1024;
 const GLUE: &str = "patchbay_sdk.js";
 const WASM: &str = "patchbay_sdk_bg.wasm";
 

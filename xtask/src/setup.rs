@@ -11,8 +11,9 @@ use crate::workspace::Workspace;
 
 /// The wasm target the SDK compiles to.
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
-/// wasm-pack's pinned version (its own lockfile works here, so it installs `--locked`).
-const WASM_PACK_VERSION: &str = "0.15.1";
+/// Cargo-installed tools at pinned versions (their own lockfiles work here, so `--locked`):
+/// wasm-pack runs the browser tests, twiggy names what the wasm bundle's bytes are.
+const CARGO_TOOLS: &[(&str, &str)] = &[("wasm-pack", "0.15.1"), ("twiggy", "0.8.0")];
 /// Debian packages, each with the file that proves it is installed.
 const APT_PACKAGES: &[(&str, &str)] = &[
     ("chromium", "/usr/bin/chromium"),
@@ -33,7 +34,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
     let started = std::time::Instant::now();
     wasm_target(ws)?;
     wasm_bindgen_cli(ws)?;
-    wasm_pack(ws)?;
+    cargo_tools(ws)?;
     apt_packages(ws)?;
     npm_tools(ws)?;
     python_peers(ws)?;
@@ -77,19 +78,21 @@ fn wasm_bindgen_cli(ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
-fn wasm_pack(ws: &Workspace) -> Result<()> {
-    let present = cmd::probe(ws.command("wasm-pack").arg("--version"))
-        .is_some_and(|out| out.split_whitespace().eq(["wasm-pack", WASM_PACK_VERSION]));
-    report(&format!("wasm-pack {WASM_PACK_VERSION}"), !present);
-    if !present {
-        cmd::run(ws.command("cargo").args([
-            "install",
-            "wasm-pack",
-            "--version",
-            WASM_PACK_VERSION,
-            "--locked",
-            "--force",
-        ]))?;
+fn cargo_tools(ws: &Workspace) -> Result<()> {
+    for (tool, version) in CARGO_TOOLS {
+        let present = cmd::probe(ws.command(tool).arg("--version"))
+            .is_some_and(|out| out.split_whitespace().eq([*tool, *version]));
+        report(&format!("{tool} {version}"), !present);
+        if !present {
+            cmd::run(ws.command("cargo").args([
+                "install",
+                tool,
+                "--version",
+                version,
+                "--locked",
+                "--force",
+            ]))?;
+        }
     }
     Ok(())
 }

@@ -117,7 +117,8 @@ impl Stage {
             Stage::Budget => {
                 let bundle = bundle::build_release(ws)?;
                 budget::check(ws, &bundle)?;
-                report_snippets(ws, &bundle)?;
+                sdk_crates(ws)?;
+                js_policy(ws)?;
                 typecheck(ws, &bundle)
             }
             Stage::E2e => crate::e2e::run(ws, &[]),
@@ -169,41 +170,82 @@ fn human(elapsed: Duration) -> String {
     }
 }
 
-/// Prints what else the SDK loads besides wasm and glue (the hand-written JS imported by the
-/// wasm module, and the package entry), so the report shows the whole download.
-fn report_snippets(ws: &Workspace, bundle: &Bundle) -> Result<()> {
-    let mut total = 0;
-    let mut files = vec![ws.root.join("js/patchbay.js")];
-    let snippets = bundle.js.with_file_name("snippets");
-    let mut dirs = vec![snippets];
-    while let Some(dir) = dirs.pop() {
-        for entry in
-            std::fs::read_dir(&dir).map_err(|err| anyhow::anyhow!("reading {}: {err}", dir.display()))?
-        {
-            let path = entry?.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                files.push(path);
+/// The crates the product's specification fixes for the SDK: each must stay in the shipped
+/// (wasm32, normal) dependency graph.
+const SDK_CRATES: [&str; 9] = [
+    "wasm-bindgen",
+    "wasm-bindgen-futures",
+    "web-sys",
+    "js-sys",
+    "serde",
+    "serde-wasm-bindgen",
+    "gloo-net",
+    "gloo-storage",
+    "thiserror",
+];
+
+/// Fails when one of [`SDK_CRATES`] dropped out of the SDK's shipped dependency graph.
+fn sdk_crates(ws: &Workspace) -> Result<()> {
+    let tree = cmd::capture(ws.command("cargo").args([
+        "tree",
+        "--package",
+        "patchbay-sdk",
+        "--target",
+        WASM_TARGET,
+        "--edges",
+        "normal",
+        "--prefix",
+        "none",
+    ]))?;
+    let tree = String::from_utf8_lossy(&tree);
+    let shipped: Vec<&str> = tree.lines().filter_map(|line| line.split_whitespace().next()).collect();
+    let missing: Vec<&str> = SDK_CRATES.iter().copied().filter(|name| !shipped.contains(name)).collect();
+    if !missing.is_empty() {
+        bail!("the SDK's shipped dependency graph lacks {}", missing.join(", "));
+    }
+    println!("SDK crates: all {} in the wasm32 dependency graph", SDK_CRATES.len());
+    Ok(())
+}
+
+/// What no hand-written JavaScript under js/ may use: the SDK's DOM work, requests, popup,
+/// timers and storage live in its Rust module.
+const JS_FORBIDDEN: [&str; 14] = [
+    "document.",
+    "window.",
+    "fetch(",
+    "XMLHttpRequest",
+    "setTimeout",
+    "setInterval",
+    "requestAnimationFrame",
+    "localStorage",
+    "sessionStorage",
+    "addEventListener",
+    "querySelector",
+    "createElement",
+    "dispatchEvent",
+    "history.",
+];
+
+/// Fails when a file under js/ touches the DOM, fetch, `window.open`, timers or storage.
+fn js_policy(ws: &Workspace) -> Result<()> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(ws.root.join("js"))? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "js") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for api in JS_FORBIDDEN.iter().filter(|api| code.contains(**api)) {
+                found.push(format!("{}:{}: {api}", path.display(), number + 1));
             }
         }
     }
-    for file in &files {
-        let gzip = budget::gzip_len(ws, file)?;
-        total += gzip;
-        println!(
-            "{:<30} {:>10} {:>12}",
-            file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-            "",
-            format!("{gzip} B")
-        );
+    if !found.is_empty() {
+        bail!("hand-written JavaScript does the SDK's browser work:\n{}", found.join("\n"));
     }
-    println!(
-        "{:<30} {:>10} {:>12}   (entry and snippets, not in the wasm + glue budget)",
-        "JS besides the glue",
-        "",
-        format!("{total} B")
-    );
+    println!("js/: no DOM, fetch, popup, timer or storage use");
     Ok(())
 }
 

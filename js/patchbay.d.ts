@@ -153,7 +153,7 @@ export class Patchbay {
    * POPUP_BLOCKED) or a credential form. Resolves with the account's id. With
    * `connectedAccountId`, that account is reconnected in place.
    */
-  connectApp(appId: string, connectedAccountId?: string): Promise<string>;
+  connectApp(appId: string, connectedAccountId?: string | AccountOptions): Promise<string>;
   /** The app's page (accounts, connect, reconnect, disconnect); resolves when closed. */
   showApp(appId: string): Promise<void>;
   /** Disconnects the account (required once the user has several: CONNECTED_ACCOUNT_REQUIRED). */

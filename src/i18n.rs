@@ -101,8 +101,8 @@ texts! {
     StatusActive => ["Connected", "Conectada", "Connecté", "接続済み", "Conectada"],
     /// Account status `needs_reauth`.
     StatusNeedsReauth => ["Needs reconnecting", "Hay que reconectarla", "À reconnecter", "再接続が必要です", "Precisa reconectar"],
-    /// When an account was connected.
-    ConnectedOn => ["Connected on {date}", "Conectada el {date}", "Connecté le {date}", "{date} に接続", "Conectada em {date}"],
+    /// When an account was connected (beside its status badge, so worded apart from it).
+    ConnectedOn => ["Added on {date}", "Añadida el {date}", "Ajouté le {date}", "{date} に追加", "Adicionada em {date}"],
     /// Title of the OAuth waiting overlay.
     WaitingTitle => ["Waiting for {app}…", "Esperando a {app}…", "En attente de {app}…", "{app} を待っています…", "Aguardando {app}…"],
     /// Body of the OAuth waiting overlay.
@@ -171,6 +171,20 @@ texts! {
     Manage => ["Manage", "Gestionar", "Gérer", "管理", "Gerenciar"],
     /// Loading placeholder.
     Loading => ["Loading…", "Cargando…", "Chargement…", "読み込み中…", "Carregando…"],
+    /// Label of the marketplace's search box.
+    SearchIntegrations => ["Search integrations", "Buscar integraciones", "Rechercher une intégration", "連携を検索", "Pesquisar integrações"],
+    /// Label of the marketplace's category filter.
+    Category => ["Category", "Categoría", "Catégorie", "カテゴリー", "Categoria"],
+    /// The category filter's "no filter" choice.
+    AllCategories => ["All categories", "Todas las categorías", "Toutes les catégories", "すべてのカテゴリー", "Todas as categorias"],
+    /// How many tiles the filter shows.
+    ShownCount => ["{n} of {total} integrations", "{n} de {total} integraciones", "{n} intégrations sur {total}", "{total} 件中 {n} 件の連携", "{n} de {total} integrações"],
+    /// The filter shows no tile.
+    NoMatch => ["No integration matches your search.", "Ninguna integración coincide con tu búsqueda.", "Aucune intégration ne correspond à votre recherche.", "検索に一致する連携はありません。", "Nenhuma integração corresponde à sua pesquisa."],
+    /// An app nobody can connect yet (no OAuth client for it).
+    NotAvailable => ["Not available yet", "Aún no disponible", "Pas encore disponible", "まだ利用できません", "Ainda não disponível"],
+    /// Link to an app's API documentation.
+    Documentation => ["Documentation", "Documentación", "Documentation", "ドキュメント", "Documentação"],
 }
 
 /// The string `key` in `lang`.

@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 pub mod accounts;
 pub mod address;
 pub mod attempt;
+pub mod browse;
 pub mod error;
 pub mod events;
 pub mod flow;

@@ -4,6 +4,7 @@
 //! accessibility attributes, is plain Rust tested natively.
 
 use crate::accounts::{count, status_text, tile_status};
+use crate::browse::{categories, category_label, Filter, TOOLBAR_FROM};
 use crate::html::Html;
 use crate::i18n::{fill, text, Lang, Text};
 use crate::json::{format_number, Json};
@@ -269,6 +270,8 @@ pub struct AppPageView<'a> {
     pub lang: Lang,
     /// The app's description.
     pub description: Option<&'a str>,
+    /// The provider's API documentation.
+    pub docs: Option<&'a str>,
     /// The user's accounts (the broker's `ConnectedAccount` JSON).
     pub accounts: &'a [Json],
     /// The connect button's label, when the policy offers one.
@@ -287,6 +290,11 @@ pub fn app_page(v: &AppPageView<'_>) -> String {
     let mut h = Html::new();
     if let Some(description) = v.description {
         h.raw(r#"<p class="muted">"#).text(description).raw("</p>");
+    }
+    // Only http(s) links: the broker's catalog is checked, but a link is the page's to guard.
+    if let Some(docs) = v.docs.filter(|url| url.starts_with("https://") || url.starts_with("http://")) {
+        h.raw(r#"<a class="docs" target="_blank" rel="noopener noreferrer""#).attr("href", docs).raw(">");
+        h.text(text(lang, Text::Documentation)).raw("</a>");
     }
     h.raw(r#"<h3 id="pb-accounts">"#).text(text(lang, Text::ConnectedAccounts));
     h.raw(r#"</h3><ul aria-labelledby="pb-accounts">"#);
@@ -348,18 +356,32 @@ pub fn app_page(v: &AppPageView<'_>) -> String {
     if let Some(label) = v.connect {
         button(&mut h, "connect", None, "primary", v.busy, text(lang, label));
     }
-    button(&mut h, "close", None, "", false, text(lang, Text::Close));
-    h.raw("</div>");
+    // First focus on Close: Enter on a freshly opened page must not reconnect or disconnect.
+    h.raw(r#"<button type="button" data-action="close" data-autofocus="">"#);
+    h.text(text(lang, Text::Close)).raw("</button></div>");
     h.finish()
 }
 
-/// The marketplace grid: one tile per app with its connection state and action. `heading` is
-/// false inside a dialog (whose title names it), where `close` adds a Close button.
-pub fn marketplace(lang: Lang, apps: &[Json], status: Option<&str>, heading: bool, close: bool) -> String {
+/// The marketplace grid: one tile per app with its icon, category, connection state and action.
+/// `heading` is false inside a dialog (whose title names it), where `close` adds a Close button.
+/// A large marketplace gets a search box and a category filter; `filter` is applied here, and
+/// again without re-rendering while the user types ([`crate::browse`]).
+pub fn marketplace(
+    lang: Lang,
+    apps: &[Json],
+    status: Option<&str>,
+    heading: bool,
+    close: bool,
+    filter: &Filter,
+) -> String {
     let mut h = Html::new();
     let label = text(lang, Text::Integrations);
     if heading {
         h.raw(r#"<h2 id="pb-mp">"#).text(label).raw("</h2>");
+    }
+    let shown = filter.shown(apps);
+    if apps.len() > TOOLBAR_FROM {
+        toolbar(&mut h, lang, apps, filter, shown.len());
     }
     h.raw(r#"<p class="status" role="status" id="pb-status">"#)
         .text(status.unwrap_or(""))
@@ -370,28 +392,7 @@ pub fn marketplace(lang: Lang, apps: &[Json], status: Option<&str>, heading: boo
         h.attr("aria-label", label).raw(">");
     }
     for (i, app) in apps.iter().enumerate() {
-        let name_id = format!("t{i}");
-        h.raw(r#"<li class="tile""#)
-            .attr("data-app-id", app.str_at("id"))
-            .raw("><h3")
-            .attr("id", &name_id)
-            .raw(">");
-        h.text(app.str_at("name")).raw("</h3>");
-        if let Some(description) = app.opt_str("description") {
-            h.raw(r#"<p class="muted">"#).text(description).raw("</p>");
-        }
-        let accounts = count(app);
-        h.raw("<p>").text(&tile_status(lang, accounts)).raw("</p>");
-        let opens_page = accounts > 0;
-        h.raw(r#"<button type="button""#);
-        if !opens_page {
-            h.raw(r#" class="primary""#);
-        }
-        h.raw(r#" data-action="open""#)
-            .attr("data-id", app.str_at("id"))
-            .attr("aria-describedby", &name_id)
-            .raw(">");
-        h.text(text(lang, if opens_page { Text::Manage } else { Text::Connect })).raw("</button></li>");
+        tile(&mut h, lang, app, i, shown.iter().any(|id| id == app.str_at("id")));
     }
     h.raw("</ul>");
     if close {
@@ -400,6 +401,81 @@ pub fn marketplace(lang: Lang, apps: &[Json], status: Option<&str>, heading: boo
         h.raw("</div>");
     }
     h.finish()
+}
+
+/// The search box, the category filter and the count of tiles shown.
+fn toolbar(h: &mut Html, lang: Lang, apps: &[Json], filter: &Filter, shown: usize) {
+    h.raw(r#"<div class="toolbar" role="search"><input type="search" id="pb-q" name="q" data-action="filter" autocomplete="off""#)
+        .attr("aria-label", text(lang, Text::SearchIntegrations))
+        .attr("placeholder", text(lang, Text::SearchIntegrations))
+        .attr("value", &filter.query)
+        .raw(r#"><select id="pb-cat" name="cat" data-action="filter""#)
+        .attr("aria-label", text(lang, Text::Category))
+        .raw(r#"><option value="">"#)
+        .text(text(lang, Text::AllCategories))
+        .raw("</option>");
+    for id in categories(apps) {
+        h.raw("<option")
+            .attr("value", &id)
+            .flag("selected", filter.category.as_deref() == Some(&id))
+            .raw(">");
+        h.text(category_label(&id)).raw("</option>");
+    }
+    h.raw(r#"</select></div><p class="muted" role="status" id="pb-count">"#)
+        .text(&shown_count(lang, shown, apps.len()))
+        .raw("</p>");
+}
+
+/// "12 of 63 integrations", or that nothing matches.
+pub fn shown_count(lang: Lang, shown: usize, total: usize) -> String {
+    if shown == 0 {
+        return text(lang, Text::NoMatch).to_owned();
+    }
+    fill(lang, Text::ShownCount, &[("n", &shown.to_string()), ("total", &total.to_string())])
+}
+
+/// One app's tile (`hidden` when the filter leaves it out).
+fn tile(h: &mut Html, lang: Lang, app: &Json, index: usize, shown: bool) {
+    let name_id = format!("t{index}");
+    h.raw(r#"<li class="tile""#)
+        .attr("data-app-id", app.str_at("id"))
+        .flag("hidden", !shown)
+        .raw("><div class=\"head\">");
+    if let Some(icon) = app.get("icon") {
+        // Colours go through the CSSOM (see `Surface::show`): no style attribute under a strict CSP.
+        h.raw(r#"<span class="icon" aria-hidden="true""#)
+            .attr("data-bg", icon.str_at("background"))
+            .attr("data-fg", icon.str_at("foreground"))
+            .raw(">")
+            .text(icon.str_at("monogram"))
+            .raw("</span>");
+    }
+    h.raw("<div><h3").attr("id", &name_id).raw(">").text(app.str_at("name")).raw("</h3>");
+    if let Some(category) = app.opt_str("category") {
+        h.raw(r#"<p class="muted cat">"#).text(category_label(category)).raw("</p>");
+    }
+    h.raw("</div></div>");
+    if let Some(description) = app.opt_str("description") {
+        h.raw(r#"<p class="muted">"#).text(description).raw("</p>");
+    }
+    let accounts = count(app);
+    // Apps a user cannot connect yet (an OAuth app without a client) say so instead.
+    let usable = app.get("usable").and_then(Json::as_bool).unwrap_or(true);
+    if !usable && accounts == 0 {
+        h.raw(r#"<p><span class="badge warn">"#).text(text(lang, Text::NotAvailable)).raw("</span></p></li>");
+        return;
+    }
+    h.raw("<p>").text(&tile_status(lang, accounts)).raw("</p>");
+    let opens_page = accounts > 0;
+    h.raw(r#"<button type="button""#);
+    if !opens_page {
+        h.raw(r#" class="primary""#);
+    }
+    h.raw(r#" data-action="open""#)
+        .attr("data-id", app.str_at("id"))
+        .attr("aria-describedby", &name_id)
+        .raw(">");
+    h.text(text(lang, if opens_page { Text::Manage } else { Text::Connect })).raw("</button></li>");
 }
 
 /// The button `renderMarketplace` shows in modal mode.
@@ -555,6 +631,7 @@ mod tests {
         let mut view = AppPageView {
             lang: Lang::En,
             description: None,
+            docs: Some("https://developers.example/api"),
             accounts: &accounts,
             connect: Some(Text::ConnectAnother),
             confirming: None,
@@ -562,10 +639,11 @@ mod tests {
             busy: false,
         };
         let html = app_page(&view);
+        assert!(html.contains(r#"<a class="docs" target="_blank" rel="noopener noreferrer" href="https://developers.example/api">Documentation</a>"#), "{html}");
         assert!(html.contains(r#"<span class="name" id="n1">&lt;bob&gt;</span><span class="badge warn">Needs reconnecting</span>"#), "{html}");
         assert!(
             html.contains(
-                r#"Connected on <time datetime="2025-01-02T00:00:00Z">2025-01-02T00:00:00Z</time></div>"#
+                r#"Added on <time datetime="2025-01-02T00:00:00Z">2025-01-02T00:00:00Z</time></div>"#
             ),
             "{html}"
         );
@@ -578,7 +656,9 @@ mod tests {
         assert!(html.contains(r#"data-action="keep" data-autofocus="" disabled="""#), "{html}");
         view.accounts = &[];
         view.connect = None;
+        view.docs = Some("javascript:alert(1)");
         let html = app_page(&view);
+        assert!(!html.contains("docs"), "only http(s) links: {html}");
         assert!(
             html.contains("No account connected yet.") && !html.contains(r#"data-action="connect""#),
             "{html}"
@@ -597,7 +677,8 @@ mod tests {
                 connected_accounts: n,
             })
         };
-        let html = marketplace(Lang::En, &[app("a", 0), app("b", 2)], Some("Oops"), true, false);
+        let html =
+            marketplace(Lang::En, &[app("a", 0), app("b", 2)], Some("Oops"), true, false, &Filter::default());
         assert!(html.contains(r#"<h2 id="pb-mp">Integrations</h2><p class="status" role="status" id="pb-status">Oops</p><ul class="grid" aria-labelledby="pb-mp">"#), "{html}");
         assert!(
             html.contains(
@@ -606,7 +687,7 @@ mod tests {
             "{html}"
         );
         assert!(html.contains(r#"<p>2 accounts connected</p><button type="button" data-action="open" data-id="b" aria-describedby="t1">Manage</button>"#), "{html}");
-        let modal = marketplace(Lang::En, &[], None, false, true);
+        let modal = marketplace(Lang::En, &[], None, false, true, &Filter::default());
         assert!(modal.contains(r#"aria-label="Integrations""#) && modal.contains(r#"data-action="close""#));
     }
 

@@ -51,6 +51,7 @@ impl AppPage {
         let view = AppPageView {
             lang,
             description: app.opt_str("description"),
+            docs: app.opt_str("docsUrl"),
             accounts,
             connect: connect_label(app.str_at("accountsPolicy"), accounts.len()),
             confirming: self.confirming.as_deref(),

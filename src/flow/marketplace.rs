@@ -8,13 +8,14 @@ use super::app_page::AppPage;
 use super::connect::Connect;
 use super::{closed, describe, done, Config, Flow, Outcome, Step};
 use crate::accounts::count;
+use crate::browse::Filter;
 use crate::error::SdkError;
 use crate::events::ModalKind;
 use crate::html::Html;
 use crate::i18n::{text, Text};
 use crate::json::Json;
 use crate::options::MarketplaceMode;
-use crate::view::{dialog, marketplace, marketplace_button};
+use crate::view::{dialog, marketplace, marketplace_button, shown_count};
 
 const APPS: u32 = 1;
 const CHILD: u32 = 2;
@@ -32,6 +33,8 @@ pub struct Marketplace {
     loading: bool,
     /// The tiles changed while it was: its answer is stale, fetch again.
     reload: bool,
+    /// The search and category the user filters by.
+    filter: Filter,
 }
 
 impl Marketplace {
@@ -46,6 +49,7 @@ impl Marketplace {
             ready: false,
             loading: false,
             reload: false,
+            filter: Filter::default(),
         }
     }
 
@@ -63,14 +67,14 @@ impl Marketplace {
     fn show(&mut self) -> Vec<Step> {
         let lang = self.config.lang;
         let html = if self.dialog {
-            let grid = marketplace(lang, &self.apps, self.status.as_deref(), false, true);
+            let grid = marketplace(lang, &self.apps, self.status.as_deref(), false, true, &self.filter);
             dialog(lang, text(lang, Text::Integrations), true, None, &grid)
         } else {
             let mut h = Html::new();
             h.raw("<section").attr("lang", lang.tag()).raw(">");
             match self.mode {
                 MarketplaceMode::Inline => {
-                    h.raw(&marketplace(lang, &self.apps, self.status.as_deref(), true, false))
+                    h.raw(&marketplace(lang, &self.apps, self.status.as_deref(), true, false, &self.filter))
                 }
                 MarketplaceMode::Modal => h.raw(&marketplace_button(lang)),
             };
@@ -99,10 +103,16 @@ impl Flow for Marketplace {
         }
     }
 
-    fn action(&mut self, name: &str, id: Option<&str>, _values: &Json) -> Vec<Step> {
+    fn action(&mut self, name: &str, id: Option<&str>, values: &Json) -> Vec<Step> {
         match (name, id) {
             ("close" | "cancel", _) if self.dialog => {
                 vec![closed(ModalKind::Marketplace, "mode", "modal"), Step::Done(Ok(Outcome::Undefined))]
+            }
+            ("filter", _) => {
+                self.filter = Filter::from_values(values);
+                let shown = self.filter.shown(&self.apps);
+                let count = shown_count(self.config.lang, shown.len(), self.apps.len());
+                vec![Step::Filter(shown), Step::Text("pb-count", Some(count))]
             }
             ("browse", _) => {
                 let dialog = Marketplace {
@@ -210,6 +220,38 @@ mod tests {
         assert!(market.child(CHILD, Ok(Json::Null)).is_empty());
         assert_eq!(summary(&market.reply(APPS, Ok(apps()))), ["send 1 GET /v1/apps"], "the answer was stale");
         assert_eq!(summary(&market.reply(APPS, Ok(apps()))), ["show"]);
+    }
+
+    #[test]
+    fn a_large_marketplace_filters_its_tiles_in_place() {
+        let many: Vec<AppSummary> = (0..8)
+            .map(|i| AppSummary {
+                id: format!("app{i}"),
+                name: format!("App {i}"),
+                description: Some(if i % 2 == 0 { "Tickets".into() } else { "Deals".into() }),
+                auth_type: AuthType::ApiKey,
+                accounts_policy: AccountsPolicy::One,
+                connected_accounts: 0,
+            })
+            .collect();
+        let mut market = Marketplace::new(config(true), MarketplaceMode::Inline);
+        market.start();
+        let html = shown(&market.reply(APPS, Ok(wire(&AppList { apps: many }))));
+        assert!(html.contains(r#"id="pb-q""#) && html.contains("8 of 8 integrations"), "{html}");
+        let values = crate::flow::testing::json(r#"{"pb-q":"deals","pb-cat":""}"#);
+        assert_eq!(
+            summary(&market.action("filter", None, &values)),
+            ["filter app1 app3 app5 app7", "text pb-count 4 of 8 integrations"]
+        );
+        // A reload keeps the filter: the hidden tiles stay hidden.
+        market.action("accounts-changed", None, &Json::Null);
+        let html = shown(&market.reply(APPS, Ok(wire(&AppList { apps: Vec::new() }))));
+        assert!(!html.contains("pb-q"), "no toolbar for a few apps");
+        let none = crate::flow::testing::json(r#"{"pb-q":"nothing like this","pb-cat":""}"#);
+        assert_eq!(
+            summary(&market.action("filter", None, &none))[1],
+            "text pb-count No integration matches your search."
+        );
     }
 
     #[test]

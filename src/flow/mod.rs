@@ -46,6 +46,8 @@ pub enum Step {
     Problems(Vec<(String, String)>, Option<String>),
     /// Put the submit button in (or out of) its pending state, with this label.
     Busy(bool, String),
+    /// Show only the marketplace tiles of these apps (the others stay rendered, hidden).
+    Filter(Vec<String>),
     /// Set the text of the element `id` and show it (`None`: hide it).
     Text(&'static str, Option<String>),
     /// Send a request to the broker; the answer comes back through [`Flow::reply`] with `tag`.

@@ -30,6 +30,7 @@ pub fn summary(steps: &[Step]) -> Vec<String> {
                 summary.as_deref().unwrap_or("-")
             ),
             Step::Busy(on, label) => format!("busy {on} {label}"),
+            Step::Filter(ids) => format!("filter {}", ids.join(" ")),
             Step::Text(id, text) => format!("text {id} {}", text.as_deref().unwrap_or("-")),
             Step::Send { tag, method, path, body, raw } => format!(
                 "send {tag} {method} {path}{}{}",

@@ -154,6 +154,7 @@ impl Run {
             }
             Step::Problems(list, summary) => self.with_surface(|s| s.problems(&list, summary.as_deref())),
             Step::Busy(on, label) => self.with_surface(|s| s.busy(on, &label)),
+            Step::Filter(shown) => self.with_surface(|s| s.filter(&shown)),
             Step::Text(id, text) => self.with_surface(|s| s.set_text(id, text.as_deref())),
             Step::Send { tag, method, path, body, raw } => self.send(tag, method, &path, body, raw),
             Step::Popup(url) => {

@@ -103,6 +103,21 @@ impl Surface {
             },
             reject,
         )?);
+        // Typing in the marketplace's search box, or choosing a category.
+        for event in ["input", "change"] {
+            let act = on_action.clone();
+            listeners.push(listener(
+                &root,
+                event,
+                move |event: Event| {
+                    let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
+                    if let Some(name) = target.and_then(|t| t.get_attribute("data-action")) {
+                        act(&name, None);
+                    }
+                },
+                reject,
+            )?);
+        }
         let act = on_action.clone();
         listeners.push(listener(
             &root,
@@ -156,6 +171,7 @@ impl Surface {
         // Read again on each render: a host may change its brand while the SDK is shown.
         keep_accent_readable(&self.host);
         self.root.set_inner_html(html);
+        self.paint_icons();
         self.localise_dates();
         self.focus_in(focus);
     }
@@ -196,6 +212,31 @@ impl Surface {
             .or_else(|| if self.modal { visible(&self.root).into_iter().next() } else { None });
         if let Some(target) = target.and_then(|t| t.dyn_into::<HtmlElement>().ok()) {
             let _ = target.focus();
+        }
+    }
+
+    /// App icons take their colours (`data-bg`, `data-fg`) through the CSSOM: a strict CSP
+    /// refuses style attributes in markup.
+    fn paint_icons(&self) {
+        for icon in self.all("[data-bg]") {
+            if let Some(icon) = icon.dyn_ref::<HtmlElement>() {
+                let style = icon.style();
+                let _ = style
+                    .set_property("background-color", &icon.get_attribute("data-bg").unwrap_or_default());
+                let _ = style.set_property("color", &icon.get_attribute("data-fg").unwrap_or_default());
+            }
+        }
+    }
+
+    /// Shows the marketplace tiles of `apps` only.
+    pub fn filter(&self, apps: &[String]) {
+        for tile in self.all("li[data-app-id]") {
+            let id = tile.get_attribute("data-app-id").unwrap_or_default();
+            let _ = if apps.contains(&id) {
+                tile.remove_attribute("hidden")
+            } else {
+                tile.set_attribute("hidden", "")
+            };
         }
     }
 

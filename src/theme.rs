@@ -72,7 +72,13 @@ fn parse_color(css: &str) -> Option<[u8; 3]> {
     }
     let inner = css.strip_prefix("rgba(").or_else(|| css.strip_prefix("rgb("))?.strip_suffix(')')?;
     let mut channels = inner.split([',', ' ', '/']).filter(|part| !part.is_empty());
-    let mut next = || channels.next()?.trim().parse::<f64>().ok().map(|v| v.clamp(0.0, 255.0).round() as u8);
+    // Whole channels are enough to choose black or white (and integer parsing keeps float
+    // parsing out of the bundle): "190.6" reads as 190.
+    let mut next = || {
+        let channel = channels.next()?.trim();
+        let whole = channel.split('.').next()?;
+        whole.parse::<u16>().ok().map(|v| v.min(255) as u8)
+    };
     Some([next()?, next()?, next()?])
 }
 

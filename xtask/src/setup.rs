@@ -11,9 +11,11 @@ use crate::workspace::Workspace;
 
 /// The wasm target the SDK compiles to.
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
-/// Cargo-installed tools at pinned versions (their own lockfiles work here, so `--locked`):
-/// wasm-pack runs the browser tests, twiggy names what the wasm bundle's bytes are.
-const CARGO_TOOLS: &[(&str, &str)] = &[("wasm-pack", "0.15.1"), ("twiggy", "0.8.0")];
+/// Cargo-installed tools at pinned versions (their own lockfiles work here, so `--locked`), each
+/// with the name its `--version` prints: wasm-pack runs the browser tests, twiggy names what the
+/// wasm bundle's bytes are.
+const CARGO_TOOLS: &[(&str, &str, &str)] =
+    &[("wasm-pack", "0.15.1", "wasm-pack"), ("twiggy", "0.8.0", "twiggy-opt")];
 /// Debian packages, each with the file that proves it is installed.
 const APT_PACKAGES: &[(&str, &str)] = &[
     ("chromium", "/usr/bin/chromium"),
@@ -79,9 +81,9 @@ fn wasm_bindgen_cli(ws: &Workspace) -> Result<()> {
 }
 
 fn cargo_tools(ws: &Workspace) -> Result<()> {
-    for (tool, version) in CARGO_TOOLS {
+    for (tool, version, printed) in CARGO_TOOLS {
         let present = cmd::probe(ws.command(tool).arg("--version"))
-            .is_some_and(|out| out.split_whitespace().eq([*tool, *version]));
+            .is_some_and(|out| out.split_whitespace().eq([*printed, *version]));
         report(&format!("{tool} {version}"), !present);
         if !present {
             cmd::run(ws.command("cargo").args([

@@ -235,6 +235,7 @@ pub async fn start_test(state: &AppState, workspace_id: &str, app_id: &str) -> A
         return_to: None,
         target_account_id: None,
         purpose: AttemptPurpose::Test { settings_hash },
+        another_account: false,
     };
     let (attempt, url) = begin_attempt(state, app, &ChosenClient { client, scopes }, target).await?;
     Ok((attempt.id, url))

@@ -55,6 +55,119 @@ pub struct OAuth2 {
     pub default_client: Option<OAuthClient>,
     /// Only a workspace's own client may be used (providers such as Zoom require it).
     pub requires_own_client: bool,
+    /// Send a PKCE challenge (default). Off only for providers that refuse the parameters.
+    pub pkce: bool,
+    /// Extra authorize parameters for connecting another account while one is connected
+    /// (`prompt = "select_account"`), so the provider asks which identity instead of silently
+    /// re-approving the one signed in.
+    pub select_account_params: Vec<(String, String)>,
+    /// Where the token answer keeps its parts, and how the token request is encoded.
+    pub token: TokenShape,
+}
+
+/// How the token request is encoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenBody {
+    /// `application/x-www-form-urlencoded` (RFC 6749).
+    #[default]
+    Form,
+    /// A JSON object (Notion).
+    Json,
+}
+
+/// The token endpoint's dialect: JSON Pointers into its answer and the request's encoding.
+#[derive(Debug, Clone)]
+pub struct TokenShape {
+    /// Pointer to the access token (`/access_token`; Slack user tokens: `/authed_user/access_token`).
+    pub access_token: String,
+    /// Pointer to the refresh token.
+    pub refresh_token: String,
+    /// Pointer to the lifetime in seconds.
+    pub expires_in: String,
+    /// Pointer to the granted scopes.
+    pub scope: String,
+    /// Pointer to the token type.
+    pub token_type: String,
+    /// Token types accepted besides `Bearer` (Slack answers `bot` or `user`; both are bearer tokens).
+    pub token_types: Vec<String>,
+    /// Values kept with the account, by name, from these pointers (Salesforce's `instance_url`).
+    pub values: Vec<(String, String)>,
+    /// Request encoding.
+    pub body: TokenBody,
+    /// Extra request headers (`Notion-Version`).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Default for TokenShape {
+    fn default() -> TokenShape {
+        TokenShape {
+            access_token: "/access_token".into(),
+            refresh_token: "/refresh_token".into(),
+            expires_in: "/expires_in".into(),
+            scope: "/scope".into(),
+            token_type: "/token_type".into(),
+            token_types: Vec::new(),
+            values: Vec::new(),
+            body: TokenBody::Form,
+            headers: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTokenShape {
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    expires_in: Option<String>,
+    scope: Option<String>,
+    token_type: Option<String>,
+    #[serde(default)]
+    token_types: Vec<String>,
+    #[serde(default)]
+    values: BTreeMap<String, String>,
+    #[serde(default)]
+    body: TokenBody,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+impl RawTokenShape {
+    fn validate(self) -> Result<TokenShape, FieldProblem> {
+        let defaults = TokenShape::default();
+        let pointer = |raw: Option<String>, default: String, field: &'static str| match raw {
+            Some(p) if !p.starts_with('/') => {
+                Err((field, "must be a JSON Pointer such as `/access_token`".into()))
+            }
+            Some(p) => Ok(p),
+            None => Ok(default),
+        };
+        for (name, p) in &self.values {
+            if !p.starts_with('/') {
+                return Err(("oauth2.token.values", format!("`{name}` must be a JSON Pointer")));
+            }
+            if ["access_token", "refresh_token", "scope", "token_type"].contains(&name.as_str()) {
+                return Err(("oauth2.token.values", format!("`{name}` is stored by the broker already")));
+            }
+        }
+        for name in self.headers.keys() {
+            if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(("oauth2.token.headers", format!("`{name}` is not a valid header name")));
+            }
+        }
+        Ok(TokenShape {
+            access_token: pointer(self.access_token, defaults.access_token, "oauth2.token.access_token")?,
+            refresh_token: pointer(self.refresh_token, defaults.refresh_token, "oauth2.token.refresh_token")?,
+            expires_in: pointer(self.expires_in, defaults.expires_in, "oauth2.token.expires_in")?,
+            scope: pointer(self.scope, defaults.scope, "oauth2.token.scope")?,
+            token_type: pointer(self.token_type, defaults.token_type, "oauth2.token.token_type")?,
+            token_types: self.token_types,
+            values: self.values.into_iter().collect(),
+            body: self.body,
+            headers: self.headers.into_iter().collect(),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -74,6 +187,10 @@ pub(super) struct RawOAuth2 {
     client_secret: Option<String>,
     #[serde(default)]
     requires_own_client: bool,
+    pkce: Option<bool>,
+    #[serde(default)]
+    select_account_params: BTreeMap<String, String>,
+    token: Option<RawTokenShape>,
 }
 
 /// Parameters the broker sets itself; a catalog may not override them.
@@ -97,8 +214,13 @@ impl RawOAuth2 {
             (None, None) => None,
             _ => return Err(("oauth2.client_id", "set both client_id and client_secret, or neither".into())),
         };
-        if let Some(reserved) = self.authorize_params.keys().find(|k| RESERVED_PARAMS.contains(&k.as_str())) {
-            return Err(("oauth2.authorize_params", format!("`{reserved}` is set by the broker")));
+        for (field, params) in [
+            ("oauth2.authorize_params", &self.authorize_params),
+            ("oauth2.select_account_params", &self.select_account_params),
+        ] {
+            if let Some(reserved) = params.keys().find(|k| RESERVED_PARAMS.contains(&k.as_str())) {
+                return Err((field, format!("`{reserved}` is set by the broker")));
+            }
         }
         Ok(OAuth2 {
             authorize_url: url(&self.authorize_url, "oauth2.authorize_url")?,
@@ -110,6 +232,9 @@ impl RawOAuth2 {
             authorize_params: self.authorize_params.into_iter().collect(),
             default_client,
             requires_own_client: self.requires_own_client,
+            pkce: self.pkce.unwrap_or(true),
+            select_account_params: self.select_account_params.into_iter().collect(),
+            token: self.token.map(RawTokenShape::validate).transpose()?.unwrap_or_default(),
         })
     }
 }

@@ -26,7 +26,7 @@ use crate::credentials::verify;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{now_unix, random_id, random_token, rfc3339};
 use crate::oauth::clients::{self, ChosenClient};
-use crate::oauth::{authorize_url, exchange_code, Pkce, TokenError, Tokens};
+use crate::oauth::{authorize_url, exchange_code, AuthorizeRequest, Pkce, TokenError, Tokens};
 use crate::state::AppState;
 use crate::store::{AttemptPurpose, AttemptRecord, Claim, NewCredentials, Owner};
 
@@ -63,6 +63,8 @@ pub struct AttemptTarget {
     pub target_account_id: Option<String>,
     /// Connect or test.
     pub purpose: AttemptPurpose,
+    /// A new account beside existing ones: ask the provider to choose an identity.
+    pub another_account: bool,
 }
 
 /// Creates an attempt with `chosen` and returns it with the provider URL to send the browser to.
@@ -94,14 +96,15 @@ pub async fn begin(
         purpose: target.purpose,
     };
     state.store.create_attempt(&attempt, &state_hash(&oauth_state), now).await?;
-    let url = authorize_url(
-        oauth,
-        &chosen.client,
-        &redirect_uri(state),
-        &oauth_state,
-        &pkce.challenge,
-        &chosen.scopes,
-    );
+    let redirect = redirect_uri(state);
+    let request = AuthorizeRequest {
+        redirect_uri: &redirect,
+        state: &oauth_state,
+        challenge: &pkce.challenge,
+        scopes: &chosen.scopes,
+        another_account: target.another_account,
+    };
+    let url = authorize_url(oauth, &chosen.client, &request);
     Ok((attempt, url.to_string()))
 }
 
@@ -131,12 +134,15 @@ pub async fn start(
             }]));
         }
     }
+    let another_account =
+        target_account_id.is_none() && !state.store.accounts(&session.owner, Some(&app.id)).await?.is_empty();
     let target = AttemptTarget {
         owner: session.owner.clone(),
         origin: session.origin.clone(),
         return_to,
         target_account_id,
         purpose: AttemptPurpose::Connect,
+        another_account,
     };
     let (attempt, authorize_url) = begin(state, app, &chosen, target).await?;
     Ok(ConnectResponse::Authorize {
@@ -254,7 +260,7 @@ async fn complete(
     let redirect = redirect_uri(state);
     log.push(Step::ok("authorize", "Send the user to the provider").request(json!({
         "url": oauth.authorize_url.as_str(), "client_id": attempt.client_id, "redirect_uri": redirect,
-        "response_type": "code", "code_challenge_method": "S256", "state": "(redacted)",
+        "response_type": "code", "code_challenge_method": if oauth.pkce { "S256" } else { "(none)" }, "state": "(redacted)",
     })));
     if let Some(error) = &query.error {
         let description = query.error_description.as_deref().unwrap_or("no description");

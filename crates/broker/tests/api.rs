@@ -195,7 +195,7 @@ async fn the_catalog_lists_apps_with_the_users_account_counts() {
     assert_eq!(
         notes,
         json!({ "id": "notes", "name": "Notes", "authType": "api_key", "accountsPolicy": "one", "connectedAccounts": 1,
-                "usable": true, "requiresOwnClient": false })
+                "usable": true, "requiresOwnClient": false, "builtin": false })
     );
     let bobs = b.call(Method::GET, "/v1/apps", Some(&bob), None).await.json;
     assert!(bobs["apps"].as_array().expect("apps").iter().all(|a| a["connectedAccounts"] == 0));

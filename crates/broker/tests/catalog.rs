@@ -62,6 +62,7 @@ fn every_built_in_app_passes_the_publishing_rules() {
     ] {
         assert!(categories.contains(needed), "no app in `{needed}`");
     }
+    assert!(apps.iter().all(|a| a.builtin));
     let zoom = catalog.app("zoom").and_then(|a| a.oauth2.as_ref()).expect("zoom");
     assert!(zoom.requires_own_client);
 }
@@ -145,7 +146,8 @@ fn the_demo_catalog_layers_on_the_built_in_one() {
     let mut all = patchbay_broker::catalog::builtin_layers();
     all.extend(layers);
     let loaded = Catalog::parse_layers(&all, |_| Some("http://127.0.0.1:9".into())).expect("loads");
-    assert!(loaded.app("acme-id").is_some() && loaded.app("hubspot").is_some());
+    assert!(loaded.app("acme-id").is_some_and(|a| !a.builtin), "the demo's own apps are not marked built-in");
+    assert!(loaded.app("hubspot").is_some_and(|a| a.builtin));
 }
 
 #[test]

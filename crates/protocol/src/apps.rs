@@ -195,6 +195,10 @@ pub struct AppListing {
     /// The app only accepts a workspace's own OAuth client.
     #[serde(default)]
     pub requires_own_client: bool,
+    /// A real provider from the built-in catalog (it needs that provider to be reachable, and an
+    /// OAuth client for OAuth apps), as opposed to an app the operator defined.
+    #[serde(default)]
+    pub builtin: bool,
 }
 
 /// One app of `GET /v1/apps`: the summary plus its marketplace metadata.

@@ -79,6 +79,8 @@ pub struct App {
     pub docs: Option<Url>,
     /// The marketplace tile.
     pub icon: AppIcon,
+    /// From the built-in catalog (a real provider), possibly with operator overrides.
+    pub builtin: bool,
     /// Auth type.
     pub auth: AuthType,
     /// Accounts policy.
@@ -217,8 +219,8 @@ impl Catalog {
             field: field.map(str::to_owned),
             problem,
         };
-        // (id, merged definition, the file(s) to name in errors)
-        let mut entries: Vec<(String, toml::Value, String)> = Vec::new();
+        // (id, merged definition, the file(s) to name in errors, defined by a built-in file)
+        let mut entries: Vec<(String, toml::Value, String, bool)> = Vec::new();
         for layer in layers {
             let file = layer.file.as_str();
             let mut root: toml::Table =
@@ -259,21 +261,22 @@ impl Catalog {
                 interpolate(&mut value, "", &env, layer.builtin)
                     .map_err(|(field, problem)| err(file, Some(&id), Some(&field), problem))?;
                 match entries.iter_mut().find(|(existing, ..)| *existing == id) {
-                    Some((_, base, named)) => {
+                    Some((_, base, named, _)) => {
                         builtin::merge(base, value);
                         *named = format!("{file} (over {named})");
                     }
-                    None => entries.push((id, value, file.to_owned())),
+                    None => entries.push((id, value, file.to_owned(), layer.builtin)),
                 }
             }
         }
         let mut catalog = Catalog::default();
-        for (id, value, file) in entries {
+        for (id, value, file, builtin) in entries {
             let raw = RawApp::deserialize(value)
                 .map_err(|e| err(&file, Some(&id), None, e.message().to_owned()))?;
-            let app = Arc::new(
-                raw.validate(&id).map_err(|(field, problem)| err(&file, Some(&id), Some(field), problem))?,
-            );
+            let mut app =
+                raw.validate(&id).map_err(|(field, problem)| err(&file, Some(&id), Some(field), problem))?;
+            app.builtin = builtin;
+            let app = Arc::new(app);
             for function in &app.functions {
                 let entry = (app.clone(), function.clone());
                 if catalog.functions.insert(function.name.clone(), entry).is_some() {
@@ -534,6 +537,7 @@ impl RawApp {
         Ok(App {
             id: id.to_owned(),
             icon: listing::icon(id, &self.name, self.icon)?,
+            builtin: false,
             name: self.name,
             description: self.description,
             category: listing::category(self.category)?,

@@ -84,6 +84,7 @@ fn listing(app: &App, settings: Option<&AppSettings>) -> AppListing {
         docs_url: app.docs.as_ref().map(ToString::to_string),
         usable,
         requires_own_client,
+        builtin: app.builtin,
     }
 }
 

@@ -241,6 +241,9 @@ pub async fn start_test(state: &AppState, workspace_id: &str, app_id: &str) -> A
         target_account_id: None,
         purpose: AttemptPurpose::Test { settings_hash },
         another_account: false,
+        // A test has no user to type connect-time values: apps with per-account endpoints are
+        // tested by connecting.
+        values: crate::credentials::Credentials::default(),
     };
     let (attempt, url) = begin_attempt(state, app, &ChosenClient { client, scopes }, target).await?;
     Ok((attempt.id, url))

@@ -50,6 +50,13 @@ impl Credentials {
         self.0.get(name).map(String::as_str)
     }
 
+    /// Copies every value of `previous` this set lacks.
+    pub fn keep_missing(&mut self, previous: &Credentials) {
+        for (name, value) in &previous.0 {
+            self.0.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+
     /// The user-supplied base URL, for the "with URL" auth types.
     pub fn base_url(&self) -> Option<Url> {
         self.get("base_url").and_then(|raw| parse_base_url(raw).ok())

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use patchbay_broker::catalog::{check, fixture_sources, reference_markdown, Catalog, Layer, BUILTIN_FILES};
+use patchbay_broker::credentials::Credentials;
 use patchbay_broker::oauth::{authorize_url, AuthorizeRequest};
 use patchbay_protocol::AuthType;
 
@@ -94,8 +95,9 @@ fn hubspot_asks_for_exactly_the_white_label_guides_scopes() {
         challenge: "ch",
         scopes: &scopes,
         another_account: false,
+        values: &Credentials::default(),
     };
-    let url = authorize_url(oauth, &client, &request);
+    let url = authorize_url(oauth, &client, &request).expect("a fixed endpoint");
     let scope = url.query_pairs().find(|(k, _)| k == "scope").map(|(_, v)| v.into_owned());
     assert_eq!(scope.as_deref(), Some(guide));
     // Deals are object type 0-3 in HubSpot's published description.
@@ -109,29 +111,23 @@ fn hubspot_asks_for_exactly_the_white_label_guides_scopes() {
 #[test]
 fn connecting_another_account_asks_the_provider_to_choose() {
     let catalog = builtin();
-    let oauth = catalog.app("microsoft-teams").and_then(|a| a.oauth2.as_ref()).expect("teams");
     let client = patchbay_broker::catalog::OAuthClient { id: "c".into(), secret: "s".into() };
-    let url = |another_account| {
+    let values = Credentials::default();
+    let url = |app: &str, another_account| {
+        let oauth = catalog.app(app).and_then(|a| a.oauth2.as_ref()).expect("oauth app");
         let request = AuthorizeRequest {
             redirect_uri: "https://b/cb",
             state: "s",
             challenge: "c",
             scopes: &[],
             another_account,
+            values: &values,
         };
-        authorize_url(oauth, &client, &request).to_string()
+        authorize_url(oauth, &client, &request).expect("a fixed endpoint").to_string()
     };
-    assert!(!url(false).contains("prompt="));
-    assert!(url(true).contains("prompt=select_account"));
-    let notion = catalog.app("notion").and_then(|a| a.oauth2.as_ref()).expect("notion");
-    let request = AuthorizeRequest {
-        redirect_uri: "https://b/cb",
-        state: "s",
-        challenge: "c",
-        scopes: &[],
-        another_account: false,
-    };
-    assert!(!authorize_url(notion, &client, &request).to_string().contains("code_challenge"), "pkce = false");
+    assert!(!url("microsoft-teams", false).contains("prompt="));
+    assert!(url("microsoft-teams", true).contains("prompt=select_account"));
+    assert!(!url("notion", false).contains("code_challenge"), "pkce = false");
 }
 
 #[test]

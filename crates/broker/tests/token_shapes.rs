@@ -1,12 +1,13 @@
 //! Token answers shaped like real providers', end to end against the real `oidc-provider`
 //! answering that way (`/shaped/{shape}/token`): no refresh token, no expiry (GitHub OAuth apps),
 //! a nested answer (Slack's `authed_user`) and a value taken from the answer as the API host
-//! (Salesforce's `instance_url`).
+//! (Salesforce's `instance_url`); and a provider whose every endpoint is on the instance the user
+//! names at connect time (self-managed GitLab).
 
 mod support;
 
 use axum::http::{Method, StatusCode};
-use support::oidc::{attempt, connect, OidcProvider};
+use support::oidc::{attempt, connect, deliver, sign_in, OidcProvider};
 use support::TestBroker;
 
 const CATALOG: &str = r#"
@@ -47,6 +48,15 @@ base_url = "{instance_url}"
 verify = { path = "/me", display_name = "/email" }
 functions.me = { title = "Who am I", path = "/me" }
 oauth2 = { authorize_url = "${OIDC}/auth", token_url = "${OIDC}/shaped/instance/token", scopes = ["openid", "email"], client_id = "patchbay-basic", client_secret = "basic-secret", token = { values = { instance_url = "/instance_url" } } }
+
+[apps.self-hosted]
+name = "Self-hosted"
+auth = "oauth2"
+base_url = "{instance}"
+connect.instance = { label = "Instance URL", kind = "url" }
+verify = { path = "/me", display_name = "/email" }
+functions.me = { title = "Who am I", path = "/me" }
+oauth2 = { authorize_url = "{instance}/auth", token_url = "{instance}/token", revoke_url = "{instance}/token/revocation", scopes = ["openid", "email", "offline_access"], client_id = "patchbay-basic", client_secret = "basic-secret" }
 "#;
 
 /// A broker on `provider` that treats every access token as about to expire (a refresh margin
@@ -146,5 +156,38 @@ async fn a_host_taken_from_the_token_answer_serves_the_calls_under_the_address_r
     let (attempt_id, _) = connect(&strict, &bob, "instance", "bob").await;
     let status = attempt(&strict, &bob, &attempt_id).await;
     assert_eq!(status["status"], "failed", "{status}");
+    assert_eq!(status["error"]["code"], "URL_NOT_ALLOWED", "{status}");
+}
+
+#[tokio::test]
+async fn every_endpoint_can_live_on_the_instance_named_at_connect_time() {
+    let provider = OidcProvider::start(300);
+    let b = broker(&provider, true).await;
+    let ann = b.session("ann").await;
+    let missing = b.connect(&ann, "self-hosted", serde_json::json!({})).await;
+    assert_eq!(missing.code(), "INVALID_ARGUMENTS", "{}", missing.json);
+
+    let started = b.connect(&ann, "self-hosted", serde_json::json!({ "instance": provider.url })).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.json);
+    let authorize = started.json["authorizeUrl"].as_str().expect("authorizeUrl");
+    assert!(authorize.starts_with(&format!("{}/auth?", provider.url)), "{authorize}");
+    let attempt_id = started.json["attemptId"].as_str().expect("attemptId").to_owned();
+    deliver(&b, &sign_in(authorize, "ann").await).await;
+    let status = attempt(&b, &ann, &attempt_id).await;
+    assert_eq!(status["status"], "connected", "{status}");
+
+    // The margin makes this invoke refresh first, at the instance's token endpoint.
+    let reply = invoke(&b, &ann, "self-hosted-me").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    assert_eq!(provider.refresh_grants().await, 1);
+
+    // Without loopback upstreams, the instance's token endpoint is refused like any typed URL.
+    let strict = broker(&provider, false).await;
+    let bob = strict.session("bob").await;
+    let started = strict.connect(&bob, "self-hosted", serde_json::json!({ "instance": provider.url })).await;
+    let authorize = started.json["authorizeUrl"].as_str().expect("authorizeUrl").to_owned();
+    let attempt_id = started.json["attemptId"].as_str().expect("attemptId").to_owned();
+    deliver(&strict, &sign_in(&authorize, "bob").await).await;
+    let status = attempt(&strict, &bob, &attempt_id).await;
     assert_eq!(status["error"]["code"], "URL_NOT_ALLOWED", "{status}");
 }

@@ -7,7 +7,7 @@
 
 use url::Url;
 
-use super::{App, FieldProblem};
+use super::{App, Endpoint, FieldProblem};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_catalog.rs"));
 
@@ -73,8 +73,14 @@ pub fn check_publishable(app: &App, allow_http: bool) -> Vec<FieldProblem> {
             ("oauth2.token_url", Some(&oauth.token_url)),
             ("oauth2.revoke_url", oauth.revoke_url.as_ref()),
         ];
-        for (field, url) in endpoints {
-            if url.is_some_and(|u| !https(u)) {
+        for (field, endpoint) in endpoints {
+            let plain_http = match endpoint {
+                Some(Endpoint::Fixed(url)) => !https(url),
+                // A URL value is checked when typed; a literal scheme must be https.
+                Some(Endpoint::PerAccount { source, .. }) => !allow_http && source.starts_with("http://"),
+                None => false,
+            };
+            if plain_http {
                 problems.push((field, "must be https".into()));
             }
         }

@@ -22,7 +22,7 @@ pub use functions::{arg, arg_text, BodyTemplate, Function, Pagination};
 use listing::RawIcon;
 pub use listing::CATEGORIES;
 use oauth::RawOAuth2;
-pub use oauth::{ClientAuth, OAuth2, OAuthClient, TokenBody, TokenShape};
+pub use oauth::{ClientAuth, Endpoint, OAuth2, OAuthClient, TokenBody, TokenShape};
 use patchbay_protocol::{AccountsPolicy, AppIcon, AuthType, CredentialField, FieldKind};
 use serde::Deserialize;
 pub use template::Template;
@@ -447,8 +447,9 @@ pub(crate) type FieldProblem = (&'static str, String);
 impl RawApp {
     fn validate(self, id: &str) -> Result<App, FieldProblem> {
         let connect = connect_values(self.auth, self.connect)?;
+        let connect_only: Vec<ConnectValue> = connect.iter().map(|(value, _)| value.clone()).collect();
         let oauth2 = match (self.auth, self.oauth2) {
-            (AuthType::Oauth2, Some(raw)) => Some(raw.validate()?),
+            (AuthType::Oauth2, Some(raw)) => Some(raw.validate(&connect_only)?),
             (AuthType::Oauth2, None) => {
                 return Err(("oauth2", "`oauth2` apps need an [oauth2] section".into()))
             }
@@ -546,7 +547,7 @@ impl RawApp {
             accounts: self.accounts,
             base_url,
             base_url_template,
-            connect: connect.into_iter().map(|(value, _)| value).collect(),
+            connect: connect_only,
             inject,
             verify,
             fields,
@@ -564,11 +565,6 @@ fn connect_values(
     auth: AuthType,
     raw: toml::Table,
 ) -> Result<Vec<(ConnectValue, CredentialField)>, FieldProblem> {
-    if !raw.is_empty() && auth == AuthType::Oauth2 {
-        // OAuth apps would need the value before the popup and in the provider's URLs; until the
-        // connect flow carries it, their per-tenant hosts come from the token answer instead.
-        return Err(("connect", "connect-time values are for credential apps (not `oauth2` yet)".into()));
-    }
     raw.into_iter()
         .map(|(name, value)| {
             let valid_name = name.starts_with(|c: char| c.is_ascii_lowercase())

@@ -6,7 +6,47 @@ use std::fmt;
 use serde::Deserialize;
 use url::Url;
 
-use super::{parse_base_url, FieldProblem};
+use super::{parse_base_url, ConnectKind, ConnectValue, FieldProblem, Template};
+use crate::credentials::Credentials;
+
+/// An OAuth endpoint: fixed, or per account when it uses connect-time values
+/// (`https://{shop}.myshopify.com/admin/oauth/authorize`, `{instance}/oauth/token`).
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    /// The same URL for everyone.
+    Fixed(Url),
+    /// Rendered from an account's connect-time values; the result is held to the address rules of
+    /// a URL the user typed.
+    PerAccount {
+        /// The parsed template.
+        template: Template,
+        /// As written in the catalog (for step logs and the reference).
+        source: String,
+    },
+}
+
+impl Endpoint {
+    /// The URL for an account with these `values`.
+    pub fn resolve(&self, values: &Credentials) -> Result<Url, String> {
+        match self {
+            Endpoint::Fixed(url) => Ok(url.clone()),
+            Endpoint::PerAccount { template, .. } => {
+                let raw = template
+                    .try_render(|name| values.get(name).map(std::borrow::Cow::Borrowed))
+                    .ok_or("a connect-time value of this endpoint is missing")?;
+                parse_endpoint(&raw)
+            }
+        }
+    }
+
+    /// As written in the catalog.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Endpoint::Fixed(url) => url.as_str(),
+            Endpoint::PerAccount { source, .. } => source,
+        }
+    }
+}
 
 /// How the broker authenticates to the token endpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -38,11 +78,11 @@ impl fmt::Debug for OAuthClient {
 #[derive(Debug)]
 pub struct OAuth2 {
     /// Authorization endpoint.
-    pub authorize_url: Url,
+    pub authorize_url: Endpoint,
     /// Token endpoint.
-    pub token_url: Url,
+    pub token_url: Endpoint,
     /// Revocation endpoint (RFC 7009), when the provider has one.
-    pub revoke_url: Option<Url>,
+    pub revoke_url: Option<Endpoint>,
     /// Scopes to request.
     pub scopes: Vec<String>,
     /// How the provider wants scopes joined (`" "` by the RFC; some use `","`).
@@ -205,8 +245,8 @@ const RESERVED_PARAMS: [&str; 7] = [
 ];
 
 impl RawOAuth2 {
-    pub(super) fn validate(self) -> Result<OAuth2, FieldProblem> {
-        let url = |raw: &str, field: &'static str| parse_endpoint(raw).map_err(|p| (field, p));
+    pub(super) fn validate(self, connect: &[ConnectValue]) -> Result<OAuth2, FieldProblem> {
+        let url = |raw: &str, field: &'static str| endpoint(raw, connect).map_err(|p| (field, p));
         let default_client = match (self.client_id, self.client_secret) {
             (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
                 Some(OAuthClient { id, secret })
@@ -237,6 +277,25 @@ impl RawOAuth2 {
             token: self.token.map(RawTokenShape::validate).transpose()?.unwrap_or_default(),
         })
     }
+}
+
+/// A fixed endpoint, or a template over connect-time values whose host comes from a literal
+/// `scheme://` or from a whole URL value.
+fn endpoint(raw: &str, connect: &[ConnectValue]) -> Result<Endpoint, String> {
+    if !raw.contains('{') {
+        return parse_endpoint(raw).map(Endpoint::Fixed);
+    }
+    let template = Template::parse(raw).map_err(|e| e.0)?;
+    if let Some(unknown) = template.vars().find(|v| !connect.iter().any(|c| c.name == *v)) {
+        return Err(format!("unknown placeholder `{{{unknown}}}` (endpoints use connect-time values)"));
+    }
+    let first_is_url = template.vars().next().is_some_and(|v| {
+        raw.starts_with('{') && connect.iter().any(|c| c.name == v && c.kind == ConnectKind::Url)
+    });
+    if !(raw.starts_with("https://") || raw.starts_with("http://") || first_is_url) {
+        return Err("a templated endpoint starts with `https://` or with a URL value".into());
+    }
+    Ok(Endpoint::PerAccount { template, source: raw.to_owned() })
 }
 
 /// An endpoint URL may carry a query (some providers need fixed parameters) but no fragment.

@@ -139,9 +139,15 @@ async fn connect(
 ) -> ApiResult<(StatusCode, Json<ConnectResponse>)> {
     let (app, _) = visible_app(&state, &session.owner.workspace_id, &app_id).await?;
     if app.auth == AuthType::Oauth2 {
-        let started =
-            super::oauth::start(&state, &session, app, request.connected_account_id, request.return_to)
-                .await?;
+        let started = super::oauth::start(
+            &state,
+            &session,
+            app,
+            request.connected_account_id,
+            request.return_to,
+            request.fields,
+        )
+        .await?;
         return Ok((StatusCode::OK, Json(started)));
     }
     let owner = &session.owner;

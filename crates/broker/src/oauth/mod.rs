@@ -12,9 +12,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::catalog::{ClientAuth, OAuth2, OAuthClient, TokenBody, TokenShape};
+use crate::catalog::{ClientAuth, Endpoint, OAuth2, OAuthClient, TokenBody, TokenShape};
 use crate::credentials::Credentials;
 use crate::ids::now_unix;
+use crate::net::Upstreams;
 
 /// A PKCE pair (RFC 7636, S256).
 pub struct Pkce {
@@ -46,11 +47,18 @@ pub struct AuthorizeRequest<'a> {
     /// The user already has an account of this app and connects another one: add the app's
     /// `select_account_params` so the provider asks which identity to use.
     pub another_account: bool,
+    /// The connect-time values typed for this connection (for per-account endpoints).
+    pub values: &'a Credentials,
 }
 
-/// The provider URL the user is sent to.
-pub fn authorize_url(config: &OAuth2, client: &OAuthClient, request: &AuthorizeRequest<'_>) -> Url {
-    let mut url = config.authorize_url.clone();
+/// The provider URL the user is sent to; fails when a per-account endpoint lacks its values. The
+/// browser, not the broker, follows it, so the address rules apply only to the token endpoint.
+pub fn authorize_url(
+    config: &OAuth2,
+    client: &OAuthClient,
+    request: &AuthorizeRequest<'_>,
+) -> Result<Url, String> {
+    let mut url = config.authorize_url.resolve(request.values)?;
     {
         let mut query = url.query_pairs_mut();
         query
@@ -71,7 +79,27 @@ pub fn authorize_url(config: &OAuth2, client: &OAuthClient, request: &AuthorizeR
             query.append_pair(name, value);
         }
     }
-    url
+    Ok(url)
+}
+
+/// Where a request to `endpoint` goes for an account with `values`, and through which client: a
+/// per-account endpoint is held to the address rules of a URL the user typed.
+fn route<'a>(
+    upstreams: &'a Upstreams,
+    endpoint: &Endpoint,
+    values: &Credentials,
+) -> Result<(Url, &'a reqwest::Client), TokenError> {
+    match endpoint {
+        Endpoint::Fixed(url) => Ok((url.clone(), &upstreams.trusted)),
+        Endpoint::PerAccount { .. } => {
+            let url = endpoint.resolve(values).map_err(TokenError::NotAllowed)?;
+            upstreams
+                .policy
+                .check_url(&url)
+                .map_err(|blocked| TokenError::NotAllowed(blocked.to_string()))?;
+            Ok((url, &upstreams.guarded))
+        }
+    }
 }
 
 /// What the token endpoint answered, when it was not a token.
@@ -93,6 +121,9 @@ pub enum TokenError {
     /// A 2xx answer that is not a usable token response.
     #[error("the provider's token response is unusable ({0})")]
     Malformed(String),
+    /// A per-account endpoint resolves to an address the broker does not call.
+    #[error("the provider's address is not allowed ({0})")]
+    NotAllowed(String),
 }
 
 impl TokenError {
@@ -153,6 +184,9 @@ async fn token_request(
         ),
     };
     let response = request.send().await.map_err(|e| {
+        if crate::net::is_blocked(&e) {
+            return TokenError::NotAllowed("resolves to a private, loopback or reserved address".into());
+        }
         let e = e.without_url();
         TokenError::Unavailable(if e.is_timeout() { "timed out".into() } else { e.to_string() })
     })?;
@@ -237,28 +271,26 @@ fn into_tokens(
 /// Exchanges an authorization code. Never retried: a code is single-use, and some providers
 /// revoke every token of a grant whose code is presented twice.
 pub async fn exchange_code(
-    http: &reqwest::Client,
+    upstreams: &Upstreams,
     config: &OAuth2,
     client: &OAuthClient,
     code: &str,
     redirect_uri: &str,
     verifier: &str,
+    values: &Credentials,
 ) -> Result<Tokens, TokenError> {
+    let (url, http) = route(upstreams, &config.token_url, values)?;
     let mut params =
         vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)];
     if config.pkce {
         params.push(("code_verifier", verifier));
     }
-    into_tokens(
-        &config.token,
-        &token_request(http, &config.token_url, config, client, &params, None).await?,
-        None,
-    )
+    into_tokens(&config.token, &token_request(http, &url, config, client, &params, None).await?, None)
 }
 
 /// Redeems a bare refresh token (see [`refresh_credentials`]).
 pub async fn refresh(
-    http: &reqwest::Client,
+    upstreams: &Upstreams,
     config: &OAuth2,
     client: &OAuthClient,
     refresh_token: &str,
@@ -266,27 +298,34 @@ pub async fn refresh(
 ) -> Result<Tokens, TokenError> {
     let mut previous = Credentials::default();
     previous.insert("refresh_token", refresh_token.to_owned());
-    refresh_credentials(http, config, client, &previous, timeout).await
+    refresh_credentials(upstreams, config, client, &previous, timeout).await
 }
 
-/// Redeems a refresh token, waiting up to `timeout` for the answer. Retried (twice, with backoff)
-/// only when the request cannot have reached the provider or the provider failed with a 5xx, so
-/// a rotated token is never spent twice.
+/// Redeems the refresh token of an account's `previous` credentials, waiting up to `timeout` for
+/// the answer. Retried (twice, with backoff) only when the request cannot have reached the provider
+/// or the provider failed with a 5xx, so a rotated token is never spent twice. What the answer does
+/// not carry (the refresh token of a provider that does not rotate, connect-time and token values)
+/// is kept from `previous`.
 pub async fn refresh_credentials(
-    http: &reqwest::Client,
+    upstreams: &Upstreams,
     config: &OAuth2,
     client: &OAuthClient,
     previous: &Credentials,
     timeout: Duration,
 ) -> Result<Tokens, TokenError> {
+    let (url, http) = route(upstreams, &config.token_url, previous)?;
     let refresh_token = previous.get("refresh_token").unwrap_or_default();
     let params = [("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
     let mut delay = Duration::from_millis(200);
     let mut tries = 0;
     loop {
         tries += 1;
-        match token_request(http, &config.token_url, config, client, &params, Some(timeout)).await {
-            Ok(answer) => return into_tokens(&config.token, &answer, Some(previous)),
+        match token_request(http, &url, config, client, &params, Some(timeout)).await {
+            Ok(answer) => {
+                let mut tokens = into_tokens(&config.token, &answer, Some(previous))?;
+                tokens.credentials.keep_missing(previous);
+                return Ok(tokens);
+            }
             Err(TokenError::Unavailable(reason)) if tries < 3 && !reason.contains("timed out") => {
                 tracing::warn!(%reason, tries, "token refresh failed; retrying");
                 tokio::time::sleep(delay).await;
@@ -299,15 +338,17 @@ pub async fn refresh_credentials(
 
 /// Revokes a token at the provider (RFC 7009). Best effort: the caller logs failures.
 pub async fn revoke(
-    http: &reqwest::Client,
+    upstreams: &Upstreams,
     config: &OAuth2,
     client: &OAuthClient,
     token: &str,
     hint: &str,
+    values: &Credentials,
 ) -> Result<(), TokenError> {
     let Some(revoke_url) = &config.revoke_url else { return Ok(()) };
+    let (url, http) = route(upstreams, revoke_url, values)?;
     let params = [("token", token), ("token_type_hint", hint)];
-    match token_request(http, revoke_url, config, client, &params, None).await {
+    match token_request(http, &url, config, client, &params, None).await {
         // Any 2xx is a revocation, whatever its body.
         Ok(_) | Err(TokenError::Malformed(_)) => Ok(()),
         Err(err) => Err(err),

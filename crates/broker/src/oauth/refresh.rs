@@ -180,7 +180,7 @@ async fn refresh_with_lease(
             ))
         })?;
     match super::refresh_credentials(
-        &state.upstreams.trusted,
+        &state.upstreams,
         oauth,
         &client,
         &usable.credentials,

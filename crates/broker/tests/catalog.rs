@@ -230,3 +230,37 @@ fn functions_exist_in_the_providers_published_api_descriptions() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn catalog_check_names_the_file_the_app_and_the_field_and_fails_the_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_patchbay-broker"))
+            .args(["catalog", "check"])
+            .arg(file)
+            .env_remove("PATCHBAY_CONFIG")
+            .output()
+            .expect("runs")
+    };
+    let bad = dir.path().join("mine.toml");
+    std::fs::write(
+        &bad,
+        "[apps.crm]\nname = \"CRM\"\nauth = \"api_key\"\ncategory = \"crm\"\ndocs = \"https://crm.example/docs\"\n\
+         base_url = \"http://api.crm.example\"\ninject.headers.X-Key = \"{api_key}\"\nfunctions.me = { title = \"Me\", path = \"/me\" }\n",
+    )
+    .expect("write");
+    let out = run(&bad);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!("catalog {}: app `crm`: field `base_url`: must be https", bad.display())),
+        "{stderr}"
+    );
+
+    // An override of a built-in app is checked in context, and a good file passes.
+    let good = dir.path().join("override.toml");
+    std::fs::write(&good, "[apps.hubspot]\nname = \"HubSpot (ours)\"\n").expect("write");
+    let out = run(&good);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("catalog ok: "));
+}

@@ -15,6 +15,7 @@ include!(concat!(env!("OUT_DIR"), "/builtin_catalog.rs"));
 pub const BUILTIN_DIR: &str = "catalog/apps";
 
 /// One source of app definitions, lowest priority first.
+#[derive(Clone)]
 pub struct Layer<'a> {
     /// The file named in errors.
     pub file: String,

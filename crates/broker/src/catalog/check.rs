@@ -15,7 +15,7 @@ pub fn check(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Catalog, Vec<CatalogError>> {
     let mut layers = builtin_layers();
-    layers.extend(extra.iter().map(|l| Layer { file: l.file.clone(), source: l.source, builtin: l.builtin }));
+    layers.extend(extra.iter().cloned());
     let catalog = Catalog::parse_layers(&layers, env).map_err(|e| vec![e])?;
     let problems: Vec<CatalogError> = catalog
         .apps()

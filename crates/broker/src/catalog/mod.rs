@@ -319,6 +319,20 @@ fn valid_app_id(id: &str) -> bool {
 /// Fields a built-in app may leave unresolved: the operator's OAuth client is optional there.
 const OPTIONAL_IN_BUILTIN: [&str; 2] = ["oauth2.client_id", "oauth2.client_secret"];
 
+/// Whether `s` names a `${VAR}` that `env` does not know.
+fn names_unset_variable(s: &str, env: &impl Fn(&str) -> Option<String>) -> bool {
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { return false };
+        if env(&after[..end]).is_none() {
+            return true;
+        }
+        rest = &after[end + 1..];
+    }
+    false
+}
+
 /// Replaces `${VAR}` in every string below `value`; errors carry the dotted field path. With
 /// `builtin`, a field of [`OPTIONAL_IN_BUILTIN`] whose variable is missing is removed instead.
 fn interpolate(
@@ -345,22 +359,15 @@ fn interpolate(
             *s = out;
         }
         toml::Value::Table(t) => {
-            let mut unset = Vec::new();
-            for (k, v) in t.iter_mut() {
-                let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-                match interpolate(v, &child, env, builtin) {
-                    Err((field, problem))
-                        if builtin
-                            && OPTIONAL_IN_BUILTIN.contains(&field.as_str())
-                            && problem.starts_with("environment variable") =>
-                    {
-                        unset.push(k.clone());
-                    }
-                    other => other?,
-                }
+            let child = |k: &str| if path.is_empty() { k.to_owned() } else { format!("{path}.{k}") };
+            if builtin {
+                t.retain(|k, v| {
+                    !(OPTIONAL_IN_BUILTIN.contains(&child(k).as_str())
+                        && v.as_str().is_some_and(|s| names_unset_variable(s, env)))
+                });
             }
-            for key in unset {
-                t.remove(&key);
+            for (k, v) in t.iter_mut() {
+                interpolate(v, &child(k), env, builtin)?;
             }
         }
         toml::Value::Array(items) => {
@@ -558,7 +565,7 @@ impl RawApp {
 }
 
 /// Names the broker stores itself in an account's credentials.
-const RESERVED_VALUE_NAMES: [&str; 4] = ["access_token", "refresh_token", "scope", "token_type"];
+pub(super) const RESERVED_VALUE_NAMES: [&str; 4] = ["access_token", "refresh_token", "scope", "token_type"];
 
 /// `[apps.<id>.connect.<name>]`: the values and the form fields that ask for them.
 fn connect_values(

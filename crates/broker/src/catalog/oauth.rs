@@ -187,7 +187,7 @@ impl RawTokenShape {
             if !p.starts_with('/') {
                 return Err(("oauth2.token.values", format!("`{name}` must be a JSON Pointer")));
             }
-            if ["access_token", "refresh_token", "scope", "token_type"].contains(&name.as_str()) {
+            if super::RESERVED_VALUE_NAMES.contains(&name.as_str()) {
                 return Err(("oauth2.token.values", format!("`{name}` is stored by the broker already")));
             }
         }

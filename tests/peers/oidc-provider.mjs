@@ -16,6 +16,12 @@
 // to Patchbay): it accepts only a live access token issued here (expired or revoked ones get 401,
 // as at any resource server) and answers 201 with the note and the token's owner.
 //
+// POST /shaped/{shape}/token is the token endpoint answering the way some real providers do (for
+// catalog token-shape tests): `no-refresh` drops the refresh token; `no-expiry` drops the refresh
+// token and the lifetime (GitHub OAuth apps); `nested` answers like Slack (a useless top-level bot
+// token, the user's real token under `authed_user`, `ok` and `team`); `instance` adds
+// `instance_url` (the issuer), the API host a Salesforce token answer names.
+//
 // GET /__stats returns counters of token-endpoint traffic (per grant type and client id) so tests
 // can prove how many refreshes reached the provider; POST /__stats/reset clears them.
 import Provider from "oidc-provider";
@@ -91,10 +97,41 @@ provider.use(async (ctx, next) => {
     await createNote(ctx);
     return;
   }
+  const shaped = /^\/shaped\/([a-z-]+)\/token$/.exec(ctx.path);
+  if (shaped && ctx.method === "POST") ctx.path = "/token";
   if (ctx.path === "/token" && ctx.method === "POST") stats.tokenRequests += 1;
   await next();
+  if (shaped && ctx.status === 200 && ctx.body && typeof ctx.body === "object") {
+    ctx.body = reshape(shaped[1], { ...ctx.body });
+  }
   if (process.env.COOP === "1") ctx.set("Cross-Origin-Opener-Policy", "same-origin");
 });
+
+function reshape(shape, answer) {
+  switch (shape) {
+    case "no-refresh":
+      delete answer.refresh_token;
+      return answer;
+    case "no-expiry":
+      delete answer.refresh_token;
+      delete answer.expires_in;
+      return answer;
+    case "nested": {
+      const { access_token, token_type, scope, expires_in, refresh_token } = answer;
+      return {
+        ok: true,
+        access_token: "xoxb-not-a-token-of-this-provider",
+        token_type: "bot",
+        team: { id: "T-TEST" },
+        authed_user: { id: "U-TEST", access_token, token_type: "user", scope, expires_in, refresh_token },
+      };
+    }
+    case "instance":
+      return { ...answer, instance_url: issuer };
+    default:
+      return answer;
+  }
+}
 
 async function createNote(ctx) {
   const [scheme, value] = (ctx.get("authorization") || "").split(" ");

@@ -53,6 +53,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
             .env("PATCHBAY_MASTER_KEYS", &keys)
             .env("PATCHBAY_DATABASE_URL", format!("sqlite://{}", dir.join("bench.db").display()))
             .env("PATCHBAY_CATALOG", dir.join("catalog.toml"))
+            .env("PATCHBAY_BUILTIN_CATALOG", "0")
             .env("PATCHBAY_LISTEN", format!("127.0.0.1:{broker_port}"))
             .env("RUST_LOG", "warn");
     };

@@ -134,6 +134,8 @@ fn start_broker(
             .env("PATCHBAY_PUBLIC_URL", &url)
             .env("PATCHBAY_DATABASE_URL", format!("sqlite://{}", dir.join(format!("{name}.db")).display()))
             .env("PATCHBAY_CATALOG", ws.tests_dir().join("browser-catalog.toml"))
+            // The SDK's browser tests assert on their own apps only.
+            .env("PATCHBAY_BUILTIN_CATALOG", "0")
             .env("PATCHBAY_MASTER_KEYS", keys)
             .env("PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS", "1")
             .env("RUST_LOG", "warn")

@@ -50,6 +50,9 @@ pub struct AdminOAuth {
     pub default_scopes: Vec<String>,
     /// The workspace's own client.
     pub own_client: Option<OwnClientView>,
+    /// Users cannot connect yet: there is no operator client this workspace may use and its own
+    /// client is not enabled (register the redirect URL at the provider, then set one up).
+    pub needs_client: bool,
 }
 
 /// The workspace's own client (never its secret).
@@ -101,7 +104,9 @@ async fn view(
                 }),
                 None => None,
             };
+            let own_enabled = own.as_ref().is_some_and(|c| c.enabled);
             Some(AdminOAuth {
+                needs_client: !own_enabled && (oauth.default_client.is_none() || oauth.requires_own_client),
                 redirect_uri: redirect_uri(state),
                 requires_own_client: oauth.requires_own_client,
                 default_client_id: oauth.default_client.as_ref().map(|c| c.id.clone()),
@@ -235,6 +240,10 @@ pub async fn start_test(state: &AppState, workspace_id: &str, app_id: &str) -> A
         return_to: None,
         target_account_id: None,
         purpose: AttemptPurpose::Test { settings_hash },
+        another_account: false,
+        // A test has no user to type connect-time values: apps with per-account endpoints are
+        // tested by connecting.
+        values: crate::credentials::Credentials::default(),
     };
     let (attempt, url) = begin_attempt(state, app, &ChosenClient { client, scopes }, target).await?;
     Ok((attempt.id, url))

@@ -37,6 +37,29 @@ pub enum Command {
     /// Session tokens (for development; production backends call POST /v1/sessions).
     #[command(subcommand)]
     Session(SessionCommand),
+    /// The app catalog.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+/// `catalog …`
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Validate catalog files on top of the built-in catalog with the rules built-in apps follow
+    /// (without FILE: the built-in catalog alone). `${VAR}`s resolve from the environment.
+    Check {
+        /// Catalog files.
+        files: Vec<PathBuf>,
+        /// Accept http:// endpoints (apps on a private network).
+        #[arg(long)]
+        allow_http: bool,
+    },
+    /// Print the built-in catalog reference (Markdown; the repository keeps it in docs/catalog.md).
+    Docs {
+        /// Folder of trimmed API descriptions the functions are checked against.
+        #[arg(long, default_value = "tests/fixtures/apis")]
+        fixtures: PathBuf,
+    },
 }
 
 /// `workspace …`
@@ -76,10 +99,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}", Keyring::generate_entry(id));
         return Ok(());
     }
+    if let Command::Catalog(command) = &cli.command {
+        return catalog(command);
+    }
     let config = Config::load(cli.config.as_deref(), |name| std::env::var(name).ok())?;
     let state = crate::build_state(config).await?;
     match cli.command {
-        Command::Keygen { .. } => Ok(()),
+        Command::Keygen { .. } | Command::Catalog(_) => Ok(()),
         Command::Serve => crate::serve(state).await,
         Command::Workspace(WorkspaceCommand::Create { name }) => {
             let (workspace, secret_key) = crate::create_workspace(state.store.as_ref(), &name).await?;
@@ -97,6 +123,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let session = crate::http::mint_session(&state, &workspace, request)
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             println!("{}", serde_json::to_string(&session)?);
+            Ok(())
+        }
+    }
+}
+
+fn catalog(command: &CatalogCommand) -> anyhow::Result<()> {
+    use crate::catalog::{check, reference_markdown, Layer};
+    match command {
+        CatalogCommand::Check { files, allow_http } => {
+            let sources = files
+                .iter()
+                .map(|f| Ok((f.display().to_string(), std::fs::read_to_string(f)?)))
+                .collect::<std::io::Result<Vec<_>>>()?;
+            let layers: Vec<Layer> = sources
+                .iter()
+                .map(|(file, source)| Layer { file: file.clone(), source, builtin: false })
+                .collect();
+            match check(&layers, *allow_http, |name| std::env::var(name).ok()) {
+                Ok(catalog) => {
+                    println!("catalog ok: {} apps", catalog.apps().count());
+                    Ok(())
+                }
+                Err(problems) => {
+                    for problem in &problems {
+                        eprintln!("{problem}");
+                    }
+                    anyhow::bail!("{} catalog problem(s)", problems.len())
+                }
+            }
+        }
+        CatalogCommand::Docs { fixtures } => {
+            let catalog = check(&[], false, |_| None).map_err(|p| anyhow::anyhow!("{}", p[0]))?;
+            let checked = crate::catalog::fixture_sources(fixtures)?;
+            print!("{}", reference_markdown(&catalog, &checked));
             Ok(())
         }
     }

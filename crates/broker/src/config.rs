@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use url::Url;
 
+/// Where the operator's catalog is looked for when nothing names one.
+pub const DEFAULT_CATALOG: &str = "catalog.toml";
+
 /// Everything the broker is configured with.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -18,8 +21,10 @@ pub struct Config {
     pub public_url: Option<Url>,
     /// `sqlite://path/file.db`.
     pub database_url: String,
-    /// The catalog file.
+    /// The operator's catalog file. Beside the built-in catalog it is optional at the default path.
     pub catalog: PathBuf,
+    /// Load the built-in catalog (`catalog/apps/`, embedded) under the operator's catalog.
+    pub builtin_catalog: bool,
     /// A file holding the master key list (`id:base64[,id:base64…]`).
     pub master_keys_file: Option<PathBuf>,
     /// Let user-supplied URLs reach loopback addresses (tests and the local demo only).
@@ -50,7 +55,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             database_url: "sqlite://data/patchbay.db".into(),
-            catalog: PathBuf::from("catalog.toml"),
+            catalog: PathBuf::from(DEFAULT_CATALOG),
+            builtin_catalog: true,
             master_keys_file: None,
             allow_loopback_upstreams: false,
             session_default_ttl_seconds: 30 * 60,
@@ -118,6 +124,9 @@ impl Config {
         }
         if let Some(v) = env("PATCHBAY_CATALOG") {
             config.catalog = PathBuf::from(v);
+        }
+        if let Some(v) = env("PATCHBAY_BUILTIN_CATALOG") {
+            config.builtin_catalog = !matches!(v.as_str(), "0" | "false" | "no");
         }
         if let Some(v) = env("PATCHBAY_MASTER_KEYS_FILE") {
             config.master_keys_file = Some(PathBuf::from(v));

@@ -50,6 +50,13 @@ impl Credentials {
         self.0.get(name).map(String::as_str)
     }
 
+    /// Copies every value of `previous` this set lacks.
+    pub fn keep_missing(&mut self, previous: &Credentials) {
+        for (name, value) in &previous.0 {
+            self.0.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+
     /// The user-supplied base URL, for the "with URL" auth types.
     pub fn base_url(&self) -> Option<Url> {
         self.get("base_url").and_then(|raw| parse_base_url(raw).ok())
@@ -72,9 +79,15 @@ impl Credentials {
         serde_json::from_slice(&plaintext).map_err(ApiError::internal)
     }
 
-    /// Values of the secret fields (everything but the username and the URL).
-    fn secrets(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().filter(|(k, _)| !matches!(k.as_str(), "username" | "base_url")).map(|(_, v)| v.as_str())
+    /// Values of the secret fields (everything but the username, the URL and the app's
+    /// connect-time values).
+    fn secrets<'a>(&'a self, app: &'a App) -> impl Iterator<Item = &'a str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(k.as_str(), "username" | "base_url") && !app.connect.iter().any(|c| &c.name == *k)
+            })
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -98,8 +111,13 @@ pub fn validate_fields(app: &App, mut submitted: BTreeMap<String, String>) -> Re
         } else {
             None
         };
+        let connect = app.connect.iter().find(|c| c.name == field.name);
         if let Some(reason) = reason {
             problems.push(FieldError { field: field.name.clone(), reason: reason.into() });
+        } else if let Some(reason) = connect.and_then(|c| c.kind.problem(value.trim())) {
+            problems.push(FieldError { field: field.name.clone(), reason });
+        } else if connect.is_some() {
+            values.insert(field.name.clone(), value.trim().to_owned());
         } else if field.name == "base_url" {
             match parse_base_url(value.trim()) {
                 Ok(url) => {
@@ -137,7 +155,15 @@ fn base_and_client<'a>(
     if let Some(url) = &app.base_url {
         return Ok((url.clone(), &upstreams.trusted));
     }
-    let url = creds.base_url().ok_or_else(|| ApiError::internal("validated credentials lack base_url"))?;
+    // A URL built from what the user typed or the provider answered gets the same address rules
+    // as a URL typed whole: checked here on literal IPs, and on every DNS answer by `guarded`.
+    let url = match &app.base_url_template {
+        Some(template) => template
+            .try_render(|name| creds.get(name).map(std::borrow::Cow::Borrowed))
+            .ok_or_else(|| ApiError::internal("credentials lack a value of the base URL"))
+            .and_then(|raw| parse_base_url(&raw).map_err(|reason| url_not_allowed(&reason)))?,
+        None => creds.base_url().ok_or_else(|| ApiError::internal("validated credentials lack base_url"))?,
+    };
     upstreams.policy.check_url(&url).map_err(|blocked| url_not_allowed(&blocked.to_string()))?;
     Ok((url, &upstreams.guarded))
 }
@@ -197,7 +223,10 @@ pub async fn verify(app: &App, creds: &Credentials, upstreams: &Upstreams) -> Re
             status: None,
         });
     };
-    let request = authorized_request(app, creds, upstreams, verify.method.clone(), &verify.path)?;
+    let mut request = authorized_request(app, creds, upstreams, verify.method.clone(), &verify.path)?;
+    if let Some(body) = &verify.body {
+        request = request.json(body);
+    }
     let response = send(request).await?;
     let status = response.status();
     let retry_after = retry_after_seconds(&response);
@@ -215,7 +244,7 @@ pub async fn verify(app: &App, creds: &Credentials, upstreams: &Upstreams) -> Re
         }
     };
     let display_name = pick(&verify.display_name)
-        .filter(|name| !creds.secrets().any(|secret| secret.len() >= 4 && name.contains(secret)))
+        .filter(|name| !creds.secrets(app).any(|secret| secret.len() >= 4 && name.contains(secret)))
         .unwrap_or_else(|| fallback_display_name(app, creds));
     Ok(Verified { display_name, identity: pick(&verify.identity), status: Some(status.as_u16()) })
 }

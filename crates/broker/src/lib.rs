@@ -53,7 +53,13 @@ pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
 /// Loads everything `config` points at: master keys, catalog, store.
 pub async fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
     let keyring = Keyring::parse(&config.master_keys(|name| std::env::var(name).ok())?)?;
-    let catalog = Catalog::load(&config.catalog)?;
+    let catalog = if config.builtin_catalog {
+        // Beside the built-in apps an operator catalog is optional, unless the operator named one.
+        let named = config.catalog != std::path::Path::new(config::DEFAULT_CATALOG);
+        Catalog::load_with_builtin((named || config.catalog.exists()).then_some(config.catalog.as_path()))?
+    } else {
+        Catalog::load(&config.catalog)?
+    };
     let store = open_store(&config.database_url).await?;
     AppState::new(config, catalog, store, keyring)
 }

@@ -186,11 +186,16 @@ async fn the_catalog_lists_apps_with_the_users_account_counts() {
     );
 
     let apps = b.call(Method::GET, "/v1/apps", Some(&alice), None).await.json;
-    let notes =
+    let mut notes =
         apps["apps"].as_array().expect("apps").iter().find(|a| a["id"] == "notes").cloned().expect("notes");
+    let icon = notes.as_object_mut().and_then(|o| o.remove("icon")).expect("every app has a tile");
+    assert_eq!(icon["monogram"], "No");
+    let background = icon["background"].as_str().unwrap_or_default();
+    assert!(background.len() == 7 && background.starts_with('#'), "{background}");
     assert_eq!(
         notes,
-        json!({ "id": "notes", "name": "Notes", "authType": "api_key", "accountsPolicy": "one", "connectedAccounts": 1 })
+        json!({ "id": "notes", "name": "Notes", "authType": "api_key", "accountsPolicy": "one", "connectedAccounts": 1,
+                "usable": true, "requiresOwnClient": false, "builtin": false })
     );
     let bobs = b.call(Method::GET, "/v1/apps", Some(&bob), None).await.json;
     assert!(bobs["apps"].as_array().expect("apps").iter().all(|a| a["connectedAccounts"] == 0));

@@ -250,7 +250,7 @@ async fn an_expired_token_is_refreshed_rotated_and_the_old_refresh_token_is_spen
     let oauth = b.state.catalog.app("idp").and_then(|a| a.oauth2.as_ref()).expect("oauth");
     let client = oauth.default_client.as_ref().expect("client");
     let spent = patchbay_broker::oauth::refresh(
-        &reqwest::Client::new(),
+        &b.state.upstreams,
         oauth,
         client,
         &old_refresh,
@@ -367,9 +367,16 @@ async fn a_revoked_grant_needs_reauth_and_connecting_again_repairs_it_in_place()
     // The user revokes access at the provider, behind the broker's back.
     let oauth = b.state.catalog.app("idp").and_then(|a| a.oauth2.as_ref()).expect("oauth");
     let client = oauth.default_client.as_ref().expect("client");
-    patchbay_broker::oauth::revoke(&reqwest::Client::new(), oauth, client, &refresh_token, "refresh_token")
-        .await
-        .expect("revoked");
+    patchbay_broker::oauth::revoke(
+        &b.state.upstreams,
+        oauth,
+        client,
+        &refresh_token,
+        "refresh_token",
+        &Credentials::default(),
+    )
+    .await
+    .expect("revoked");
 
     let err = usable(&b.state, &b, "alice", &record, true).await.err().expect("refresh refused");
     assert!(err.starts_with("REAUTH_REQUIRED"), "{err}");
@@ -407,7 +414,7 @@ async fn disconnect_revokes_upstream_and_removes_local_credentials() {
     let oauth = b.state.catalog.app("idp").and_then(|a| a.oauth2.as_ref()).expect("oauth");
     let client = oauth.default_client.as_ref().expect("client");
     let reuse = patchbay_broker::oauth::refresh(
-        &reqwest::Client::new(),
+        &b.state.upstreams,
         oauth,
         client,
         &refresh_token,

@@ -293,3 +293,23 @@ async fn the_console_signs_in_with_a_protected_cookie_and_checks_csrf_on_every_f
     let after = b.send(get("/admin", &cookie)).await;
     assert!(after.json.as_str().is_some_and(|h| h.contains("Workspace secret key")), "the session is gone");
 }
+
+#[tokio::test]
+async fn apps_without_a_usable_client_are_shown_as_needing_one() {
+    let provider = OidcProvider::start(300);
+    let b = broker(&provider).await;
+    let zoomish = admin(&b, Method::GET, "/v1/admin/apps/zoomish", None).await;
+    assert_eq!(zoomish.json["oauth"]["needsClient"], true, "{}", zoomish.json);
+    assert!(zoomish.json["oauth"]["redirectUri"].is_string(), "with the redirect URL to register");
+    let idp = admin(&b, Method::GET, "/v1/admin/apps/idp", None).await;
+    assert_eq!(idp.json["oauth"]["needsClient"], false, "the operator's client serves it");
+
+    let alice = b.session("alice").await;
+    let apps = b.call(Method::GET, "/v1/apps", Some(&alice), None).await.json;
+    let usable = |id: &str| {
+        apps["apps"].as_array().and_then(|a| a.iter().find(|x| x["id"] == id)).map(|x| x["usable"].clone())
+    };
+    assert_eq!(usable("zoomish"), Some(json!(false)));
+    assert_eq!(usable("idp"), Some(json!(true)));
+    assert_eq!(usable("notes"), Some(json!(true)));
+}

@@ -161,3 +161,71 @@ pub struct AppDetail {
     /// The app's functions.
     pub functions: Vec<FunctionSummary>,
 }
+
+/// A generated app tile: initials on a colour derived from the app id. Ours to ship (no
+/// trademarked logo files); the same app always gets the same tile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppIcon {
+    /// One to three characters (`HS`).
+    pub monogram: String,
+    /// Tile colour, `#rrggbb`.
+    pub background: String,
+    /// Text colour with enough contrast on `background` (`#ffffff` or `#111111`).
+    pub foreground: String,
+}
+
+/// Marketplace metadata of an app. Sent flattened beside [`AppSummary`] (in [`AppEntry`]) and
+/// beside [`AppDetail`] (in [`AppPage`]), so clients that decode only the older types still work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppListing {
+    /// Category id (`crm`, `chat`, `email`…; the README lists them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// The tile to show.
+    pub icon: AppIcon,
+    /// The provider's API documentation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs_url: Option<String>,
+    /// Whether a user can connect the app now. False for an OAuth app with no client this workspace
+    /// may use (no operator client configured, or the app requires the workspace's own client and
+    /// none is enabled).
+    pub usable: bool,
+    /// The app only accepts a workspace's own OAuth client.
+    #[serde(default)]
+    pub requires_own_client: bool,
+    /// A real provider from the built-in catalog (it needs that provider to be reachable, and an
+    /// OAuth client for OAuth apps), as opposed to an app the operator defined.
+    #[serde(default)]
+    pub builtin: bool,
+}
+
+/// One app of `GET /v1/apps`: the summary plus its marketplace metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppEntry {
+    /// The summary.
+    #[serde(flatten)]
+    pub summary: AppSummary,
+    /// Category, icon, docs link, usability.
+    #[serde(flatten)]
+    pub listing: AppListing,
+}
+
+/// `GET /v1/apps` with marketplace metadata (a superset of [`AppList`] on the wire).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppEntryList {
+    /// Apps enabled for the workspace.
+    pub apps: Vec<AppEntry>,
+}
+
+/// `GET /v1/apps/{app}` with marketplace metadata (a superset of [`AppDetail`] on the wire).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppPage {
+    /// Auth type, fields, functions.
+    #[serde(flatten)]
+    pub detail: AppDetail,
+    /// Category, icon, docs link, usability.
+    #[serde(flatten)]
+    pub listing: AppListing,
+}

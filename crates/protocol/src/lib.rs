@@ -14,7 +14,10 @@ pub mod selection;
 pub mod sessions;
 
 pub use accounts::{AccountList, AccountStatus, ConnectRequest, ConnectResponse, ConnectedAccount};
-pub use apps::{AccountsPolicy, AppDetail, AppList, AppSummary, AuthType, CredentialField, FieldKind};
+pub use apps::{
+    AccountsPolicy, AppDetail, AppEntry, AppEntryList, AppIcon, AppList, AppListing, AppPage, AppSummary,
+    AuthType, CredentialField, FieldKind,
+};
 pub use attempts::{
     AttemptError, AttemptStatus, CallbackMessage, ConnectAttempt, CALLBACK_MESSAGE_TYPE,
     MAX_ATTEMPT_WAIT_SECONDS,

@@ -23,6 +23,8 @@ pub struct Function {
     pub method: Method,
     /// Path (below the app's base URL), with `{args.x}` placeholders (percent-encoded on use).
     pub path: Template,
+    /// The path as written in the catalog (for the reference and the fixture checks).
+    pub path_source: String,
     /// Query parameters; a parameter whose placeholders have no value is left out.
     pub query: Vec<(String, Template)>,
     /// Headers; a header whose placeholders have no value is left out.
@@ -129,7 +131,7 @@ impl RawFunction {
                 .map_err(|_| ("functions.headers", format!("`{name}` is not a valid header name")))?;
             headers.push((header, template(&value, "functions.headers")?));
         }
-        let query = self
+        let query: Vec<(String, Template)> = self
             .query
             .into_iter()
             .map(|(k, v)| Ok((k, template(&v, "functions.query")?)))
@@ -146,15 +148,39 @@ impl RawFunction {
             }),
             None => None,
         };
+        let path = template(&self.path, "functions.path")?;
+        let path_source = self.path.clone();
+        let body = self.body.map(body_template).transpose()?;
+        let declared = parameters["properties"].as_object();
+        let mut used: Vec<(&'static str, &str)> = path.vars().map(|v| ("functions.path", v)).collect();
+        used.extend(query.iter().flat_map(|(_, t)| t.vars().map(|v| ("functions.query", v))));
+        used.extend(headers.iter().flat_map(|(_, t)| t.vars().map(|v| ("functions.headers", v))));
+        let mut body_vars = Vec::new();
+        if let Some(body) = &body {
+            body.vars(&mut body_vars);
+        }
+        used.extend(body_vars.iter().map(|v| ("functions.body", v.as_str())));
+        for (field, var) in used {
+            let Some(arg) = var.strip_prefix("args.").and_then(|rest| rest.split('.').next()) else {
+                continue;
+            };
+            if !declared.is_some_and(|d| d.contains_key(arg)) {
+                return Err((
+                    field,
+                    format!("`{{{var}}}` uses `{arg}`, which `parameters` does not declare"),
+                ));
+            }
+        }
         Ok(Function {
             name,
             title: self.title,
             description: self.description,
-            path: template(&self.path, "functions.path")?,
+            path,
+            path_source,
             method,
             query,
             headers,
-            body: self.body.map(body_template).transpose()?,
+            body,
             parameters,
             validator,
             output: pointer(self.output, "functions.output")?,
@@ -197,6 +223,16 @@ pub fn arg_text<'a>(args: &'a Value, var: &str) -> Option<Cow<'a, str>> {
 }
 
 impl BodyTemplate {
+    /// Appends every placeholder name used below this node.
+    fn vars(&self, out: &mut Vec<String>) {
+        match self {
+            BodyTemplate::Literal(_) => {}
+            BodyTemplate::Template(t) => out.extend(t.vars().map(str::to_owned)),
+            BodyTemplate::Array(items) => items.iter().for_each(|i| i.vars(out)),
+            BodyTemplate::Object(fields) => fields.iter().for_each(|(_, v)| v.vars(out)),
+        }
+    }
+
     /// The body for `args`; `None` when a placeholder has no value (the key is then left out).
     pub fn render(&self, args: &Value) -> Option<Value> {
         match self {
@@ -231,7 +267,8 @@ mod tests {
             r#"title = "t"
             method = "POST"
             path = "/x"
-            body = { email = "{args.email}", age = "{args.age}", label = "Hi {args.name}", tags = ["a", "{args.tag}"], fixed = 3, nested = { zip = "{args.address.zip}" } }"#,
+            body = { email = "{args.email}", age = "{args.age}", label = "Hi {args.name}", tags = ["a", "{args.tag}"], fixed = 3, nested = { zip = "{args.address.zip}" } }
+            parameters = { type = "object", properties = { email = {}, age = {}, name = {}, tag = {}, address = {} } }"#,
         );
         let body = f
             .body
@@ -267,6 +304,8 @@ mod tests {
         assert!(bad("title = \"t\"\npath = \"x\"").is_some_and(|p| p.contains("start with")));
         assert!(bad("title = \"t\"\npath = \"/{user}\"").is_some_and(|p| p.contains("unknown placeholder")));
         assert!(bad("title = \"t\"\npath = \"/\"\nparameters = { type = \"array\" }").is_some());
+        assert!(bad("title = \"t\"\npath = \"/{args.id}\"\nparameters = { type = \"object\", properties = { ids = {} } }")
+            .is_some_and(|p| p.contains("`{args.id}` uses `id`, which `parameters` does not declare")));
         assert!(bad("title = \"t\"\npath = \"/\"\nparameters = { type = \"object\", properties = { a = { type = 5 } } }")
             .is_some_and(|p| p.contains("not a valid JSON Schema")));
     }

@@ -1,7 +1,10 @@
 //! The app catalog: a TOML file loaded and validated once at start-up. Every problem is reported
 //! with the file, the app and the field it concerns. The README documents the format.
 
+mod builtin;
+mod check;
 mod functions;
+mod listing;
 mod oauth;
 mod template;
 
@@ -11,11 +14,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::http::{HeaderName, Method};
+pub use builtin::{builtin_layers, Layer};
+pub use builtin::{check_publishable, BUILTIN_DIR, BUILTIN_FILES};
+pub use check::{check, fixture_sources, fixtures, reference_markdown, Fixture, FixtureOperation};
 use functions::RawFunction;
 pub use functions::{arg, arg_text, BodyTemplate, Function, Pagination};
+use listing::RawIcon;
+pub use listing::CATEGORIES;
 use oauth::RawOAuth2;
-pub use oauth::{ClientAuth, OAuth2, OAuthClient};
-use patchbay_protocol::{AccountsPolicy, AuthType, CredentialField, FieldKind};
+pub use oauth::{ClientAuth, Endpoint, OAuth2, OAuthClient, TokenBody, TokenShape};
+use patchbay_protocol::{AccountsPolicy, AppIcon, AuthType, CredentialField, FieldKind};
 use serde::Deserialize;
 pub use template::Template;
 use url::Url;
@@ -52,6 +60,7 @@ impl std::error::Error for CatalogError {}
 #[derive(Debug, Default)]
 pub struct Catalog {
     apps: BTreeMap<String, Arc<App>>,
+    files: BTreeMap<String, String>,
     functions: BTreeMap<String, (Arc<App>, Arc<Function>)>,
 }
 
@@ -64,12 +73,26 @@ pub struct App {
     pub name: String,
     /// Short description.
     pub description: Option<String>,
+    /// Marketplace category (one of [`CATEGORIES`]).
+    pub category: Option<String>,
+    /// The provider's API documentation.
+    pub docs: Option<Url>,
+    /// The marketplace tile.
+    pub icon: AppIcon,
+    /// From the built-in catalog (a real provider), possibly with operator overrides.
+    pub builtin: bool,
     /// Auth type.
     pub auth: AuthType,
     /// Accounts policy.
     pub accounts: AccountsPolicy,
     /// Where requests go, for auth types without a user-supplied URL.
     pub base_url: Option<Url>,
+    /// Where requests go when the base URL depends on a connect-time or token value
+    /// (`https://{subdomain}.zendesk.com/api/v2`, `{instance_url}/services/data/v60.0`).
+    /// Rendered per account and held to the same address rules as a URL the user typed.
+    pub base_url_template: Option<Template>,
+    /// Values the user types at connect time (a subdomain, a shop name), in form order.
+    pub connect: Vec<ConnectValue>,
     /// How credentials reach upstream requests.
     pub inject: Injection,
     /// The request that checks new credentials and names the account.
@@ -93,6 +116,44 @@ pub struct Injection {
     pub basic: Option<(Template, Template)>,
 }
 
+/// A value the user types at connect time, stored with the account's credentials and usable in
+/// the base URL, OAuth endpoints and injection templates.
+#[derive(Debug, Clone)]
+pub struct ConnectValue {
+    /// Placeholder name (`subdomain`).
+    pub name: String,
+    /// What the value may contain.
+    pub kind: ConnectKind,
+}
+
+/// What a connect-time value may contain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectKind {
+    /// A host label or dotted name (`acme`, `eu.acme`): letters, digits, `-` and `.`, so it can
+    /// never change a URL's scheme, host boundary or path.
+    #[default]
+    Name,
+    /// An http(s) URL (an instance URL), checked like `base_url`.
+    Url,
+}
+
+impl ConnectKind {
+    /// Why `value` is not acceptable, if it is not.
+    pub fn problem(self, value: &str) -> Option<String> {
+        match self {
+            ConnectKind::Name => {
+                let ok = value.len() <= 100
+                    && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+                    && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+                    && !value.contains("..");
+                (!ok).then(|| "may contain only letters, digits, `-` and `.`".to_owned())
+            }
+            ConnectKind::Url => parse_base_url(value).err(),
+        }
+    }
+}
+
 /// The verification request run at connect time.
 #[derive(Debug)]
 pub struct Verify {
@@ -104,6 +165,8 @@ pub struct Verify {
     pub display_name: Option<String>,
     /// JSON Pointer to the upstream identity (detects reconnects under policy "multiple").
     pub identity: Option<String>,
+    /// A fixed JSON body (GraphQL APIs ask who the user is with a POSTed query).
+    pub body: Option<serde_json::Value>,
 }
 
 impl Catalog {
@@ -125,46 +188,111 @@ impl Catalog {
         file: &str,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Catalog, CatalogError> {
-        let err = |app: Option<&str>, field: Option<&str>, problem: String| CatalogError {
+        Catalog::parse_layers(&[Layer { file: file.to_owned(), source, builtin: false }], env)
+    }
+
+    /// The built-in catalog, with the operator's file at `operator` on top when given.
+    pub fn load_with_builtin(operator: Option<&Path>) -> Result<Catalog, CatalogError> {
+        let mut layers = builtin_layers();
+        let text;
+        if let Some(path) = operator {
+            let file = path.display().to_string();
+            text = std::fs::read_to_string(path).map_err(|e| CatalogError {
+                file: file.clone(),
+                app: None,
+                field: None,
+                problem: format!("cannot read: {e}"),
+            })?;
+            layers.push(Layer { file, source: &text, builtin: false });
+        }
+        Catalog::parse_layers(&layers, |name| std::env::var(name).ok())
+    }
+
+    /// Parses layers (lowest priority first; see [`Layer`]) into one catalog.
+    pub fn parse_layers(
+        layers: &[Layer<'_>],
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Catalog, CatalogError> {
+        let err = |file: &str, app: Option<&str>, field: Option<&str>, problem: String| CatalogError {
             file: file.to_owned(),
             app: app.map(str::to_owned),
             field: field.map(str::to_owned),
             problem,
         };
-        let mut root: toml::Table =
-            source.parse().map_err(|e: toml::de::Error| err(None, None, e.to_string()))?;
-        let apps = match root.remove("apps") {
-            None => toml::Table::new(),
-            Some(toml::Value::Table(t)) => t,
-            Some(_) => return Err(err(None, Some("apps"), "must be a table of apps".into())),
-        };
-        if let Some(key) = root.keys().next() {
-            return Err(err(None, Some(key), "unknown top-level key (expected only `apps`)".into()));
-        }
-        let mut catalog = Catalog::default();
-        for (id, mut value) in apps {
-            if !valid_app_id(&id) {
+        // (id, merged definition, the file(s) to name in errors, defined by a built-in file)
+        let mut entries: Vec<(String, toml::Value, String, bool)> = Vec::new();
+        for layer in layers {
+            let file = layer.file.as_str();
+            let mut root: toml::Table =
+                layer.source.parse().map_err(|e: toml::de::Error| err(file, None, None, e.to_string()))?;
+            let apps = match root.remove("apps") {
+                None => toml::Table::new(),
+                Some(toml::Value::Table(t)) => t,
+                Some(_) => return Err(err(file, None, Some("apps"), "must be a table of apps".into())),
+            };
+            if let Some(key) = root.keys().next() {
                 return Err(err(
-                    Some(&id),
+                    file,
                     None,
-                    "app ids use a-z, 0-9 and `-`, starting with a letter".into(),
+                    Some(key),
+                    "unknown top-level key (expected only `apps`)".into(),
                 ));
             }
-            interpolate(&mut value, "", &env)
-                .map_err(|(field, problem)| err(Some(&id), Some(&field), problem))?;
-            let raw = RawApp::deserialize(value).map_err(|e| err(Some(&id), None, e.message().to_owned()))?;
-            let app =
-                Arc::new(raw.validate(&id).map_err(|(field, problem)| err(Some(&id), Some(field), problem))?);
+            if layer.builtin {
+                let stem = file.rsplit('/').next().and_then(|n| n.strip_suffix(".toml")).unwrap_or(file);
+                if apps.len() != 1 || !apps.contains_key(stem) {
+                    return Err(err(
+                        file,
+                        None,
+                        Some("apps"),
+                        format!("a built-in file defines exactly `[apps.{stem}]`"),
+                    ));
+                }
+            }
+            for (id, mut value) in apps {
+                if !valid_app_id(&id) {
+                    return Err(err(
+                        file,
+                        Some(&id),
+                        None,
+                        "app ids use a-z, 0-9 and `-`, starting with a letter".into(),
+                    ));
+                }
+                interpolate(&mut value, "", &env, layer.builtin)
+                    .map_err(|(field, problem)| err(file, Some(&id), Some(&field), problem))?;
+                match entries.iter_mut().find(|(existing, ..)| *existing == id) {
+                    Some((_, base, named, _)) => {
+                        builtin::merge(base, value);
+                        *named = format!("{file} (over {named})");
+                    }
+                    None => entries.push((id, value, file.to_owned(), layer.builtin)),
+                }
+            }
+        }
+        let mut catalog = Catalog::default();
+        for (id, value, file, builtin) in entries {
+            let raw = RawApp::deserialize(value)
+                .map_err(|e| err(&file, Some(&id), None, e.message().to_owned()))?;
+            let mut app =
+                raw.validate(&id).map_err(|(field, problem)| err(&file, Some(&id), Some(field), problem))?;
+            app.builtin = builtin;
+            let app = Arc::new(app);
             for function in &app.functions {
                 let entry = (app.clone(), function.clone());
                 if catalog.functions.insert(function.name.clone(), entry).is_some() {
                     let problem = format!("function name `{}` is used twice", function.name);
-                    return Err(err(Some(&id), Some("functions"), problem));
+                    return Err(err(&file, Some(&id), Some("functions"), problem));
                 }
             }
+            catalog.files.insert(id.clone(), file);
             catalog.apps.insert(id, app);
         }
         Ok(catalog)
+    }
+
+    /// The file(s) an app came from, as named in errors.
+    pub fn file_of(&self, id: &str) -> Option<&str> {
+        self.files.get(id).map(String::as_str)
     }
 
     /// The app with this id.
@@ -188,11 +316,30 @@ fn valid_app_id(id: &str) -> bool {
         && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-/// Replaces `${VAR}` in every string below `value`; errors carry the dotted field path.
+/// Fields a built-in app may leave unresolved: the operator's OAuth client is optional there.
+const OPTIONAL_IN_BUILTIN: [&str; 2] = ["oauth2.client_id", "oauth2.client_secret"];
+
+/// Whether `s` names a `${VAR}` that `env` does not know.
+fn names_unset_variable(s: &str, env: &impl Fn(&str) -> Option<String>) -> bool {
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { return false };
+        if env(&after[..end]).is_none() {
+            return true;
+        }
+        rest = &after[end + 1..];
+    }
+    false
+}
+
+/// Replaces `${VAR}` in every string below `value`; errors carry the dotted field path. With
+/// `builtin`, a field of [`OPTIONAL_IN_BUILTIN`] whose variable is missing is removed instead.
 fn interpolate(
     value: &mut toml::Value,
     path: &str,
     env: &impl Fn(&str) -> Option<String>,
+    builtin: bool,
 ) -> Result<(), (String, String)> {
     match value {
         toml::Value::String(s) => {
@@ -212,14 +359,20 @@ fn interpolate(
             *s = out;
         }
         toml::Value::Table(t) => {
+            let child = |k: &str| if path.is_empty() { k.to_owned() } else { format!("{path}.{k}") };
+            if builtin {
+                t.retain(|k, v| {
+                    !(OPTIONAL_IN_BUILTIN.contains(&child(k).as_str())
+                        && v.as_str().is_some_and(|s| names_unset_variable(s, env)))
+                });
+            }
             for (k, v) in t.iter_mut() {
-                let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-                interpolate(v, &child, env)?;
+                interpolate(v, &child(k), env, builtin)?;
             }
         }
         toml::Value::Array(items) => {
             for (i, v) in items.iter_mut().enumerate() {
-                interpolate(v, &format!("{path}[{i}]"), env)?;
+                interpolate(v, &format!("{path}[{i}]"), env, builtin)?;
             }
         }
         _ => {}
@@ -232,6 +385,9 @@ fn interpolate(
 struct RawApp {
     name: String,
     description: Option<String>,
+    category: Option<String>,
+    docs: Option<String>,
+    icon: Option<RawIcon>,
     auth: AuthType,
     #[serde(default)]
     accounts: AccountsPolicy,
@@ -240,6 +396,9 @@ struct RawApp {
     verify: Option<RawVerify>,
     #[serde(default)]
     fields: BTreeMap<String, RawField>,
+    /// Kept as a table: its order is the form's order.
+    #[serde(default)]
+    connect: toml::Table,
     oauth2: Option<RawOAuth2>,
     #[serde(default)]
     functions: BTreeMap<String, RawFunction>,
@@ -269,6 +428,17 @@ struct RawVerify {
     path: String,
     display_name: Option<String>,
     identity: Option<String>,
+    body: Option<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnectValue {
+    label: String,
+    help: Option<String>,
+    placeholder: Option<String>,
+    #[serde(default)]
+    kind: ConnectKind,
 }
 
 #[derive(Deserialize)]
@@ -283,16 +453,23 @@ pub(crate) type FieldProblem = (&'static str, String);
 
 impl RawApp {
     fn validate(self, id: &str) -> Result<App, FieldProblem> {
+        let connect = connect_values(self.auth, self.connect)?;
+        let connect_only: Vec<ConnectValue> = connect.iter().map(|(value, _)| value.clone()).collect();
         let oauth2 = match (self.auth, self.oauth2) {
-            (AuthType::Oauth2, Some(raw)) => Some(raw.validate()?),
+            (AuthType::Oauth2, Some(raw)) => Some(raw.validate(&connect_only)?),
             (AuthType::Oauth2, None) => {
                 return Err(("oauth2", "`oauth2` apps need an [oauth2] section".into()))
             }
             (_, Some(_)) => return Err(("oauth2", "only `oauth2` apps take an [oauth2] section".into())),
             (_, None) => None,
         };
-        let vars = template_vars(self.auth);
-        let base_url = match (self.base_url, self.auth.has_user_base_url()) {
+        // Templates may use the credential fields (or the access token), connect-time values and
+        // values kept from the token answer.
+        let mut vars: Vec<&str> = template_vars(self.auth).to_vec();
+        vars.extend(connect.iter().map(|(value, _)| value.name.as_str()));
+        let token_values = oauth2.as_ref().map(|o| o.token.values.as_slice()).unwrap_or_default();
+        vars.extend(token_values.iter().map(|(name, _)| name.as_str()));
+        let (base_url, base_url_template) = match (self.base_url, self.auth.has_user_base_url()) {
             (Some(_), true) => {
                 return Err((
                     "base_url",
@@ -300,18 +477,49 @@ impl RawApp {
                 ))
             }
             (None, false) => return Err(("base_url", "is required for this auth type".into())),
-            (None, true) => None,
-            (Some(raw), false) => Some(parse_base_url(&raw).map_err(|p| ("base_url", p))?),
+            (None, true) => (None, None),
+            (Some(raw), false) if raw.contains('{') => {
+                let template = parse_template(&raw, &vars, "base_url")?;
+                // The host must come from a literal `scheme://` or from a whole URL value, never
+                // from text glued before the scheme.
+                let url_vars: Vec<&str> = connect
+                    .iter()
+                    .filter(|(v, _)| v.kind == ConnectKind::Url)
+                    .map(|(v, _)| v.name.as_str())
+                    .chain(token_values.iter().map(|(name, _)| name.as_str()))
+                    .collect();
+                let starts_ok = raw.starts_with("https://")
+                    || raw.starts_with("http://")
+                    || template.vars().next().is_some_and(|v| url_vars.contains(&v) && raw.starts_with('{'));
+                if !starts_ok {
+                    return Err((
+                        "base_url",
+                        "a templated base URL starts with `https://` or with a URL value".into(),
+                    ));
+                }
+                (None, Some(template))
+            }
+            (Some(raw), false) => (Some(parse_base_url(&raw).map_err(|p| ("base_url", p))?), None),
         };
         let inject = match self.inject {
-            Some(raw) => raw.validate(vars)?,
+            Some(raw) => raw.validate(&vars)?,
             None => default_injection(self.auth).ok_or((
                 "inject",
                 format!("`{}` apps must declare how the key is sent (headers or query)", self.auth.as_str()),
             ))?,
         };
         let verify = self.verify.map(RawVerify::validate).transpose()?;
-        let fields = credential_fields(self.auth, self.fields)?;
+        let mut fields: Vec<CredentialField> = connect.iter().map(|(_, field)| field.clone()).collect();
+        fields.extend(credential_fields(self.auth, self.fields)?);
+        let docs = match self.docs {
+            Some(raw) => Some(
+                Url::parse(&raw)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or(("docs", "must be an http(s) URL".to_owned()))?,
+            ),
+            None => None,
+        };
         let mut functions = Vec::new();
         for (action, raw) in self.functions {
             if action.is_empty()
@@ -336,11 +544,17 @@ impl RawApp {
         }
         Ok(App {
             id: id.to_owned(),
+            icon: listing::icon(id, &self.name, self.icon)?,
+            builtin: false,
             name: self.name,
             description: self.description,
+            category: listing::category(self.category)?,
+            docs,
             auth: self.auth,
             accounts: self.accounts,
             base_url,
+            base_url_template,
+            connect: connect_only,
             inject,
             verify,
             fields,
@@ -348,6 +562,45 @@ impl RawApp {
             functions,
         })
     }
+}
+
+/// Names the broker stores itself in an account's credentials.
+pub(super) const RESERVED_VALUE_NAMES: [&str; 4] = ["access_token", "refresh_token", "scope", "token_type"];
+
+/// `[apps.<id>.connect.<name>]`: the values and the form fields that ask for them.
+fn connect_values(
+    auth: AuthType,
+    raw: toml::Table,
+) -> Result<Vec<(ConnectValue, CredentialField)>, FieldProblem> {
+    raw.into_iter()
+        .map(|(name, value)| {
+            let valid_name = name.starts_with(|c: char| c.is_ascii_lowercase())
+                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !valid_name
+                || auth.credential_fields().contains(&name.as_str())
+                || RESERVED_VALUE_NAMES.contains(&name.as_str())
+            {
+                return Err((
+                    "connect",
+                    format!("`{name}`: use a-z, 0-9 and `_`, and not a credential field or token name"),
+                ));
+            }
+            let raw =
+                RawConnectValue::deserialize(value).map_err(|e| ("connect", format!("`{name}`: {e}")))?;
+            let field = CredentialField {
+                name: name.clone(),
+                label: raw.label,
+                kind: match raw.kind {
+                    ConnectKind::Name => FieldKind::Text,
+                    ConnectKind::Url => FieldKind::Url,
+                },
+                required: true,
+                help: raw.help,
+                placeholder: raw.placeholder,
+            };
+            Ok((ConnectValue { name, kind: raw.kind }, field))
+        })
+        .collect()
 }
 
 /// Parses an http(s) base URL without query or fragment.
@@ -448,7 +701,9 @@ impl RawVerify {
                 return Err((field, "must be a JSON Pointer such as `/user/email`".into()));
             }
         }
-        Ok(Verify { method, path: self.path, display_name: self.display_name, identity: self.identity })
+        let body =
+            self.body.map(serde_json::to_value).transpose().map_err(|e| ("verify.body", e.to_string()))?;
+        Ok(Verify { method, path: self.path, display_name: self.display_name, identity: self.identity, body })
     }
 }
 

@@ -72,3 +72,98 @@ fn errors_name_the_file_the_app_and_the_field() {
     )
     .contains("field `verify.path`: must start with `/`"));
 }
+
+#[test]
+fn connect_values_and_token_values_feed_templated_base_urls() {
+    let catalog = parse(
+        r#"
+        [apps.desk]
+        name = "Desk"
+        auth = "api_key"
+        category = "support"
+        docs = "https://desk.example/docs"
+        base_url = "https://{subdomain}.desk.example/api/v2"
+        connect.subdomain = { label = "Subdomain", placeholder = "acme" }
+        connect.email = { label = "Email" }
+        inject.basic = { username = "{email}/token", password = "{api_key}" }
+
+        [apps.force]
+        name = "Force"
+        auth = "oauth2"
+        base_url = "{instance_url}/services/data/v60.0"
+        oauth2 = { authorize_url = "https://login.force.example/authorize", token_url = "https://login.force.example/token", pkce = false, select_account_params = { prompt = "select_account" }, token = { values = { instance_url = "/instance_url" } } }
+        "#,
+    )
+    .expect("valid catalog");
+    let desk = catalog.app("desk").expect("desk");
+    assert_eq!(
+        desk.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        ["subdomain", "email", "api_key"]
+    );
+    assert_eq!(desk.fields[0].kind, FieldKind::Text, "connect values are not secrets");
+    assert_eq!(desk.category.as_deref(), Some("support"));
+    assert_eq!(desk.icon.monogram, "De");
+    assert!(ConnectKind::Name.problem("acme").is_none());
+    for hostile in ["evil.com/", "a@b", "x:1", "..", "-a", "a..b"] {
+        assert!(ConnectKind::Name.problem(hostile).is_some(), "{hostile}");
+    }
+    let force = catalog.app("force").expect("force");
+    let oauth = force.oauth2.as_ref().expect("oauth2");
+    assert!(!oauth.pkce);
+    assert_eq!(oauth.token.values, [("instance_url".to_owned(), "/instance_url".to_owned())]);
+    assert!(force.base_url_template.is_some());
+
+    let glued = problem(
+        "[apps.a]\nname = \"A\"\nauth = \"api_key\"\ninject.query.k = \"{api_key}\"\nbase_url = \"{sub}.x.example\"\nconnect.sub = { label = \"S\" }",
+    );
+    assert!(glued.contains("field `base_url`: a templated base URL starts with `https://`"), "{glued}");
+    let undeclared = problem("[apps.a]\nname = \"A\"\nauth = \"api_key\"\ninject.query.k = \"{api_key}\"\nbase_url = \"https://{sub}.x.example\"");
+    assert!(undeclared.contains("unknown placeholder `{sub}`"), "{undeclared}");
+    let category =
+        problem("[apps.a]\nname = \"A\"\nauth = \"basic\"\nbase_url = \"http://x\"\ncategory = \"crms\"");
+    assert!(category.contains("field `category`: `crms` is not a category"), "{category}");
+}
+
+#[test]
+fn operator_layers_override_built_in_fields_and_clients_are_optional_there() {
+    let builtin = r#"
+        [apps.crm]
+        name = "CRM"
+        auth = "oauth2"
+        base_url = "https://api.crm.example"
+        oauth2 = { authorize_url = "https://crm.example/auth", token_url = "https://crm.example/token", scopes = ["a"], client_id = "${CRM_ID}", client_secret = "${CRM_SECRET}" }
+    "#;
+    let layers = |operator: &'static str| {
+        vec![
+            Layer { file: "catalog/apps/crm.toml".into(), source: builtin, builtin: true },
+            Layer { file: "mine.toml".into(), source: operator, builtin: false },
+        ]
+    };
+    let catalog = Catalog::parse_layers(&layers("[apps.crm]\nname = \"My CRM\""), |_| None).expect("loads");
+    let crm = catalog.app("crm").expect("crm");
+    assert_eq!(crm.name, "My CRM");
+    assert!(
+        crm.oauth2.as_ref().is_some_and(|o| o.default_client.is_none()),
+        "no client without its variables"
+    );
+    let with_client = Catalog::parse_layers(&layers(""), |n| Some(format!("{n}-value"))).expect("loads");
+    let client = with_client.app("crm").and_then(|a| a.oauth2.as_ref()?.default_client.clone());
+    assert_eq!(client.map(|c| c.id), Some("CRM_ID-value".to_owned()));
+    // The operator's own file still requires its variables, and errors name both files.
+    let err = Catalog::parse_layers(&layers("[apps.crm.oauth2]\nclient_id = \"${NOPE}\""), |_| None)
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some(
+            "catalog mine.toml: app `crm`: field `oauth2.client_id`: environment variable `NOPE` is not set"
+        )
+    );
+    let merged_err = Catalog::parse_layers(&layers("[apps.crm]\nbase_url = \"ftp://x\""), |_| None)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        merged_err.starts_with("catalog mine.toml (over catalog/apps/crm.toml): app `crm`: field `base_url`")
+    );
+}

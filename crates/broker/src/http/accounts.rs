@@ -75,7 +75,7 @@ async fn revoke_upstream(state: &AppState, owner: &Owner, app: &App, account: &A
     // revoked too for those that keep them independent.
     for hint in ["refresh_token", "access_token"] {
         if let Some(token) = credentials.get(hint) {
-            if let Err(err) = revoke(&state.upstreams.trusted, oauth, &client, token, hint).await {
+            if let Err(err) = revoke(&state.upstreams, oauth, &client, token, hint, &credentials).await {
                 tracing::warn!(account = %account.id, %hint, error = %err, "upstream revocation failed");
             }
         }

@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use patchbay_protocol::{
-    AccountsPolicy, AppDetail, AppList, AppSummary, AuthType, ConnectRequest, ConnectResponse, ErrorCode,
+    AccountsPolicy, AppDetail, AppEntry, AppEntryList, AppListing, AppPage, AppSummary, AuthType,
+    ConnectRequest, ConnectResponse, ErrorCode,
 };
 use sha2::{Digest, Sha256};
 
@@ -67,7 +68,27 @@ fn summary(app: &App, settings: Option<&AppSettings>, connected_accounts: u32) -
     }
 }
 
-async fn list(State(state): State<Arc<AppState>>, session: Session) -> ApiResult<Json<AppList>> {
+/// Category, tile, docs link, and whether this workspace's users can connect the app now.
+fn listing(app: &App, settings: Option<&AppSettings>) -> AppListing {
+    let own_client = settings.is_some_and(|s| s.own_client_enabled && s.own_client_id.is_some());
+    let (usable, requires_own_client) = match &app.oauth2 {
+        None => (true, false),
+        Some(oauth) => (
+            own_client || (oauth.default_client.is_some() && !oauth.requires_own_client),
+            oauth.requires_own_client,
+        ),
+    };
+    AppListing {
+        category: app.category.clone(),
+        icon: app.icon.clone(),
+        docs_url: app.docs.as_ref().map(ToString::to_string),
+        usable,
+        requires_own_client,
+        builtin: app.builtin,
+    }
+}
+
+async fn list(State(state): State<Arc<AppState>>, session: Session) -> ApiResult<Json<AppEntryList>> {
     let mut counts: HashMap<String, u32> = HashMap::new();
     for account in state.store.accounts(&session.owner, None).await? {
         *counts.entry(account.app_id).or_default() += 1;
@@ -83,19 +104,22 @@ async fn list(State(state): State<Arc<AppState>>, session: Session) -> ApiResult
         .catalog
         .apps()
         .filter(|app| !settings.get(&app.id).is_some_and(|s| s.hidden))
-        .map(|app| summary(app, settings.get(&app.id), counts.get(&app.id).copied().unwrap_or(0)))
+        .map(|app| AppEntry {
+            summary: summary(app, settings.get(&app.id), counts.get(&app.id).copied().unwrap_or(0)),
+            listing: listing(app, settings.get(&app.id)),
+        })
         .collect();
-    Ok(Json(AppList { apps }))
+    Ok(Json(AppEntryList { apps }))
 }
 
 async fn detail(
     State(state): State<Arc<AppState>>,
     session: Session,
     Path(app_id): Path<String>,
-) -> ApiResult<Json<AppDetail>> {
+) -> ApiResult<Json<AppPage>> {
     let (app, settings) = visible_app(&state, &session.owner.workspace_id, &app_id).await?;
     let connected = state.store.accounts(&session.owner, Some(&app.id)).await?.len();
-    Ok(Json(AppDetail {
+    let detail = AppDetail {
         summary: summary(app, Some(&settings), u32::try_from(connected).unwrap_or(u32::MAX)),
         fields: app.fields.clone(),
         functions: app
@@ -103,7 +127,8 @@ async fn detail(
             .iter()
             .map(|f| patchbay_protocol::FunctionSummary { name: f.name.clone(), title: f.title.clone() })
             .collect(),
-    }))
+    };
+    Ok(Json(AppPage { detail, listing: listing(app, Some(&settings)) }))
 }
 
 async fn connect(
@@ -114,9 +139,15 @@ async fn connect(
 ) -> ApiResult<(StatusCode, Json<ConnectResponse>)> {
     let (app, _) = visible_app(&state, &session.owner.workspace_id, &app_id).await?;
     if app.auth == AuthType::Oauth2 {
-        let started =
-            super::oauth::start(&state, &session, app, request.connected_account_id, request.return_to)
-                .await?;
+        let started = super::oauth::start(
+            &state,
+            &session,
+            app,
+            request.connected_account_id,
+            request.return_to,
+            request.fields,
+        )
+        .await?;
         return Ok((StatusCode::OK, Json(started)));
     }
     let owner = &session.owner;

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use patchbay_protocol::{AccountsPolicy, AuthType};
+use patchbay_protocol::AccountsPolicy;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -176,10 +176,14 @@ async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
 fn app_row(app: &AdminApp, csrf: &str) -> String {
     let id = esc(&app.id);
     let selected = |p: AccountsPolicy| if app.accounts_policy == p { " selected" } else { "" };
-    let oauth_link = if app.auth_type == AuthType::Oauth2 {
-        format!("<a href=\"/admin/apps/{id}\">OAuth client</a>")
-    } else {
-        String::new()
+    let oauth_link = match &app.oauth {
+        Some(oauth) if oauth.needs_client => {
+            format!(
+                "<strong>Needs a client:</strong> <a href=\"/admin/apps/{id}\">set up an OAuth client</a>"
+            )
+        }
+        Some(_) => format!("<a href=\"/admin/apps/{id}\">OAuth client</a>"),
+        None => String::new(),
     };
     format!(
         "<tr><td>{name}</td><td colspan=\"2\"><form method=\"post\" action=\"/admin/apps/{id}/settings\" class=\"inline\">{csrf}\

@@ -22,11 +22,11 @@ use super::apps::{account_not_found, save_credentials, SaveOutcome};
 use super::auth::Session;
 use super::steps::{explain, Step, StepLog};
 use crate::catalog::{App, OAuthClient};
-use crate::credentials::verify;
+use crate::credentials::{verify, Credentials};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{now_unix, random_id, random_token, rfc3339};
 use crate::oauth::clients::{self, ChosenClient};
-use crate::oauth::{authorize_url, exchange_code, Pkce, TokenError, Tokens};
+use crate::oauth::{authorize_url, exchange_code, AuthorizeRequest, Pkce, TokenError, Tokens};
 use crate::state::AppState;
 use crate::store::{AttemptPurpose, AttemptRecord, Claim, NewCredentials, Owner};
 
@@ -63,6 +63,28 @@ pub struct AttemptTarget {
     pub target_account_id: Option<String>,
     /// Connect or test.
     pub purpose: AttemptPurpose,
+    /// A new account beside existing ones: ask the provider to choose an identity.
+    pub another_account: bool,
+    /// Connect-time values typed for this connection (kept with the account).
+    pub values: Credentials,
+}
+
+/// What an attempt keeps sealed until the provider redirects back: the PKCE verifier and the
+/// connect-time values. Stored as JSON; an attempt sealed before values existed holds the bare
+/// verifier (base64url, never starting with `{`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AttemptSecrets {
+    verifier: String,
+    values: Credentials,
+}
+
+impl AttemptSecrets {
+    fn parse(plaintext: &[u8]) -> AttemptSecrets {
+        serde_json::from_slice(plaintext).unwrap_or_else(|_| AttemptSecrets {
+            verifier: String::from_utf8_lossy(plaintext).into_owned(),
+            values: Credentials::default(),
+        })
+    }
 }
 
 /// Creates an attempt with `chosen` and returns it with the provider URL to send the browser to.
@@ -77,7 +99,21 @@ pub async fn begin(
     let oauth_state = random_token(32);
     let id = random_id("att");
     let now = now_unix();
-    let verifier = state.keyring.seal(pkce.verifier.as_bytes(), id.as_bytes()).map_err(ApiError::internal)?;
+    let redirect = redirect_uri(state);
+    let request = AuthorizeRequest {
+        redirect_uri: &redirect,
+        state: &oauth_state,
+        challenge: &pkce.challenge,
+        scopes: &chosen.scopes,
+        another_account: target.another_account,
+        values: &target.values,
+    };
+    let url = authorize_url(oauth, &chosen.client, &request).map_err(|reason| {
+        ApiError::invalid_fields(vec![patchbay_protocol::FieldError { field: "fields".into(), reason }])
+    })?;
+    let secrets = AttemptSecrets { verifier: pkce.verifier.clone(), values: target.values };
+    let plaintext = zeroize::Zeroizing::new(serde_json::to_vec(&secrets).map_err(ApiError::internal)?);
+    let verifier = state.keyring.seal(&plaintext, id.as_bytes()).map_err(ApiError::internal)?;
     let attempt = AttemptRecord {
         id,
         owner: target.owner,
@@ -94,14 +130,6 @@ pub async fn begin(
         purpose: target.purpose,
     };
     state.store.create_attempt(&attempt, &state_hash(&oauth_state), now).await?;
-    let url = authorize_url(
-        oauth,
-        &chosen.client,
-        &redirect_uri(state),
-        &oauth_state,
-        &pkce.challenge,
-        &chosen.scopes,
-    );
     Ok((attempt, url.to_string()))
 }
 
@@ -112,8 +140,11 @@ pub async fn start(
     app: &App,
     target_account_id: Option<String>,
     return_to: Option<String>,
+    fields: std::collections::BTreeMap<String, String>,
 ) -> ApiResult<ConnectResponse> {
     let chosen = clients::for_new_connection(state, &session.owner.workspace_id, app).await?;
+    // An OAuth app's form holds only its connect-time values (a shop, an instance URL).
+    let values = crate::credentials::validate_fields(app, fields)?;
     if let Some(id) = &target_account_id {
         if state.store.account(&session.owner, id).await?.is_none_or(|a| a.app_id != app.id) {
             return Err(account_not_found());
@@ -131,12 +162,16 @@ pub async fn start(
             }]));
         }
     }
+    let another_account =
+        target_account_id.is_none() && !state.store.accounts(&session.owner, Some(&app.id)).await?.is_empty();
     let target = AttemptTarget {
         owner: session.owner.clone(),
         origin: session.origin.clone(),
         return_to,
         target_account_id,
         purpose: AttemptPurpose::Connect,
+        another_account,
+        values,
     };
     let (attempt, authorize_url) = begin(state, app, &chosen, target).await?;
     Ok(ConnectResponse::Authorize {
@@ -254,7 +289,7 @@ async fn complete(
     let redirect = redirect_uri(state);
     log.push(Step::ok("authorize", "Send the user to the provider").request(json!({
         "url": oauth.authorize_url.as_str(), "client_id": attempt.client_id, "redirect_uri": redirect,
-        "response_type": "code", "code_challenge_method": "S256", "state": "(redacted)",
+        "response_type": "code", "code_challenge_method": if oauth.pkce { "S256" } else { "(none)" }, "state": "(redacted)",
     })));
     if let Some(error) = &query.error {
         let description = query.error_description.as_deref().unwrap_or("no description");
@@ -299,14 +334,14 @@ async fn complete(
         .keyring
         .open(&attempt.verifier, attempt.id.as_bytes())
         .map_err(|e| attempt_error(ErrorCode::Internal, format!("PKCE verifier unreadable: {e}"), None))?;
-    let verifier = String::from_utf8_lossy(&verifier).into_owned();
+    let AttemptSecrets { verifier, values } = AttemptSecrets::parse(&verifier);
     let exchange_request = json!({
         "url": oauth.token_url.as_str(), "grant_type": "authorization_code", "client_id": client.id,
         "client_authentication": format!("{:?}", oauth.client_auth), "client_secret": "(redacted)",
         "code": "(redacted)", "code_verifier": "(redacted)", "redirect_uri": redirect,
     });
     let tokens =
-        match exchange_code(&state.upstreams.trusted, oauth, &client, code, &redirect, &verifier).await {
+        match exchange_code(&state.upstreams, oauth, &client, code, &redirect, &verifier, &values).await {
             Ok(tokens) => {
                 log.push(
                     Step::ok("code_exchange", "Exchange the code for tokens")
@@ -334,6 +369,9 @@ async fn complete(
                 return Err(token_failure(app, &err));
             }
         };
+    let mut tokens = tokens;
+    // The account keeps its connect-time values beside the tokens (base URL, refresh endpoint).
+    tokens.credentials.keep_missing(&values);
     let verified = match verify(app, &tokens.credentials, &state.upstreams).await {
         Ok(verified) => {
             let step = Step::ok("token_check", "Use the token");
@@ -418,6 +456,14 @@ fn token_failure(app: &App, err: &TokenError) -> AttemptError {
         TokenError::Malformed(reason) => attempt_error(
             ErrorCode::UpstreamError,
             format!("{} sent an unusable token response ({reason})", app.name),
+            None,
+        ),
+        TokenError::NotAllowed(reason) => attempt_error(
+            ErrorCode::UrlNotAllowed,
+            format!(
+                "{}'s token endpoint for this account is not an address the broker calls ({reason})",
+                app.name
+            ),
             None,
         ),
     }

@@ -8,12 +8,14 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::catalog::{ClientAuth, OAuth2, OAuthClient};
+use crate::catalog::{ClientAuth, Endpoint, OAuth2, OAuthClient, TokenBody, TokenShape};
 use crate::credentials::Credentials;
 use crate::ids::now_unix;
+use crate::net::Upstreams;
 
 /// A PKCE pair (RFC 7636, S256).
 pub struct Pkce {
@@ -32,33 +34,72 @@ impl Pkce {
     }
 }
 
-/// The provider URL the user is sent to.
+/// What an authorize request asks for besides the app's fixed settings.
+pub struct AuthorizeRequest<'a> {
+    /// The broker's callback.
+    pub redirect_uri: &'a str,
+    /// The one-time state.
+    pub state: &'a str,
+    /// The PKCE challenge (sent unless the app turns PKCE off).
+    pub challenge: &'a str,
+    /// Scopes for this client.
+    pub scopes: &'a [String],
+    /// The user already has an account of this app and connects another one: add the app's
+    /// `select_account_params` so the provider asks which identity to use.
+    pub another_account: bool,
+    /// The connect-time values typed for this connection (for per-account endpoints).
+    pub values: &'a Credentials,
+}
+
+/// The provider URL the user is sent to; fails when a per-account endpoint lacks its values. The
+/// browser, not the broker, follows it, so the address rules apply only to the token endpoint.
 pub fn authorize_url(
     config: &OAuth2,
     client: &OAuthClient,
-    redirect_uri: &str,
-    state: &str,
-    challenge: &str,
-    scopes: &[String],
-) -> Url {
-    let mut url = config.authorize_url.clone();
+    request: &AuthorizeRequest<'_>,
+) -> Result<Url, String> {
+    let mut url = config.authorize_url.resolve(request.values)?;
     {
         let mut query = url.query_pairs_mut();
         query
             .append_pair("response_type", "code")
             .append_pair("client_id", &client.id)
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("state", state)
-            .append_pair("code_challenge", challenge)
-            .append_pair("code_challenge_method", "S256");
-        if !scopes.is_empty() {
-            query.append_pair("scope", &scopes.join(&config.scope_separator));
+            .append_pair("redirect_uri", request.redirect_uri)
+            .append_pair("state", request.state);
+        if config.pkce {
+            query
+                .append_pair("code_challenge", request.challenge)
+                .append_pair("code_challenge_method", "S256");
         }
-        for (name, value) in &config.authorize_params {
+        if !request.scopes.is_empty() {
+            query.append_pair("scope", &request.scopes.join(&config.scope_separator));
+        }
+        let extra = request.another_account.then_some(&config.select_account_params);
+        for (name, value) in config.authorize_params.iter().chain(extra.into_iter().flatten()) {
             query.append_pair(name, value);
         }
     }
-    url
+    Ok(url)
+}
+
+/// Where a request to `endpoint` goes for an account with `values`, and through which client: a
+/// per-account endpoint is held to the address rules of a URL the user typed.
+fn route<'a>(
+    upstreams: &'a Upstreams,
+    endpoint: &Endpoint,
+    values: &Credentials,
+) -> Result<(Url, &'a reqwest::Client), TokenError> {
+    match endpoint {
+        Endpoint::Fixed(url) => Ok((url.clone(), &upstreams.trusted)),
+        Endpoint::PerAccount { .. } => {
+            let url = endpoint.resolve(values).map_err(TokenError::NotAllowed)?;
+            upstreams
+                .policy
+                .check_url(&url)
+                .map_err(|blocked| TokenError::NotAllowed(blocked.to_string()))?;
+            Ok((url, &upstreams.guarded))
+        }
+    }
 }
 
 /// What the token endpoint answered, when it was not a token.
@@ -80,6 +121,9 @@ pub enum TokenError {
     /// A 2xx answer that is not a usable token response.
     #[error("the provider's token response is unusable ({0})")]
     Malformed(String),
+    /// A per-account endpoint resolves to an address the broker does not call.
+    #[error("the provider's address is not allowed ({0})")]
+    NotAllowed(String),
 }
 
 impl TokenError {
@@ -87,22 +131,6 @@ impl TokenError {
     pub fn is_invalid_grant(&self) -> bool {
         matches!(self, TokenError::Rejected { error, .. } if error == "invalid_grant")
     }
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Seconds {
-    Number(i64),
-    Text(String),
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    token_type: Option<String>,
-    expires_in: Option<Seconds>,
-    refresh_token: Option<String>,
-    scope: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -120,21 +148,25 @@ pub struct Tokens {
     pub expires_at: Option<i64>,
 }
 
-/// Calls the token endpoint with `params` and the client's authentication.
+/// Calls the token endpoint with `params` and the client's authentication, encoded and with the
+/// headers the app's token shape asks for; answers the JSON of a 2xx.
 async fn token_request(
     http: &reqwest::Client,
     endpoint: &Url,
-    client_auth: ClientAuth,
+    config: &OAuth2,
     client: &OAuthClient,
     params: &[(&str, &str)],
     timeout: Option<Duration>,
-) -> Result<TokenResponse, TokenError> {
+) -> Result<serde_json::Value, TokenError> {
     let mut form: Vec<(&str, &str)> = params.to_vec();
     let mut request = http.post(endpoint.clone()).header("accept", "application/json");
     if let Some(timeout) = timeout {
         request = request.timeout(timeout);
     }
-    match client_auth {
+    for (name, value) in &config.token.headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    match config.client_auth {
         ClientAuth::ClientSecretBasic => {
             // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
             let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
@@ -145,13 +177,26 @@ async fn token_request(
             form.push(("client_secret", &client.secret));
         }
     }
-    let response = request.form(&form).send().await.map_err(|e| {
+    request = match config.token.body {
+        TokenBody::Form => request.form(&form),
+        TokenBody::Json => request.json(
+            &form.iter().map(|(k, v)| ((*k).to_owned(), Value::from(*v))).collect::<serde_json::Map<_, _>>(),
+        ),
+    };
+    let response = request.send().await.map_err(|e| {
+        if crate::net::is_blocked(&e) {
+            return TokenError::NotAllowed("resolves to a private, loopback or reserved address".into());
+        }
         let e = e.without_url();
         TokenError::Unavailable(if e.is_timeout() { "timed out".into() } else { e.to_string() })
     })?;
     let status = response.status();
     let body = response.bytes().await.map_err(|e| TokenError::Unavailable(e.without_url().to_string()))?;
     if status.is_success() {
+        // RFC 7009 revocation answers 200 with an empty body.
+        if body.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
         return serde_json::from_slice(&body).map_err(|e| TokenError::Malformed(e.to_string()));
     }
     match serde_json::from_slice::<ErrorResponse>(&body) {
@@ -169,30 +214,53 @@ async fn token_request(
     }
 }
 
-fn into_tokens(response: TokenResponse, previous_refresh_token: Option<&str>) -> Result<Tokens, TokenError> {
-    if response.access_token.is_empty() {
-        return Err(TokenError::Malformed("empty access_token".into()));
-    }
-    if let Some(kind) = &response.token_type {
-        if !kind.eq_ignore_ascii_case("bearer") {
+/// Reads a token answer through the app's token shape. `previous` (on refresh) supplies what a
+/// provider leaves out of a refresh answer: the old refresh token (a provider that does not rotate
+/// returns none, and the old one stays valid) and the values kept from the first answer.
+fn into_tokens(
+    shape: &TokenShape,
+    answer: &Value,
+    previous: Option<&Credentials>,
+) -> Result<Tokens, TokenError> {
+    let text = |pointer: &str| match answer.pointer(pointer) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let Some(access_token) = text(&shape.access_token) else {
+        // Some providers (Slack) answer errors with a 200 and `{"ok": false, "error": "…"}`.
+        if let Some(error) = answer.get("error").and_then(Value::as_str) {
+            return Err(TokenError::Rejected {
+                error: error.to_owned(),
+                description: answer.get("error_description").and_then(Value::as_str).map(str::to_owned),
+                status: 200,
+            });
+        }
+        return Err(TokenError::Malformed(format!("no access token at `{}`", shape.access_token)));
+    };
+    if let Some(kind) = text(&shape.token_type) {
+        let accepted = kind.eq_ignore_ascii_case("bearer")
+            || shape.token_types.iter().any(|t| t.eq_ignore_ascii_case(&kind));
+        if !accepted {
             return Err(TokenError::Malformed(format!("token_type `{kind}` is not Bearer")));
         }
     }
-    let expires_in = match response.expires_in {
-        Some(Seconds::Number(n)) => Some(n),
-        Some(Seconds::Text(t)) => t.trim().parse().ok(),
-        None => None,
-    };
+    let expires_in = text(&shape.expires_in).and_then(|t| t.trim().parse::<i64>().ok());
     let mut credentials = Credentials::default();
-    credentials.insert("access_token", response.access_token);
-    // A provider that does not rotate returns no refresh token: the old one stays valid.
-    if let Some(refresh) =
-        response.refresh_token.filter(|r| !r.is_empty()).or(previous_refresh_token.map(str::to_owned))
-    {
+    credentials.insert("access_token", access_token);
+    let refresh = text(&shape.refresh_token).or_else(|| previous?.get("refresh_token").map(str::to_owned));
+    if let Some(refresh) = refresh {
         credentials.insert("refresh_token", refresh);
     }
-    if let Some(scope) = response.scope {
+    if let Some(scope) = text(&shape.scope) {
         credentials.insert("scope", scope);
+    }
+    for (name, pointer) in &shape.values {
+        let value = text(pointer).or_else(|| previous?.get(name).map(str::to_owned));
+        match value {
+            Some(value) => credentials.insert(name, value),
+            None => return Err(TokenError::Malformed(format!("no `{name}` at `{pointer}`"))),
+        }
     }
     Ok(Tokens {
         credentials,
@@ -203,43 +271,61 @@ fn into_tokens(response: TokenResponse, previous_refresh_token: Option<&str>) ->
 /// Exchanges an authorization code. Never retried: a code is single-use, and some providers
 /// revoke every token of a grant whose code is presented twice.
 pub async fn exchange_code(
-    http: &reqwest::Client,
+    upstreams: &Upstreams,
     config: &OAuth2,
     client: &OAuthClient,
     code: &str,
     redirect_uri: &str,
     verifier: &str,
+    values: &Credentials,
 ) -> Result<Tokens, TokenError> {
-    let params = [
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", redirect_uri),
-        ("code_verifier", verifier),
-    ];
-    into_tokens(
-        token_request(http, &config.token_url, config.client_auth, client, &params, None).await?,
-        None,
-    )
+    let (url, http) = route(upstreams, &config.token_url, values)?;
+    let mut params =
+        vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)];
+    if config.pkce {
+        params.push(("code_verifier", verifier));
+    }
+    into_tokens(&config.token, &token_request(http, &url, config, client, &params, None).await?, None)
 }
 
-/// Redeems a refresh token, waiting up to `timeout` for the answer. Retried (twice, with backoff)
-/// only when the request cannot have reached the provider or the provider failed with a 5xx, so
-/// a rotated token is never spent twice.
+/// Redeems a bare refresh token (see [`refresh_credentials`]).
 pub async fn refresh(
-    http: &reqwest::Client,
+    upstreams: &Upstreams,
     config: &OAuth2,
     client: &OAuthClient,
     refresh_token: &str,
     timeout: Duration,
 ) -> Result<Tokens, TokenError> {
+    let mut previous = Credentials::default();
+    previous.insert("refresh_token", refresh_token.to_owned());
+    refresh_credentials(upstreams, config, client, &previous, timeout).await
+}
+
+/// Redeems the refresh token of an account's `previous` credentials, waiting up to `timeout` for
+/// the answer. Retried (twice, with backoff) only when the request cannot have reached the provider
+/// or the provider failed with a 5xx, so a rotated token is never spent twice. What the answer does
+/// not carry (the refresh token of a provider that does not rotate, connect-time and token values)
+/// is kept from `previous`.
+pub async fn refresh_credentials(
+    upstreams: &Upstreams,
+    config: &OAuth2,
+    client: &OAuthClient,
+    previous: &Credentials,
+    timeout: Duration,
+) -> Result<Tokens, TokenError> {
+    let (url, http) = route(upstreams, &config.token_url, previous)?;
+    let refresh_token = previous.get("refresh_token").unwrap_or_default();
     let params = [("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
     let mut delay = Duration::from_millis(200);
     let mut tries = 0;
     loop {
         tries += 1;
-        match token_request(http, &config.token_url, config.client_auth, client, &params, Some(timeout)).await
-        {
-            Ok(response) => return into_tokens(response, Some(refresh_token)),
+        match token_request(http, &url, config, client, &params, Some(timeout)).await {
+            Ok(answer) => {
+                let mut tokens = into_tokens(&config.token, &answer, Some(previous))?;
+                tokens.credentials.keep_missing(previous);
+                return Ok(tokens);
+            }
             Err(TokenError::Unavailable(reason)) if tries < 3 && !reason.contains("timed out") => {
                 tracing::warn!(%reason, tries, "token refresh failed; retrying");
                 tokio::time::sleep(delay).await;
@@ -252,16 +338,18 @@ pub async fn refresh(
 
 /// Revokes a token at the provider (RFC 7009). Best effort: the caller logs failures.
 pub async fn revoke(
-    http: &reqwest::Client,
+    upstreams: &Upstreams,
     config: &OAuth2,
     client: &OAuthClient,
     token: &str,
     hint: &str,
+    values: &Credentials,
 ) -> Result<(), TokenError> {
     let Some(revoke_url) = &config.revoke_url else { return Ok(()) };
+    let (url, http) = route(upstreams, revoke_url, values)?;
     let params = [("token", token), ("token_type_hint", hint)];
-    match token_request(http, revoke_url, config.client_auth, client, &params, None).await {
-        // RFC 7009 answers 200 with an empty body, which is not a token response.
+    match token_request(http, &url, config, client, &params, None).await {
+        // Any 2xx is a revocation, whatever its body.
         Ok(_) | Err(TokenError::Malformed(_)) => Ok(()),
         Err(err) => Err(err),
     }
@@ -279,23 +367,55 @@ mod tests {
         assert_ne!(Pkce::generate().verifier, pkce.verifier);
     }
 
-    fn response(json: &str) -> TokenResponse {
-        serde_json::from_str(json).expect("token response")
+    fn tokens(shape: &TokenShape, json: &str, previous: Option<&Credentials>) -> Result<Tokens, TokenError> {
+        into_tokens(shape, &serde_json::from_str(json).expect("token answer"), previous)
     }
 
     #[test]
     fn token_responses_keep_the_old_refresh_token_and_tolerate_odd_fields() {
-        let t = into_tokens(
-            response(r#"{"access_token":"a","token_type":"bearer","expires_in":"60","x":1}"#),
-            Some("r0"),
+        let standard = TokenShape::default();
+        let mut old = Credentials::default();
+        old.insert("refresh_token", "r0".into());
+        let t = tokens(
+            &standard,
+            r#"{"access_token":"a","token_type":"bearer","expires_in":"60","x":1}"#,
+            Some(&old),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.credentials.get("refresh_token"), Some("r0"));
         assert!(t.expires_at.is_some_and(|e| e > now_unix() + 50));
-        let rotated = into_tokens(response(r#"{"access_token":"a","refresh_token":"r1"}"#), Some("r0"))
+        let rotated = tokens(&standard, r#"{"access_token":"a","refresh_token":"r1"}"#, Some(&old))
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((rotated.credentials.get("refresh_token"), rotated.expires_at), (Some("r1"), None));
-        assert!(into_tokens(response(r#"{"access_token":"a","token_type":"mac"}"#), None).is_err());
-        assert!(into_tokens(response(r#"{"access_token":""}"#), None).is_err());
+        assert!(tokens(&standard, r#"{"access_token":"a","token_type":"mac"}"#, None).is_err());
+        assert!(tokens(&standard, r#"{"access_token":""}"#, None).is_err());
+    }
+
+    #[test]
+    fn shaped_answers_read_nested_tokens_values_and_200_errors() {
+        let slack = TokenShape {
+            access_token: "/authed_user/access_token".into(),
+            token_type: "/authed_user/token_type".into(),
+            token_types: vec!["user".into()],
+            values: vec![("team".into(), "/team/id".into())],
+            ..TokenShape::default()
+        };
+        let t = tokens(
+            &slack,
+            r#"{"ok":true,"access_token":"xoxb","token_type":"bot","team":{"id":"T1"},"authed_user":{"access_token":"xoxp","token_type":"user"}}"#,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (t.credentials.get("access_token"), t.credentials.get("team")),
+            (Some("xoxp"), Some("T1"))
+        );
+        let refused = tokens(&slack, r#"{"ok":false,"error":"invalid_code"}"#, None);
+        assert!(matches!(refused, Err(TokenError::Rejected { ref error, .. }) if error == "invalid_code"));
+        // A refresh answer without the value keeps the first answer's.
+        let kept = tokens(&slack, r#"{"authed_user":{"access_token":"xoxp2"}}"#, Some(&t.credentials))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(kept.credentials.get("team"), Some("T1"));
+        assert!(tokens(&slack, r#"{"authed_user":{"access_token":"x"}}"#, None).is_err(), "value required");
     }
 }

@@ -165,7 +165,7 @@ async fn refresh_with_lease(
     let app = state.catalog.app(app_id).ok_or_else(|| ApiError::internal("app left the catalog"))?;
     let oauth = app.oauth2.as_ref().ok_or_else(|| ApiError::internal("not an OAuth app"))?;
     let usable = open(state, owner, current)?;
-    let Some(refresh_token) = usable.credentials.get("refresh_token") else {
+    if usable.credentials.get("refresh_token").is_none() {
         state.store.mark_needs_reauth(&current.id, current.version).await?;
         return Err(reauth_required(app));
     };
@@ -179,8 +179,14 @@ async fn refresh_with_lease(
                 current.id
             ))
         })?;
-    match super::refresh(&state.upstreams.trusted, oauth, &client, refresh_token, REFRESH_REQUEST_TIMEOUT)
-        .await
+    match super::refresh_credentials(
+        &state.upstreams,
+        oauth,
+        &client,
+        &usable.credentials,
+        REFRESH_REQUEST_TIMEOUT,
+    )
+    .await
     {
         Ok(tokens) => {
             let sealed = tokens.credentials.seal(&state.keyring, owner, &current.app_id)?;

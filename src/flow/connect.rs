@@ -101,14 +101,12 @@ impl Connect {
 
     /// What to do once the app (with its auth type) is known.
     fn dispatch(&mut self, detail_loaded: bool) -> Vec<Step> {
-        if self.app.str_at("authType") == "oauth2" {
+        // An OAuth app without connect-time values goes straight to the provider; one that needs
+        // them (an instance URL, a shop) asks for them first, and its form's submit opens the
+        // popup.
+        if self.is_oauth() && self.app.list_at("fields").is_empty() {
             self.phase = Phase::Starting;
-            let start = self.post(START, self.connect_body(Json::Object(Vec::new()), !self.config.popup));
-            return if self.config.popup {
-                vec![Step::Popup("about:blank".into()), start]
-            } else {
-                vec![start]
-            };
+            return self.start_oauth(Json::Object(Vec::new()));
         }
         if !detail_loaded {
             return vec![app_request(DETAIL, &self.app_id)];
@@ -128,6 +126,21 @@ impl Connect {
         let show = form.show(None);
         self.phase = Phase::Form(form);
         vec![show]
+    }
+
+    fn is_oauth(&self) -> bool {
+        self.app.str_at("authType") == "oauth2"
+    }
+
+    /// Opens the popup (popup mode, inside the current click) and asks the broker to start the
+    /// sign-in with these connect-time values.
+    fn start_oauth(&self, fields: Json) -> Vec<Step> {
+        let start = self.post(START, self.connect_body(fields, !self.config.popup));
+        if self.config.popup {
+            vec![Step::Popup("about:blank".into()), start]
+        } else {
+            vec![start]
+        }
     }
 
     /// The end, with the events it causes.
@@ -222,11 +235,13 @@ impl Flow for Connect {
                 };
                 self.submitting = true;
                 let busy = Step::Busy(true, text(self.config.lang, Text::Connecting).to_owned());
-                vec![
-                    Step::Problems(Vec::new(), None),
-                    busy,
-                    self.post(SUBMIT, self.connect_body(fields, false)),
-                ]
+                let mut steps = vec![Step::Problems(Vec::new(), None), busy];
+                if self.is_oauth() {
+                    steps.extend(self.start_oauth(fields));
+                } else {
+                    steps.push(self.post(SUBMIT, self.connect_body(fields, false)));
+                }
+                steps
             }
             _ => Vec::new(),
         }
@@ -280,6 +295,19 @@ impl Flow for Connect {
             (SUBMIT, Err(err)) if err.stays_in_form() => {
                 self.submitting = false;
                 self.credentials_refused(&err)
+            }
+            // The connect-time values were refused: back to the form, without the popup.
+            (START, Err(err)) if err.stays_in_form() && matches!(self.phase, Phase::Form(_)) => {
+                self.submitting = false;
+                let mut steps = vec![Step::ClosePopup];
+                steps.extend(self.credentials_refused(&err));
+                steps
+            }
+            // Started from a tile (no detail yet): the app needs connect-time values first.
+            (START, Err(err))
+                if err.code == ErrorCode::InvalidArguments && self.app.get("fields").is_none() =>
+            {
+                vec![Step::ClosePopup, app_request(DETAIL, &self.app_id)]
             }
             (POLL | NUDGE, Ok(attempt)) => match progress(&attempt) {
                 Progress::Pending if tag == POLL => {
@@ -527,6 +555,61 @@ mod tests {
                 r#"emit app-connected {"appId":"crm","accountId":"ca_9"}"#,
                 r#"done "ca_9""#
             ]
+        );
+    }
+
+    #[test]
+    fn an_oauth_app_that_needs_connect_values_asks_for_them_then_opens_the_popup_on_submit() {
+        let needs_instance = SdkError::from_http(
+            422,
+            &wire(&ErrorBody {
+                error: ErrorPayload {
+                    code: ErrorCode::InvalidArguments,
+                    message: "bad".into(),
+                    details: ErrorDetails {
+                        fields: vec![FieldError { field: "instance".into(), reason: "is required".into() }],
+                        ..Default::default()
+                    },
+                },
+            }),
+        );
+        let mut flow = Connect::new(config(true), "crm".into(), wire(&app(AuthType::Oauth2)), None);
+        assert_eq!(flow.start()[0..1].len(), 1);
+        // From a tile: the broker names the missing value; the popup closes, the detail loads.
+        assert_eq!(
+            summary(&flow.reply(START, Err(needs_instance.clone()))),
+            ["close popup", "send 1 GET /v1/apps/crm"]
+        );
+        let field = CredentialField {
+            name: "instance".into(),
+            label: "GitLab URL".into(),
+            kind: FieldKind::Url,
+            required: true,
+            help: None,
+            placeholder: None,
+        };
+        let detail =
+            wire(&AppDetail { summary: app(AuthType::Oauth2), fields: vec![field], functions: vec![] });
+        let steps = flow.reply(DETAIL, Ok(detail));
+        assert!(shown(&steps).contains("GitLab URL"), "{}", shown(&steps));
+        let values = json(r#"{"f/instance":"https://gitlab.example"}"#);
+        assert_eq!(
+            summary(&flow.action("submit", None, &values)),
+            [
+                "problems [] -",
+                "busy true Connecting…",
+                "popup about:blank",
+                r#"send 2 POST /v1/apps/crm/connect {"fields":{"instance":"https://gitlab.example"}}"#
+            ]
+        );
+        // Refused: back to the form, without the popup.
+        let refused = summary(&flow.reply(START, Err(needs_instance)));
+        assert_eq!(refused[0..2], ["close popup", "busy false Connect"]);
+        assert!(refused[2].starts_with("problems [f/instance: "), "{refused:?}");
+        flow.action("submit", None, &values);
+        assert_eq!(
+            summary(&flow.reply(START, Ok(started())))[0..2],
+            ["remember crm att_1", "navigate https://idp/auth?state=s"]
         );
     }
 

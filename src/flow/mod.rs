@@ -60,6 +60,8 @@ pub enum Step {
     Navigate(String),
     /// Bring the open popup to the front.
     FocusPopup,
+    /// Close the popup (the sign-in could not start).
+    ClosePopup,
     /// Start reporting `message` events ([`Flow::message`]) and a tick every second with the
     /// popup's `closed` hint ([`Flow::tick`]).
     Watch,

@@ -40,6 +40,7 @@ pub fn summary(steps: &[Step]) -> Vec<String> {
             Step::Popup(url) => format!("popup {url}"),
             Step::Navigate(url) => format!("navigate {url}"),
             Step::FocusPopup => "focus popup".into(),
+            Step::ClosePopup => "close popup".into(),
             Step::Watch => "watch".into(),
             Step::Child(tag, _) => format!("child {tag}"),
             Step::Emit(kind, payload) => format!("emit {} {}", kind.name(), payload.to_text()),

@@ -169,6 +169,11 @@ impl Run {
                     let _ = popup.location().set_href(&url);
                 }
             }
+            Step::ClosePopup => {
+                if let Some(popup) = self.held.borrow_mut().popup.take() {
+                    let _ = popup.close();
+                }
+            }
             Step::FocusPopup => {
                 if let Some(popup) = &self.held.borrow().popup {
                     let _ = popup.focus();

@@ -336,6 +336,33 @@ async fn unknown_routes_and_methods_answer_in_the_error_format() {
 }
 
 #[tokio::test]
+async fn path_and_query_values_that_do_not_decode_answer_in_the_error_format() {
+    let b = broker().await;
+    let token = b.session("alice").await;
+    let cases = [
+        (Method::DELETE, "/v1/accounts/%FF"),
+        (Method::POST, "/v1/functions/%FF/invoke"),
+        (Method::GET, "/v1/functions/%FF"),
+        (Method::GET, "/v1/apps/%FF%FE/accounts"),
+        (Method::GET, "/v1/apps/%FF"),
+        (Method::GET, "/v1/connect-attempts/%FF"),
+        (Method::GET, "/v1/connect-attempts/att_x?wait=soon"),
+    ];
+    for (method, path) in cases {
+        let body = (method == Method::POST).then(|| json!({ "args": {} }));
+        let reply = b.call(method.clone(), path, Some(&token), body).await;
+        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "{method} {path}");
+        assert_eq!(
+            reply.headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/json"),
+            "{method} {path}"
+        );
+    }
+    let admin = b.call(Method::GET, "/v1/admin/apps/%FF", Some(&b.secret_key), None).await;
+    assert_eq!(admin.code(), "BAD_REQUEST", "{}", admin.json);
+}
+
+#[tokio::test]
 async fn the_built_sdk_is_served_with_cache_headers_and_nothing_else_is() {
     let assets = tempfile::tempdir().expect("tempdir");
     std::fs::write(assets.path().join("patchbay.3fa9c01d.js"), "export {}").expect("write");

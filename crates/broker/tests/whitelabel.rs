@@ -87,6 +87,10 @@ async fn test_then_enable_moves_new_connections_and_keeps_old_refreshes_on_their
     assert_eq!(exchange["response"]["error"], "invalid_client");
     assert_eq!(exchange["request"]["client_secret"], "(redacted)");
     assert_eq!(exchange["request"]["code"], "(redacted)");
+    assert_eq!(
+        exchange["request"]["client_authentication"], "client_secret_basic",
+        "spelled as the catalog spells it"
+    );
     assert!(exchange["explanation"].as_str().is_some_and(|e| e.contains("client id or client secret")));
     assert!(!failed.to_string().contains("wrong-secret"), "the secret is never shown");
     let refused = admin(&b, Method::POST, "/v1/admin/apps/idp/oauth-client/enable", None).await;

@@ -9,7 +9,7 @@ use url::Url;
 use super::{parse_base_url, FieldProblem};
 
 /// How the broker authenticates to the token endpoint.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
     /// HTTP Basic with the client id and secret (RFC 6749 §2.3.1).

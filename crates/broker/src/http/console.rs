@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE,
 };
@@ -18,12 +18,14 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::auth::secret_key_hash;
-use super::steps::{escape_html as esc, StepStatus};
+use super::html::escape_html as esc;
+use super::{ApiPath, ApiQuery};
 use crate::admin::{self, AdminApp};
 use crate::error::ApiError;
 use crate::ids::{now_unix, random_token};
+use crate::oauth::steps::StepStatus;
 use crate::state::AppState;
+use crate::workspaces::secret_key_hash;
 
 const SESSION_COOKIE: &str = "pb_admin";
 const SESSION_SECONDS: i64 = 3600;
@@ -258,7 +260,7 @@ async fn sign_out(State(state): State<Arc<AppState>>, AdminForm { session, .. }:
 
 async fn save_settings(
     State(state): State<Arc<AppState>>,
-    Path(app): Path<String>,
+    ApiPath(app): ApiPath<String>,
     AdminForm { session, fields: form }: AdminForm,
 ) -> Response {
     let policy = match form.get("policy").map(String::as_str) {
@@ -274,7 +276,7 @@ async fn save_settings(
 
 async fn save_client(
     State(state): State<Arc<AppState>>,
-    Path(app): Path<String>,
+    ApiPath(app): ApiPath<String>,
     AdminForm { session, fields: form }: AdminForm,
 ) -> Response {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
@@ -296,7 +298,7 @@ async fn save_client(
 
 async fn start_test(
     State(state): State<Arc<AppState>>,
-    Path(app): Path<String>,
+    ApiPath(app): ApiPath<String>,
     AdminForm { session, .. }: AdminForm,
 ) -> Response {
     match admin::start_test(&state, &session.workspace_id, &app).await {
@@ -307,7 +309,7 @@ async fn start_test(
 
 async fn enable(
     State(state): State<Arc<AppState>>,
-    Path(app): Path<String>,
+    ApiPath(app): ApiPath<String>,
     AdminForm { session, .. }: AdminForm,
 ) -> Response {
     match admin::enable(&state, &session.workspace_id, &app).await {
@@ -319,8 +321,8 @@ async fn enable(
 async fn app_page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(app_id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    ApiPath(app_id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> Response {
     let Some(session) = signed(&state, &headers).await else { return redirect("/admin") };
     let app = match admin::app(&state, &session.workspace_id, &app_id).await {
@@ -386,7 +388,7 @@ fn pretty(value: &Option<Value>) -> String {
 async fn test_page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path((app_id, test_id)): Path<(String, String)>,
+    ApiPath((app_id, test_id)): ApiPath<(String, String)>,
 ) -> Response {
     let Some(session) = signed(&state, &headers).await else { return redirect("/admin") };
     let result = match admin::test_result(&state, &session.workspace_id, &test_id).await {

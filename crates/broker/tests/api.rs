@@ -389,3 +389,39 @@ async fn the_built_sdk_is_served_with_cache_headers_and_nothing_else_is() {
         assert_eq!(b.send(get(path)).await.status, StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+#[tokio::test]
+async fn console_cookies_keep_their_attributes_from_sign_in_to_sign_out() {
+    let public = "https://broker.example";
+    let b =
+        TestBroker::start(CATALOG, vec![], |c| c.public_url = Some(url::Url::parse(public).expect("url")))
+            .await;
+    let post = |path: &str, cookie: Option<&str>, body: String| {
+        let mut request = Request::post(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", public);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.body(Body::from(body)).expect("request")
+    };
+    let signed = b.send(post("/admin/sign-in", None, format!("secretKey={}", b.secret_key))).await;
+    let set = signed.headers["set-cookie"].to_str().expect("cookie").to_owned();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/admin", "Max-Age=3600", "Secure"] {
+        assert!(set.contains(attribute), "{attribute} missing from {set}");
+    }
+    let cookie = set.split(';').next().expect("pair").to_owned();
+    let home =
+        b.send(Request::get("/admin").header("cookie", &cookie).body(Body::empty()).expect("request")).await;
+    let html = home.json.as_str().expect("html").to_owned();
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("csrf");
+
+    let out = b.send(post("/admin/sign-out", Some(&cookie), format!("csrf={csrf}"))).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let removal = out.headers["set-cookie"].to_str().expect("cookie").to_owned();
+    assert_eq!(removal.matches("pb_admin").count(), 1, "the name once: {removal}");
+    assert!(removal.starts_with("pb_admin=;"), "emptied: {removal}");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/admin", "Max-Age=0", "Secure"] {
+        assert!(removal.contains(attribute), "{attribute} missing from {removal}");
+    }
+}

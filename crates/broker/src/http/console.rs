@@ -6,13 +6,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, Request, State};
-use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE,
-};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, ORIGIN};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use patchbay_protocol::{AccountsPolicy, AuthType};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -49,26 +48,31 @@ struct Signed {
     id_hash: [u8; 32],
 }
 
-fn cookie_value(headers: &HeaderMap) -> Option<String> {
-    headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
-        |pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == SESSION_COOKIE).then(|| value.to_owned())
-        },
-    )
-}
-
 async fn signed(state: &AppState, headers: &HeaderMap) -> Option<Signed> {
-    let id_hash: [u8; 32] = Sha256::digest(cookie_value(headers)?.as_bytes()).into();
+    let jar = CookieJar::from_headers(headers);
+    let id_hash: [u8; 32] = Sha256::digest(jar.get(SESSION_COOKIE)?.value().as_bytes()).into();
     let (workspace_id, csrf) = state.store.admin_session(&id_hash, now_unix()).await.ok()??;
     Some(Signed { workspace_id, csrf, id_hash })
 }
 
-/// A POST must come from the console itself: the browser's Origin (sent on every POST by current
-/// browsers) must be the broker's.
+/// The session cookie with every attribute it is set with; signing out removes it with the same
+/// ones (a removal without `Secure` or with another path would not match the cookie it ends).
+fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, value))
+        .path("/admin")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.public_url().scheme() == "https")
+        .max_age(time::Duration::seconds(SESSION_SECONDS))
+        .build()
+}
+
+/// A POST must come from the console itself: the browser's Origin must be the broker's. Current
+/// browsers send Origin on every POST, so a POST without one did not come from the console's own
+/// pages and is refused too.
 fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
     let own = state.config.public_url().origin().ascii_serialization();
-    headers.get(ORIGIN).is_none_or(|origin| origin.as_bytes() == own.as_bytes())
+    headers.get(ORIGIN).is_some_and(|origin| origin.as_bytes() == own.as_bytes())
 }
 
 fn forbidden() -> Response {
@@ -237,25 +241,17 @@ async fn sign_in(
     {
         return error_page(err.into());
     }
-    let secure = if state.config.public_url().scheme() == "https" { "; Secure" } else { "" };
-    let cookie = format!(
-        "{SESSION_COOKIE}={id}; Path=/admin; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECONDS}{secure}"
-    );
-    let mut response = redirect("/admin");
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(SET_COOKIE, value);
-    }
-    response
+    (CookieJar::new().add(session_cookie(&state, id)), redirect("/admin")).into_response()
 }
 
-async fn sign_out(State(state): State<Arc<AppState>>, AdminForm { session, .. }: AdminForm) -> Response {
+async fn sign_out(
+    State(state): State<Arc<AppState>>,
+    jar: CookieJar,
+    AdminForm { session, .. }: AdminForm,
+) -> Response {
     let _ = state.store.delete_admin_session(&session.id_hash).await;
-    let mut response = redirect("/admin");
-    response.headers_mut().insert(
-        SET_COOKIE,
-        HeaderValue::from_static("pb_admin=; Path=/admin; HttpOnly; SameSite=Lax; Max-Age=0"),
-    );
-    response
+    // The jar holds the request's cookie, so removing it answers with a removal cookie.
+    (jar.remove(session_cookie(&state, String::new())), redirect("/admin")).into_response()
 }
 
 async fn save_settings(

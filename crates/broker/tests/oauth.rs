@@ -198,10 +198,18 @@ async fn provider_errors_end_the_attempt_with_their_code() {
         .expect("state");
     let denied = deliver(
         &b,
-        &format!("{}?error=access_denied&error_description=nope&state={state}", support::oidc::REDIRECT_URI),
+        &format!(
+            "{}?error=access_denied&error_description=%3C%2Fscript%3E%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E&state={state}",
+            support::oidc::REDIRECT_URI
+        ),
     )
     .await;
-    assert!(denied.json.as_str().is_some_and(|h| h.contains("USER_CANCELLED")));
+    let html = denied.json.as_str().expect("a page");
+    assert!(html.contains("USER_CANCELLED"), "{html}");
+    // The provider's text reaches the page only escaped: as text in the paragraph, as JSON escapes
+    // in the script data.
+    assert!(!html.contains("<img") && !html.contains("</script><img"), "{html}");
+    assert!(html.contains("&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"), "{html}");
     let status = attempt(&b, &alice, started.json["attemptId"].as_str().expect("id")).await;
     assert_eq!(status["error"]["code"], "USER_CANCELLED");
 

@@ -8,8 +8,8 @@ mod auth;
 mod console;
 mod functions;
 mod health;
-mod html;
 mod oauth;
+mod pages;
 mod sessions;
 
 use std::sync::Arc;

@@ -10,10 +10,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use patchbay_protocol::{CallbackMessage, ConnectAttempt};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::auth::Session;
-use super::html::escape_html;
+use super::pages;
 use super::{ApiPath, ApiQuery};
 use crate::error::ApiResult;
 use crate::ids::random_token;
@@ -93,28 +92,7 @@ fn page(
     result: Option<(Option<&str>, &CallbackMessage)>,
 ) -> Response {
     let nonce = random_token(16);
-    let script = match result {
-        Some((origin, message)) => {
-            let data = json!({ "origin": origin, "message": message });
-            // Escaped so the JSON cannot close the script element it sits in.
-            let json =
-                data.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
-            format!(
-                "<script type=\"application/json\" id=\"patchbay-result\">{json}</script>\
-                 <script nonce=\"{nonce}\">(function(){{var d=JSON.parse(document.getElementById(\"patchbay-result\").textContent);\
-                 if(window.opener&&d.origin){{try{{window.opener.postMessage(d.message,d.origin);}}catch(e){{}}}}\
-                 window.close();}})();</script>"
-            )
-        }
-        None => String::new(),
-    };
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{title}</title><style nonce=\"{nonce}\">body{{font:16px/1.5 system-ui,sans-serif;margin:3rem auto;\
-         max-width:30rem;text-align:center;color:#1f2328}}</style></head><body><h1>{title}</h1><p>{text}</p>{script}</body></html>",
-        title = escape_html(title),
-        text = escape_html(text),
-    );
+    let html = pages::callback(&nonce, title, text, result).into_string();
     let csp =
         format!("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; base-uri 'none'");
     (

@@ -9,6 +9,7 @@
 //! - `bench`: measure what the broker's invoke path adds to an upstream call.
 
 mod bench;
+mod broker;
 mod browser;
 mod budget;
 mod bundle;

@@ -420,6 +420,43 @@ mod tests {
         assert_eq!(fallback_display_name(&app, &creds), "key …1234 @ h.example");
     }
 
+    /// Collects what a tracing subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_upstream_request_is_logged_with_its_cause() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber =
+            tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let upstreams =
+            Upstreams::new(crate::net::AddressPolicy { allow_loopback: true }, Duration::from_secs(2))
+                .expect("clients");
+        let failure = try_send(upstreams.trusted.post(format!("http://127.0.0.1:{port}/?api_key=secret")))
+            .await
+            .expect_err("refused");
+        assert!(failure.not_sent);
+        assert_eq!(failure.error.code, ErrorCode::UpstreamUnavailable);
+        let log = String::from_utf8(captured.0.lock().expect("log").clone()).expect("utf-8");
+        assert!(log.contains("upstream request failed"), "{log}");
+        assert!(log.contains("cause=\"refused\"") && log.contains("not_sent=true"), "{log}");
+        assert!(!log.contains("secret"), "the URL, which can carry a key, stays out of the log: {log}");
+    }
+
     #[test]
     fn provider_reasons_come_from_common_error_shapes() {
         assert_eq!(

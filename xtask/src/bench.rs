@@ -10,7 +10,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cmd::{self, json_field};
+use crate::broker::{self, Broker};
+use crate::cmd;
 use crate::peers::{free_port, http_get_ok, Peer};
 use crate::workspace::Workspace;
 
@@ -31,8 +32,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(dir.join("nginx-temp")).context("creating the bench folder")?;
     println!("building the broker (release)…");
-    cmd::run(ws.command("cargo").args(["build", "--release", "--quiet", "--package", "patchbay-broker"]))?;
-    let broker_bin = ws.target_dir().join("release/patchbay-broker");
+    let broker_bin = broker::build(ws, true)?;
 
     let upstream_port = free_port()?;
     let proxy_port = free_port()?;
@@ -46,41 +46,16 @@ pub fn run(ws: &Workspace) -> Result<()> {
              inject = {{ headers = {{ X-Api-Key = \"{{api_key}}\" }} }}\nfunctions.ping = {{ title = \"Ping\", path = \"/ping\" }}\n"
         ),
     )?;
-    let keys = String::from_utf8(cmd::capture(Command::new(&broker_bin).arg("keygen"))?)?.trim().to_owned();
     let broker_port = free_port()?;
-    let broker_env = |command: &mut Command| {
-        command
-            .env("PATCHBAY_MASTER_KEYS", &keys)
-            .env("PATCHBAY_DATABASE_URL", format!("sqlite://{}", dir.join("bench.db").display()))
-            .env("PATCHBAY_CATALOG", dir.join("catalog.toml"))
-            .env("PATCHBAY_BUILTIN_CATALOG", "0")
-            .env("PATCHBAY_LISTEN", format!("127.0.0.1:{broker_port}"))
-            .env("RUST_LOG", "warn");
-    };
-    let mut create = Command::new(&broker_bin);
-    broker_env(&mut create);
-    let workspace =
-        String::from_utf8(cmd::capture(create.args(["workspace", "create", "--name", "bench"]))?)?;
-    let workspace_id = json_field(&workspace, "id")?;
-    let mut mint = Command::new(&broker_bin);
-    broker_env(&mut mint);
-    let session = String::from_utf8(cmd::capture(mint.args([
-        "session",
-        "create",
-        "--workspace",
-        &workspace_id,
-        "--user",
-        "bench",
-        "--ttl",
-        "3600",
-    ]))?)?;
-    let token = json_field(&session, "token")?;
-
-    let mut serve = Command::new(&broker_bin);
-    broker_env(&mut serve);
-    serve.arg("serve");
-    let mut broker = Peer::spawn(ws, "bench-broker", serve, libc::SIGTERM)?;
-    broker.wait_ready(|| http_get_ok(broker_port, "/readyz"))?;
+    let broker = Broker::new(ws, broker_bin.clone(), "bench-broker", broker_port)
+        .env("PATCHBAY_MASTER_KEYS", broker::keygen(&broker_bin)?)
+        .env("PATCHBAY_DATABASE_URL", format!("sqlite://{}", dir.join("bench.db").display()))
+        .env("PATCHBAY_CATALOG", dir.join("catalog.toml"))
+        .env("PATCHBAY_BUILTIN_CATALOG", "0")
+        .env("RUST_LOG", "warn");
+    let workspace_id = broker.create_workspace("bench")?.id;
+    let token = broker.mint(&workspace_id, "bench", &[], 3600)?;
+    let _broker = broker.serve(ws)?;
     let base = format!("http://127.0.0.1:{broker_port}");
     // The token goes through a file so the echoed command line does not print it.
     let auth_header = dir.join("authorization.header");

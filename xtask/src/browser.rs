@@ -5,16 +5,12 @@
 //! browser driver. Tests learn all of it from `PATCHBAY_BROWSER_*` variables at compile time.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::cmd;
-use crate::cmd::json_field;
-use crate::peers::{
-    self, free_port, http_get_ok, start_browser_driver, start_oidc_provider, Kind, Peer, Peers,
-};
+use crate::broker;
+use crate::peers::{self, free_port, start_browser_driver, start_oidc_provider, Kind, Peer, Peers};
 use crate::workspace::Workspace;
 
 /// Distinct users (and tokens) minted per broker: each browser test takes the next one.
@@ -30,10 +26,6 @@ pub struct Fixture {
     _peers: (Peers, Vec<Peer>),
 }
 
-fn broker_bin(ws: &Workspace) -> PathBuf {
-    ws.target_dir().join("debug/patchbay-broker")
-}
-
 /// One broker of the fixture.
 struct Broker {
     url: String,
@@ -45,7 +37,7 @@ struct Broker {
 /// Starts everything and mints the tokens; `webdriver_json` is the checked-in capabilities file,
 /// extended here with the DevTools port the driver connects to.
 pub fn start(ws: &Workspace, webdriver_json: &Path) -> Result<Fixture> {
-    cmd::run(ws.command("cargo").args(["build", "--quiet", "--package", "patchbay-broker"]))?;
+    let bin = broker::build(ws, false)?;
     let dir = ws.xtask_dir().join("browser");
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -62,8 +54,7 @@ pub fn start(ws: &Workspace, webdriver_json: &Path) -> Result<Fixture> {
     let (oidc_coop, oidc_coop_url) =
         start_oidc_provider(ws, "oidc-provider-coop", free_port()?, &callbacks, 300, true)?;
 
-    let keys =
-        String::from_utf8(cmd::capture(Command::new(broker_bin(ws)).arg("keygen"))?)?.trim().to_owned();
+    let keys = broker::keygen(&bin)?;
     let vars =
         [("HTTPBIN", httpbin.as_str()), ("OIDC", oidc_url.as_str()), ("OIDC_COOP", oidc_coop_url.as_str())];
     let mut processes = vec![oidc, oidc_coop];
@@ -71,7 +62,8 @@ pub fn start(ws: &Workspace, webdriver_json: &Path) -> Result<Fixture> {
     for (name, port, attempt_ttl) in
         [("broker", main_port, 600), ("broker-short", short_port, SHORT_ATTEMPT_SECONDS)]
     {
-        let (peer, broker) = start_broker(ws, &dir, name, port, attempt_ttl, &keys, &vars, &page_origin)?;
+        let (peer, broker) =
+            start_broker(ws, &bin, &dir, (name, port), attempt_ttl, &keys, &vars, &page_origin)?;
         processes.push(peer);
         brokers.push(broker);
     }
@@ -115,9 +107,9 @@ pub fn start(ws: &Workspace, webdriver_json: &Path) -> Result<Fixture> {
 #[allow(clippy::too_many_arguments)]
 fn start_broker(
     ws: &Workspace,
+    bin: &Path,
     dir: &Path,
-    name: &'static str,
-    port: u16,
+    (name, port): (&'static str, u16),
     attempt_ttl: u32,
     keys: &str,
     vars: &[(&str, &str)],
@@ -125,57 +117,26 @@ fn start_broker(
 ) -> Result<(Peer, Broker)> {
     let config = dir.join(format!("{name}.toml"));
     fs::write(&config, format!("oauth_attempt_ttl_seconds = {attempt_ttl}\n"))?;
-    let url = format!("http://127.0.0.1:{port}");
-    let env = |command: &mut Command| {
-        command
-            .current_dir(&ws.root)
-            .env("PATCHBAY_CONFIG", &config)
-            .env("PATCHBAY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("PATCHBAY_PUBLIC_URL", &url)
-            .env("PATCHBAY_DATABASE_URL", format!("sqlite://{}", dir.join(format!("{name}.db")).display()))
-            .env("PATCHBAY_CATALOG", ws.tests_dir().join("browser-catalog.toml"))
-            // The SDK's browser tests assert on their own apps only.
-            .env("PATCHBAY_BUILTIN_CATALOG", "0")
-            .env("PATCHBAY_MASTER_KEYS", keys)
-            .env("PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS", "1")
-            .env("RUST_LOG", "warn")
-            .envs(vars.iter().copied());
-    };
-    let mut create = Command::new(broker_bin(ws));
-    env(&mut create);
-    let workspace = String::from_utf8(cmd::capture(create.args(["workspace", "create", "--name", name]))?)?;
-    let workspace = json_field(&workspace, "id")?;
-
-    let mut serve = Command::new(broker_bin(ws));
-    env(&mut serve);
-    serve.arg("serve");
-    let mut peer = Peer::spawn(ws, name, serve, libc::SIGTERM)?;
-    peer.wait_ready(|| http_get_ok(port, "/readyz"))?;
-
-    let mint = |user: &str, origin: &str, ttl: &str| -> Result<String> {
-        let mut command = Command::new(broker_bin(ws));
-        env(&mut command);
-        command.args([
-            "session",
-            "create",
-            "--workspace",
-            &workspace,
-            "--user",
-            user,
-            "--origin",
-            origin,
-            "--ttl",
-            ttl,
-        ]);
-        json_field(&String::from_utf8(cmd::capture(&mut command)?)?, "token")
-    };
+    let broker = broker::Broker::new(ws, bin.to_owned(), name, port)
+        .env("PATCHBAY_CONFIG", &config)
+        .env("PATCHBAY_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("PATCHBAY_DATABASE_URL", format!("sqlite://{}", dir.join(format!("{name}.db")).display()))
+        .env("PATCHBAY_CATALOG", ws.tests_dir().join("browser-catalog.toml"))
+        // The SDK's browser tests assert on their own apps only.
+        .env("PATCHBAY_BUILTIN_CATALOG", "0")
+        .env("PATCHBAY_MASTER_KEYS", keys)
+        .env("PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS", "1")
+        .env("RUST_LOG", "warn")
+        .envs(vars.iter().copied());
+    let workspace = broker.create_workspace(name)?.id;
+    let peer = broker.serve(ws)?;
     println!("{name}: minting {USERS} session tokens for {page_origin}");
     let mut tokens = Vec::with_capacity(USERS);
     for i in 0..USERS {
-        tokens.push(mint(&format!("browser-user-{i:02}"), page_origin, "3600")?);
+        tokens.push(broker.mint(&workspace, &format!("browser-user-{i:02}"), &[page_origin], 3600)?);
     }
     // Expired long before the suite runs (compiling the tests alone takes longer).
-    let expired = mint("browser-expired", page_origin, "1")?;
-    let foreign = mint("browser-foreign", "https://elsewhere.example", "3600")?;
-    Ok((peer, Broker { url, tokens, expired, foreign }))
+    let expired = broker.mint(&workspace, "browser-expired", &[page_origin], 1)?;
+    let foreign = broker.mint(&workspace, "browser-foreign", &["https://elsewhere.example"], 3600)?;
+    Ok((peer, Broker { url: broker.url(), tokens, expired, foreign }))
 }

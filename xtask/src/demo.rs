@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::cmd;
+use crate::broker::{self, Broker};
 use crate::peers::{self, free_port, http_get_ok, Kind, Peer, Peers};
 use crate::workspace::Workspace;
 
@@ -76,71 +76,51 @@ pub fn run(ws: &Workspace) -> Result<()> {
     }
 }
 
-fn broker_bin(ws: &Workspace) -> PathBuf {
-    ws.target_dir().join("debug/patchbay-broker")
-}
-
 /// Builds the broker and the SDK bundle, then starts every process and waits until each is ready.
 pub fn start(ws: &Workspace, options: &Options) -> Result<Env> {
-    cmd::run(ws.command("cargo").args(["build", "--quiet", "--package", "patchbay-broker"]))?;
+    let bin = broker::build(ws, false)?;
     let packed = crate::pack::build(ws)?;
     let sdk_dir = packed.served;
     fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("creating {}", options.data_dir.display()))?;
     let keys_file = options.data_dir.join("master.keys");
     if !keys_file.exists() {
-        let entry = cmd::capture(Command::new(broker_bin(ws)).arg("keygen"))?;
-        write_private(&keys_file, &entry)?;
+        write_private(&keys_file, broker::keygen(&bin)?.as_bytes())?;
     }
 
     let peers = peers::start(ws, &[Kind::Httpbin])?;
     let httpbin_url = peers.httpbin_url()?;
-    let broker_url = format!("http://127.0.0.1:{}", options.broker_port);
     let (oidc, oidc_url) = peers::start_oidc_provider(
         ws,
         "oidc-provider",
         free_port()?,
-        &format!("{broker_url}/oauth/callback"),
+        &format!("http://127.0.0.1:{}/oauth/callback", options.broker_port),
         options.access_token_ttl,
         false,
     )?;
 
-    let broker_env = |command: &mut Command| {
-        command
-            .current_dir(&ws.root)
-            .env("PATCHBAY_LISTEN", format!("127.0.0.1:{}", options.broker_port))
-            .env(
-                "PATCHBAY_DATABASE_URL",
-                format!("sqlite://{}", options.data_dir.join("patchbay.db").display()),
-            )
-            .env("PATCHBAY_CATALOG", ws.root.join("examples/catalog.toml"))
-            .env("PATCHBAY_MASTER_KEYS_FILE", &keys_file)
-            .env("PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS", "1")
-            .env("PATCHBAY_SDK_DIR", &sdk_dir)
-            .env("OIDC_URL", &oidc_url)
-            .env("HTTPBIN_URL", &httpbin_url)
-            .env("ACME_CLIENT_SECRET", "basic-secret")
-            .env("PATCHBAY_CONFIG", options.data_dir.join("patchbay.toml"));
-    };
     fs::write(
         options.data_dir.join("patchbay.toml"),
         format!("oauth_refresh_margin_seconds = {}\n", options.refresh_margin_seconds),
     )?;
+    let broker = Broker::new(ws, bin, "broker", options.broker_port)
+        .env("PATCHBAY_DATABASE_URL", format!("sqlite://{}", options.data_dir.join("patchbay.db").display()))
+        .env("PATCHBAY_CATALOG", ws.root.join("examples/catalog.toml"))
+        .env("PATCHBAY_MASTER_KEYS_FILE", &keys_file)
+        .env("PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS", "1")
+        .env("PATCHBAY_SDK_DIR", &sdk_dir)
+        .env("OIDC_URL", &oidc_url)
+        .env("HTTPBIN_URL", &httpbin_url)
+        .env("ACME_CLIENT_SECRET", "basic-secret")
+        .env("PATCHBAY_CONFIG", options.data_dir.join("patchbay.toml"));
     let workspace_file = options.data_dir.join("workspace.json");
     if !workspace_file.exists() {
-        let mut create = Command::new(broker_bin(ws));
-        broker_env(&mut create);
-        let created = cmd::capture(create.args(["workspace", "create", "--name", "Demo workspace"]))?;
-        write_private(&workspace_file, &created)?;
+        write_private(&workspace_file, broker.create_workspace("Demo workspace")?.json.as_bytes())?;
     }
     let workspace = fs::read_to_string(&workspace_file)?;
     let secret_key = crate::cmd::json_field(&workspace, "secretKey")?;
-
-    let mut serve = Command::new(broker_bin(ws));
-    broker_env(&mut serve);
-    serve.arg("serve");
-    let mut broker = Peer::spawn(ws, "broker", serve, libc::SIGTERM)?;
-    broker.wait_ready(|| http_get_ok(options.broker_port, "/readyz"))?;
+    let broker_url = broker.url();
+    let broker = broker.serve(ws)?;
 
     let mut apps = vec![start_app(ws, "example-app", options.app_port, false, &broker_url, &secret_key)?];
     if let Some(port) = options.coop_app_port {

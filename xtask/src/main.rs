@@ -9,12 +9,14 @@
 //! - `bench`: measure what the broker's invoke path adds to an upstream call.
 
 mod bench;
+mod broker;
 mod browser;
 mod budget;
 mod bundle;
 mod cmd;
 mod demo;
 mod e2e;
+mod fuzz;
 mod pack;
 mod peers;
 mod postgres;
@@ -36,7 +38,11 @@ commands:
   setup                  install the toolchain, browsers, peers and npm/Python tools (idempotent)
   demo                   run the broker, local OAuth/API apps and the example app; prints the URL
   test [--only STAGE]    run every check, stopping at the first failure; --only (repeatable or
-                         comma-separated) runs just the named stages: fmt, clippy, native, browser, budget, e2e
+                         comma-separated) runs just the named stages: fmt, clippy, native, fuzz, browser,
+                         budget, e2e
+  fuzz [TARGET] [SECS]   fuzz the broker with cargo-fuzz (nightly): every target, or TARGET, SECS each
+                         (default 60); the targets: catalog, template, session_token, callback_query,
+                         json_bodies
   budget                 build the release wasm bundle and check its gzipped size budget
   e2e [NAME…]            the end-to-end tests alone (Playwright + Chromium against the demo environment);
                          NAME runs just tests/e2e/NAME.test.mjs
@@ -73,6 +79,10 @@ fn run(args: Vec<String>) -> Result<()> {
             demo::run(&Workspace::locate()?)
         }
         "e2e" => e2e::run(&Workspace::locate()?, rest),
+        "fuzz" => {
+            let (target, seconds) = fuzz::parse_args(rest)?;
+            fuzz::run(&Workspace::locate()?, target.as_deref(), seconds)
+        }
         "pack" => {
             no_extra_args(command, rest)?;
             pack::run(&Workspace::locate()?)

@@ -40,6 +40,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
     apt_packages(ws)?;
     npm_tools(ws)?;
     python_peers(ws)?;
+    fuzz_tools(ws)?;
     println!("setup: done in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -74,6 +75,31 @@ fn wasm_bindgen_cli(ws: &Workspace) -> Result<()> {
             "wasm-bindgen-cli",
             "--version",
             &version,
+            "--force",
+        ]))?;
+    }
+    Ok(())
+}
+
+/// cargo-fuzz's pinned version (`cargo xtask fuzz`; libFuzzer needs the nightly toolchain).
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
+fn fuzz_tools(ws: &Workspace) -> Result<()> {
+    let nightly = cmd::probe(ws.command("rustup").args(["run", "nightly", "rustc", "--version"])).is_some();
+    report("rust toolchain nightly", !nightly);
+    if !nightly {
+        cmd::run(ws.command("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))?;
+    }
+    let present = cmd::probe(ws.command("cargo").args(["fuzz", "--version"]))
+        .is_some_and(|out| out.split_whitespace().eq(["cargo-fuzz", CARGO_FUZZ_VERSION]));
+    report(&format!("cargo-fuzz {CARGO_FUZZ_VERSION}"), !present);
+    if !present {
+        cmd::run(ws.command("cargo").args([
+            "install",
+            "cargo-fuzz",
+            "--version",
+            CARGO_FUZZ_VERSION,
+            "--locked",
             "--force",
         ]))?;
     }

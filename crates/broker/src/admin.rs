@@ -4,11 +4,12 @@
 use patchbay_protocol::{AccountsPolicy, AttemptStatus, AuthType, ErrorCode, FieldError};
 use serde::Serialize;
 
+use crate::accounts::effective_policy;
 use crate::catalog::{App, OAuthClient};
 use crate::error::{ApiError, ApiResult};
-use crate::http::steps::StepLog;
-use crate::http::{begin_attempt, effective_policy, find_app, redirect_uri, AttemptTarget};
 use crate::oauth::clients::{self, settings_hash, ChosenClient};
+use crate::oauth::connect::{begin as begin_attempt, redirect_uri, AttemptTarget};
+use crate::oauth::steps::StepLog;
 use crate::state::AppState;
 use crate::store::{AppSettings, AttemptPurpose, Owner};
 
@@ -140,7 +141,7 @@ pub async fn list(state: &AppState, workspace_id: &str) -> ApiResult<Vec<AdminAp
 
 /// One app with the workspace's settings.
 pub async fn app(state: &AppState, workspace_id: &str, app_id: &str) -> ApiResult<AdminApp> {
-    let app = find_app(state, app_id)?;
+    let app = state.catalog.find_app(app_id)?;
     let settings = state.store.app_setting(workspace_id, app_id).await?;
     view(state, workspace_id, app, &settings).await
 }
@@ -153,13 +154,13 @@ pub async fn set_visibility(
     hidden: bool,
     policy: Option<AccountsPolicy>,
 ) -> ApiResult<AdminApp> {
-    find_app(state, app_id)?;
+    state.catalog.find_app(app_id)?;
     state.store.set_app_visibility(workspace_id, app_id, hidden, policy).await?;
     app(state, workspace_id, app_id).await
 }
 
 fn oauth_app<'a>(state: &'a AppState, app_id: &str) -> ApiResult<&'a App> {
-    let app = find_app(state, app_id)?;
+    let app = state.catalog.find_app(app_id)?;
     if app.oauth2.is_none() {
         return Err(ApiError::invalid_fields(vec![FieldError {
             field: "app".into(),

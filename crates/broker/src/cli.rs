@@ -103,12 +103,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return catalog(command);
     }
     let config = Config::load(cli.config.as_deref(), |name| std::env::var(name).ok())?;
-    let state = crate::build_state(config).await?;
+    // Each command loads only what it uses: creating a workspace needs neither the catalog nor
+    // the master keys, so an operator can run it before writing either.
     match cli.command {
         Command::Keygen { .. } | Command::Catalog(_) => Ok(()),
-        Command::Serve => crate::serve(state).await,
+        Command::Serve => crate::serve(crate::build_state(config).await?).await,
         Command::Workspace(WorkspaceCommand::Create { name }) => {
-            let (workspace, secret_key) = crate::create_workspace(state.store.as_ref(), &name).await?;
+            let store = crate::open_store(&config.database_url).await?;
+            let (workspace, secret_key) = crate::create_workspace(store.as_ref(), &name).await?;
             let out = serde_json::json!({
                 "id": workspace.id, "name": workspace.name, "appKey": workspace.app_key, "secretKey": secret_key,
             });
@@ -116,11 +118,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Session(SessionCommand::Create { workspace, user, origins, ttl }) => {
-            if state.store.workspace(&workspace).await?.is_none() {
+            let keyring = Keyring::parse(&config.master_keys(|name| std::env::var(name).ok())?)?;
+            let store = crate::open_store(&config.database_url).await?;
+            if store.workspace(&workspace).await?.is_none() {
                 anyhow::bail!("no workspace `{workspace}`");
             }
             let request = SessionRequest { user_id: user, ttl_seconds: ttl, allowed_origins: origins };
-            let session = crate::http::mint_session(&state, &workspace, request)
+            let session = crate::sessions::mint(&config, &keyring, &workspace, request)
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             println!("{}", serde_json::to_string(&session)?);
             Ok(())

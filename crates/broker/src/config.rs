@@ -91,6 +91,14 @@ pub enum ConfigError {
         /// What is wrong.
         problem: String,
     },
+    /// A setting (from the file or the environment) is out of range.
+    #[error("setting {setting}: {problem}")]
+    Invalid {
+        /// The setting, as the file spells it (its variable is `PATCHBAY_` + upper case).
+        setting: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
     /// No master keys were configured.
     #[error("no master keys: set PATCHBAY_MASTER_KEYS or master_keys_file (generate one with `patchbay-broker keygen`)")]
     NoMasterKeys,
@@ -107,45 +115,73 @@ impl Config {
             }
             None => Config::default(),
         };
-        fn parsed<T: std::str::FromStr>(name: &'static str, raw: String) -> Result<T, ConfigError>
-        where
-            T::Err: std::fmt::Display,
-        {
-            raw.parse().map_err(|e: T::Err| ConfigError::Env { name, problem: e.to_string() })
-        }
-        if let Some(v) = env("PATCHBAY_LISTEN") {
-            config.listen = parsed("PATCHBAY_LISTEN", v)?;
-        }
-        if let Some(v) = env("PATCHBAY_PUBLIC_URL") {
-            config.public_url = Some(parsed("PATCHBAY_PUBLIC_URL", v)?);
-        }
-        if let Some(v) = env("PATCHBAY_DATABASE_URL") {
-            config.database_url = v;
-        }
-        if let Some(v) = env("PATCHBAY_CATALOG") {
-            config.catalog = PathBuf::from(v);
-        }
-        if let Some(v) = env("PATCHBAY_BUILTIN_CATALOG") {
-            config.builtin_catalog = !matches!(v.as_str(), "0" | "false" | "no");
-        }
-        if let Some(v) = env("PATCHBAY_MASTER_KEYS_FILE") {
-            config.master_keys_file = Some(PathBuf::from(v));
-        }
-        if let Some(v) = env("PATCHBAY_SDK_DIR") {
-            config.sdk_dir = Some(PathBuf::from(v));
-        }
-        if let Some(v) = env("PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS") {
-            config.allow_loopback_upstreams = matches!(v.as_str(), "1" | "true" | "yes");
-        }
-        if config.session_default_ttl_seconds == 0
-            || config.session_default_ttl_seconds > config.session_max_ttl_seconds
-        {
-            return Err(ConfigError::Env {
-                name: "session_default_ttl_seconds",
-                problem: "must be between 1 and session_max_ttl_seconds".into(),
-            });
-        }
+        config.apply_env(&env)?;
+        config.validate()?;
         Ok(config)
+    }
+
+    /// Every setting has a `PATCHBAY_<SETTING>` variable; a set variable wins over the file.
+    fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        set(env, "PATCHBAY_LISTEN", &mut self.listen)?;
+        set_some(env, "PATCHBAY_PUBLIC_URL", &mut self.public_url)?;
+        set(env, "PATCHBAY_DATABASE_URL", &mut self.database_url)?;
+        set(env, "PATCHBAY_CATALOG", &mut self.catalog)?;
+        if let Some(v) = env("PATCHBAY_BUILTIN_CATALOG") {
+            self.builtin_catalog = !matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "false" | "no");
+        }
+        set_some(env, "PATCHBAY_MASTER_KEYS_FILE", &mut self.master_keys_file)?;
+        set_some(env, "PATCHBAY_SDK_DIR", &mut self.sdk_dir)?;
+        if let Some(raw) = env("PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS") {
+            self.allow_loopback_upstreams = match raw.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" | "" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS",
+                        problem: "expected true or false (1/0, yes/no)".into(),
+                    })
+                }
+            };
+        }
+        set(env, "PATCHBAY_SESSION_DEFAULT_TTL_SECONDS", &mut self.session_default_ttl_seconds)?;
+        set(env, "PATCHBAY_SESSION_MAX_TTL_SECONDS", &mut self.session_max_ttl_seconds)?;
+        set(env, "PATCHBAY_UPSTREAM_TIMEOUT_SECONDS", &mut self.upstream_timeout_seconds)?;
+        set(env, "PATCHBAY_INVOKE_DEADLINE_SECONDS", &mut self.invoke_deadline_seconds)?;
+        set(env, "PATCHBAY_OAUTH_REFRESH_MARGIN_SECONDS", &mut self.oauth_refresh_margin_seconds)?;
+        set(env, "PATCHBAY_OAUTH_ATTEMPT_TTL_SECONDS", &mut self.oauth_attempt_ttl_seconds)?;
+        set(env, "PATCHBAY_MAX_BODY_BYTES", &mut self.max_body_bytes)?;
+        set(env, "PATCHBAY_MAX_UPSTREAM_BODY_BYTES", &mut self.max_upstream_body_bytes)?;
+        Ok(())
+    }
+
+    /// Range checks, naming the setting whichever source it came from.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, problem: &str| Err(ConfigError::Invalid { setting, problem: problem.into() });
+        if self.session_max_ttl_seconds == 0 {
+            return invalid("session_max_ttl_seconds", "must be at least 1");
+        }
+        if self.session_default_ttl_seconds == 0
+            || self.session_default_ttl_seconds > self.session_max_ttl_seconds
+        {
+            return invalid("session_default_ttl_seconds", "must be between 1 and session_max_ttl_seconds");
+        }
+        if self.upstream_timeout_seconds == 0 {
+            return invalid("upstream_timeout_seconds", "must be at least 1");
+        }
+        if self.invoke_deadline_seconds == 0 {
+            return invalid("invoke_deadline_seconds", "must be at least 1");
+        }
+        if self.oauth_refresh_margin_seconds < 0 {
+            return invalid("oauth_refresh_margin_seconds", "must not be negative");
+        }
+        if self.oauth_attempt_ttl_seconds <= 0 {
+            return invalid("oauth_attempt_ttl_seconds", "must be at least 1");
+        }
+        if self.max_body_bytes == 0 || self.max_upstream_body_bytes == 0 {
+            let setting = if self.max_body_bytes == 0 { "max_body_bytes" } else { "max_upstream_body_bytes" };
+            return invalid(setting, "must be at least 1");
+        }
+        Ok(())
     }
 
     /// The public base URL.
@@ -166,6 +202,42 @@ impl Config {
             .map(|s| s.trim().to_owned())
             .map_err(|e| ConfigError::File { file: path.display().to_string(), problem: e.to_string() })
     }
+}
+
+/// Parses the variable `name` into `slot` when it is set.
+fn set<T: std::str::FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    slot: &mut T,
+) -> Result<(), ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    if let Some(raw) = env(name) {
+        *slot = raw.trim().parse().map_err(|e: T::Err| ConfigError::Env { name, problem: e.to_string() })?;
+    }
+    Ok(())
+}
+
+/// [`set`] for an optional setting; an empty variable leaves it unset.
+fn set_some<T: std::str::FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    slot: &mut Option<T>,
+) -> Result<(), ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match env(name) {
+        Some(raw) if raw.trim().is_empty() => *slot = None,
+        Some(raw) => {
+            *slot = Some(
+                raw.trim().parse().map_err(|e: T::Err| ConfigError::Env { name, problem: e.to_string() })?,
+            )
+        }
+        None => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -204,5 +276,82 @@ mod tests {
         let err = Config::load(Some(&path), |_| None).expect_err("typo");
         assert!(err.to_string().contains("unknown field `lisen`"), "{err}");
         assert!(matches!(Config::default().master_keys(|_| None), Err(ConfigError::NoMasterKeys)));
+    }
+
+    /// Every setting of the README's table, with its variable and a value unlike the default.
+    const EVERY_SETTING: [(&str, &str); 15] = [
+        ("PATCHBAY_LISTEN", "127.0.0.1:9100"),
+        ("PATCHBAY_PUBLIC_URL", "https://broker.example/"),
+        ("PATCHBAY_DATABASE_URL", "postgres://db.example/patchbay"),
+        ("PATCHBAY_CATALOG", "/etc/patchbay/catalog.toml"),
+        ("PATCHBAY_MASTER_KEYS_FILE", "/run/secrets/keys"),
+        ("PATCHBAY_SDK_DIR", "/srv/sdk"),
+        ("PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS", "true"),
+        ("PATCHBAY_SESSION_DEFAULT_TTL_SECONDS", "600"),
+        ("PATCHBAY_SESSION_MAX_TTL_SECONDS", "3600"),
+        ("PATCHBAY_UPSTREAM_TIMEOUT_SECONDS", "5"),
+        ("PATCHBAY_INVOKE_DEADLINE_SECONDS", "12"),
+        ("PATCHBAY_OAUTH_REFRESH_MARGIN_SECONDS", "20"),
+        ("PATCHBAY_OAUTH_ATTEMPT_TTL_SECONDS", "300"),
+        ("PATCHBAY_MAX_BODY_BYTES", "1000"),
+        ("PATCHBAY_MAX_UPSTREAM_BODY_BYTES", "2000"),
+    ];
+
+    #[test]
+    fn every_setting_comes_from_its_environment_variable() {
+        let env = |name: &str| EVERY_SETTING.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned());
+        let c = Config::load(None, env).expect("config");
+        let seen = [
+            c.listen.to_string(),
+            c.public_url.as_ref().map(Url::to_string).unwrap_or_default(),
+            c.database_url.clone(),
+            c.catalog.display().to_string(),
+            c.master_keys_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            c.sdk_dir.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            c.allow_loopback_upstreams.to_string(),
+            c.session_default_ttl_seconds.to_string(),
+            c.session_max_ttl_seconds.to_string(),
+            c.upstream_timeout_seconds.to_string(),
+            c.invoke_deadline_seconds.to_string(),
+            c.oauth_refresh_margin_seconds.to_string(),
+            c.oauth_attempt_ttl_seconds.to_string(),
+            c.max_body_bytes.to_string(),
+            c.max_upstream_body_bytes.to_string(),
+        ];
+        for ((name, value), seen) in EVERY_SETTING.iter().zip(&seen) {
+            assert_eq!(seen, value, "{name}");
+        }
+        // Each one differs from the default, so none of them passed by accident.
+        let default = Config::load(None, |_| None).expect("defaults");
+        assert_ne!(format!("{default:?}"), format!("{c:?}"));
+        for (name, _) in EVERY_SETTING {
+            let one = Config::load(None, |n| (n == name).then(|| env(n)).flatten()).expect("config");
+            assert_ne!(format!("{one:?}"), format!("{default:?}"), "{name} changed nothing");
+        }
+    }
+
+    #[test]
+    fn bad_numbers_and_ranges_name_the_setting_and_where_it_came_from() {
+        for (name, _) in EVERY_SETTING.iter().skip(7) {
+            let err =
+                Config::load(None, |n| (n == *name).then(|| "lots".to_owned())).expect_err("not a number");
+            assert!(err.to_string().starts_with(&format!("environment variable {name}: ")), "{err}");
+        }
+        let err = Config::load(None, |n| (n == "PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS").then(|| "maybe".into()))
+            .expect_err("not a flag");
+        assert!(err.to_string().contains("PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS"), "{err}");
+
+        // A file setting out of range is named as a setting, not as an environment variable.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "session_default_ttl_seconds = 0\n").expect("write");
+        let err = Config::load(Some(&path), |_| None).expect_err("zero ttl");
+        assert_eq!(
+            err.to_string(),
+            "setting session_default_ttl_seconds: must be between 1 and session_max_ttl_seconds"
+        );
+        let err = Config::load(None, |n| (n == "PATCHBAY_INVOKE_DEADLINE_SECONDS").then(|| "0".into()))
+            .expect_err("zero deadline");
+        assert_eq!(err.to_string(), "setting invoke_deadline_seconds: must be at least 1");
     }
 }

@@ -13,7 +13,7 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::catalog::{parse_base_url, App};
 use crate::crypto::{Keyring, Sealed};
 use crate::error::ApiError;
-use crate::net::{is_blocked, Upstreams};
+use crate::net::{is_blocked, transport_failure, Cause, Upstreams};
 use crate::store::Owner;
 
 /// Longest accepted credential value.
@@ -249,18 +249,41 @@ pub async fn verify(app: &App, creds: &Credentials, upstreams: &Upstreams) -> Re
     Ok(Verified { display_name, identity: pick(&verify.identity), status: Some(status.as_u16()) })
 }
 
+/// A request that got no answer.
+pub struct SendFailure {
+    /// The error for the caller.
+    pub error: ApiError,
+    /// The request provably never reached the app (see [`TransportFailure::not_sent`]), so it may
+    /// be sent again whatever its method.
+    pub not_sent: bool,
+}
+
 /// Sends a request, mapping transport failures to stable codes. Error texts never include the URL,
 /// which can carry an API key in its query.
 pub async fn send(request: RequestBuilder) -> Result<Response, ApiError> {
+    try_send(request).await.map_err(|failure| failure.error)
+}
+
+/// [`send`], also saying whether a failed request can have reached the app.
+pub async fn try_send(request: RequestBuilder) -> Result<Response, SendFailure> {
     request.send().await.map_err(|err| {
         if is_blocked(&err) {
-            return url_not_allowed("resolves to a private, loopback or reserved address");
+            let error = url_not_allowed("resolves to a private, loopback or reserved address");
+            return SendFailure { error, not_sent: true };
         }
-        let err = err.without_url();
-        tracing::warn!(error = %err, "upstream request failed");
-        let message =
-            if err.is_timeout() { "the app did not answer in time" } else { "the app could not be reached" };
-        ApiError::new(ErrorCode::UpstreamUnavailable, message)
+        if err.is_builder() {
+            // Nothing was sent and sending again cannot help: a broker fault, not the app's.
+            let error = ApiError::internal(format!("upstream request could not be built: {}", err.without_url()));
+            return SendFailure { error, not_sent: true };
+        }
+        let failure = transport_failure(err);
+        tracing::warn!(cause = failure.cause.as_str(), not_sent = failure.not_sent, error = %failure.detail, "upstream request failed");
+        let message = match failure.cause {
+            Cause::Timeout => "the app did not answer in time",
+            Cause::Tls => "the app's TLS connection failed",
+            _ => "the app could not be reached",
+        };
+        SendFailure { error: ApiError::new(ErrorCode::UpstreamUnavailable, message), not_sent: failure.not_sent }
     })
 }
 
@@ -269,7 +292,8 @@ pub async fn read_capped(mut response: Response, limit: usize) -> Result<Vec<u8>
     let status = response.status().as_u16();
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|err| {
-        tracing::warn!(error = %err.without_url(), "upstream body failed");
+        let failure = transport_failure(err);
+        tracing::warn!(cause = failure.cause.as_str(), error = %failure.detail, "upstream body failed");
         ApiError::new(ErrorCode::UpstreamUnavailable, "the app's response was cut off")
     })? {
         if body.len() + chunk.len() > limit {
@@ -423,6 +447,43 @@ mod tests {
         )
         .unwrap_or_else(|_| panic!("valid"));
         assert_eq!(fallback_display_name(&app, &creds), "key …1234 @ h.example");
+    }
+
+    /// Collects what a tracing subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_upstream_request_is_logged_with_its_cause() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber =
+            tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let upstreams =
+            Upstreams::new(crate::net::AddressPolicy { allow_loopback: true }, Duration::from_secs(2))
+                .expect("clients");
+        let failure = try_send(upstreams.trusted.post(format!("http://127.0.0.1:{port}/?api_key=secret")))
+            .await
+            .expect_err("refused");
+        assert!(failure.not_sent);
+        assert_eq!(failure.error.code, ErrorCode::UpstreamUnavailable);
+        let log = String::from_utf8(captured.0.lock().expect("log").clone()).expect("utf-8");
+        assert!(log.contains("upstream request failed"), "{log}");
+        assert!(log.contains("cause=\"refused\"") && log.contains("not_sent=true"), "{log}");
+        assert!(!log.contains("secret"), "the URL, which can carry a key, stays out of the log: {log}");
     }
 
     #[test]

@@ -55,6 +55,29 @@ impl ApiError {
         .with_details(ErrorDetails { candidates, ..Default::default() })
     }
 
+    /// The one answer for an account id that is missing or belongs to someone else.
+    pub fn account_not_found() -> Self {
+        ApiError::new(ErrorCode::AccountNotFound, "no such connected account")
+    }
+
+    /// APP_NOT_FOUND for an app the catalog lacks (or the workspace hid: the same answer).
+    pub fn app_not_found(id: &str) -> Self {
+        ApiError::new(ErrorCode::AppNotFound, format!("no app `{id}` in the catalog"))
+    }
+
+    /// FUNCTION_NOT_FOUND.
+    pub fn function_not_found(name: &str) -> Self {
+        ApiError::new(ErrorCode::FunctionNotFound, format!("no function `{name}` in the catalog"))
+    }
+
+    /// REAUTH_REQUIRED: the app no longer accepts the account's grant or credentials.
+    pub fn reauth_required(app_name: &str) -> Self {
+        ApiError::new(
+            ErrorCode::ReauthRequired,
+            format!("{app_name} no longer accepts this connection: connect the account again"),
+        )
+    }
+
     /// Logs `cause` (which may hold internals, never secrets) and returns an opaque INTERNAL.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");

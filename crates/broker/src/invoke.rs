@@ -2,9 +2,10 @@
 //! resilient upstream calls under one deadline.
 //!
 //! Retries: a 401 on an OAuth account forces one refresh and one retry; 429 is retried after its
-//! `Retry-After` (capped) whatever the method, since the app refused to process it; 503, other 5xx
-//! and transport failures are retried with exponential backoff and jitter only when the function is
-//! idempotent. Everything stops at the deadline.
+//! `Retry-After` (capped) whatever the method, since the app refused to process it, and so is a
+//! request that provably never left (connection refused, TLS handshake, a pooled connection found
+//! closed); 503, other 5xx and other transport failures are retried with exponential backoff and
+//! jitter only when the function is idempotent. Everything stops at the deadline.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -16,13 +17,15 @@ use patchbay_protocol::{
 };
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rand::Rng;
+use reqwest::header::HeaderValue;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::catalog::{arg_text, App, Function};
 use crate::credentials::{
-    authorized_request, read_capped, retry_after_seconds, send, upstream_failure, Credentials,
+    authorized_request, read_capped, retry_after_seconds, try_send, upstream_failure, Credentials,
+    SendFailure,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::oauth::refresh::usable_credentials;
@@ -38,13 +41,6 @@ const BASE_BACKOFF: Duration = Duration::from_millis(200);
 
 /// Path segment encoding: everything but RFC 3986 unreserved characters.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-
-/// The function `name` with its app, or FUNCTION_NOT_FOUND.
-pub fn find_function<'a>(state: &'a AppState, name: &str) -> ApiResult<&'a (Arc<App>, Arc<Function>)> {
-    state.catalog.function(name).ok_or_else(|| {
-        ApiError::new(ErrorCode::FunctionNotFound, format!("no function `{name}` in the catalog"))
-    })
-}
 
 /// Checks `args` against the function's JSON Schema, naming every failing field.
 pub fn validate_args(function: &Function, args: &Value) -> ApiResult<()> {
@@ -88,7 +84,7 @@ pub fn select<'a>(accounts: &'a [AccountRecord], requested: Option<&str>) -> Api
             Err(ApiError::new(ErrorCode::NotConnected, "the user has not connected this app"))
         }
         Err(SelectionError::AccountRequired(candidates)) => Err(ApiError::account_required(candidates)),
-        Err(SelectionError::UnknownAccount) => Err(crate::http::account_not_found()),
+        Err(SelectionError::UnknownAccount) => Err(ApiError::account_not_found()),
     }
 }
 
@@ -131,6 +127,9 @@ fn build(
         authorized_request(app, credentials, &state.upstreams, function.method.clone(), &target)?;
     for (name, template) in &function.headers {
         if let Some(value) = template.try_render(|var| arg_text(args, var)) {
+            // Checked here, not left to the HTTP client: a CR or LF would otherwise surface as a
+            // transport failure at send time and be retried as if the app were down.
+            let value = HeaderValue::from_str(&value).map_err(|_| header_argument_invalid(template))?;
             request = request.header(name, value);
         }
     }
@@ -138,6 +137,20 @@ fn build(
         request = request.json(&body.render(args).unwrap_or(Value::Null));
     }
     Ok(request.header("accept", "application/json"))
+}
+
+/// INVALID_ARGUMENTS naming the arguments a header template uses (one of them cannot be a
+/// header value). The value itself is not repeated: it may be personal data.
+fn header_argument_invalid(template: &crate::catalog::Template) -> ApiError {
+    let fields = template
+        .vars()
+        .filter_map(|var| var.strip_prefix("args"))
+        .map(|path| FieldError {
+            field: if path.is_empty() { "/".into() } else { path.replace('.', "/") },
+            reason: "is sent in a header, so it must not contain line breaks or control characters".into(),
+        })
+        .collect();
+    ApiError::invalid_fields(fields)
 }
 
 fn with_attempts(mut err: ApiError, attempts: u32) -> ApiError {
@@ -158,7 +171,7 @@ pub async fn invoke(
     name: &str,
     request: InvokeRequest<Value>,
 ) -> ApiResult<InvokeResponse<Value>> {
-    let (app, function) = find_function(state, name)?;
+    let (app, function) = state.catalog.find_function(name)?;
     validate_args(function, &request.args)?;
     let accounts = state.store.accounts(owner, Some(&app.id)).await?;
     let account = select(&accounts, request.connected_account_id.as_deref())?;
@@ -175,20 +188,32 @@ pub async fn invoke(
                 .timeout(remaining.min(per_request));
         let retry_in =
             |wait: Duration| (attempts < MAX_ATTEMPTS && Instant::now() + wait < deadline).then_some(wait);
-        let response = match send(upstream).await {
+        let response = match try_send(upstream).await {
             Ok(response) => response,
-            Err(err) if err.code == ErrorCode::UpstreamUnavailable && function.idempotent => {
+            // A request that never left can be sent again whatever the function does.
+            Err(SendFailure { error, not_sent })
+                if error.code == ErrorCode::UpstreamUnavailable && (not_sent || function.idempotent) =>
+            {
                 match retry_in(backoff(attempts)) {
                     Some(wait) => {
                         tokio::time::sleep(wait).await;
                         continue;
                     }
-                    None => return Err(with_attempts(err, attempts)),
+                    None => return Err(with_attempts(error, attempts)),
                 }
             }
-            Err(err) => return Err(with_attempts(err, attempts)),
+            Err(SendFailure { error, .. }) => return Err(with_attempts(error, attempts)),
         };
         let status = response.status();
+        // OAuth refusals go through a refresh (whose `invalid_grant` marks the account); other
+        // credentials cannot be renewed by the broker, so the user must enter new ones.
+        if app.auth != AuthType::Oauth2 && app.inject.refused_statuses.contains(&status.as_u16()) {
+            if state.store.mark_needs_reauth(&account.id, usable.version).await? {
+                tracing::warn!(account = %account.id, %status, "the app refused the stored credentials; account needs reconnecting");
+            }
+            let details = ErrorDetails { status: Some(status.as_u16()), ..Default::default() };
+            return Err(with_attempts(ApiError::reauth_required(&app.name).with_details(details), attempts));
+        }
         if status == StatusCode::UNAUTHORIZED && app.auth == AuthType::Oauth2 && !refreshed {
             refreshed = true;
             let seen = AccountRecord { version: usable.version, ..account.clone() };

@@ -1,6 +1,7 @@
 //! The Patchbay broker as a library: [`router`] builds the whole HTTP surface from an
 //! [`AppState`], so tests drive it in-process and `main` only parses the command line.
 
+pub mod accounts;
 pub mod admin;
 pub mod catalog;
 pub mod cli;
@@ -16,17 +17,19 @@ pub mod oauth;
 pub mod sessions;
 pub mod state;
 pub mod store;
+pub mod workspaces;
 
 use std::sync::Arc;
 
 use anyhow::Context;
 pub use http::router;
 pub use state::AppState;
+pub use workspaces::create_workspace;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::crypto::Keyring;
-use crate::store::{PostgresStore, SqliteStore, Store, Workspace};
+use crate::store::{PostgresStore, SqliteStore, Store};
 
 /// Opens the store named by `database_url`: `sqlite://path` (the embedded default) or
 /// `postgres://…` / `postgresql://…` (shared by replicas).
@@ -62,15 +65,6 @@ pub async fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
     };
     let store = open_store(&config.database_url).await?;
     AppState::new(config, catalog, store, keyring)
-}
-
-/// A new workspace and its secret key (shown once; only its hash is stored).
-pub async fn create_workspace(store: &dyn Store, name: &str) -> anyhow::Result<(Workspace, String)> {
-    let workspace =
-        Workspace { id: ids::random_id("ws"), name: name.to_owned(), app_key: ids::random_id("pb_ak") };
-    let secret_key = format!("pb_sk_{}", ids::random_token(32));
-    store.create_workspace(&workspace, &http::secret_key_hash(&secret_key)).await?;
-    Ok((workspace, secret_key))
 }
 
 /// Serves until Ctrl-C or SIGTERM.

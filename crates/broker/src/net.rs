@@ -152,6 +152,123 @@ pub fn is_blocked(err: &reqwest::Error) -> bool {
     false
 }
 
+/// Why a request to an app or provider got no HTTP answer, for log lines and retry decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// Nothing listens at the address (connection refused).
+    Refused,
+    /// The name did not resolve.
+    Dns,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
+    /// The connection was reset by the peer.
+    Reset,
+    /// The connection closed before the answer was complete.
+    Closed,
+    /// No answer in time.
+    Timeout,
+    /// Anything else (the log line carries the full error chain).
+    Other,
+}
+
+impl Cause {
+    /// A stable word for log lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Refused => "refused",
+            Cause::Dns => "dns",
+            Cause::Tls => "tls",
+            Cause::Reset => "reset",
+            Cause::Closed => "closed",
+            Cause::Timeout => "timeout",
+            Cause::Other => "other",
+        }
+    }
+}
+
+/// A request that got no HTTP answer: why, and whether it can have reached the other side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportFailure {
+    /// Why.
+    pub cause: Cause,
+    /// True only when the request provably never left: no connection was made (refused, DNS,
+    /// TLS handshake), or the client found a pooled connection closed before writing to it. Such a
+    /// request may be sent again whatever its method; any other failure may have been processed.
+    pub not_sent: bool,
+    /// The error and every source, joined with ": " (never the URL, which can carry a key).
+    pub detail: String,
+}
+
+impl std::fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.cause.as_str(), self.detail)
+    }
+}
+
+/// rustls reports through io::Errors nested in io::Errors, which `source()` walks past.
+fn wraps_tls_error(io: &std::io::Error) -> bool {
+    match io.get_ref() {
+        Some(inner) if inner.is::<rustls::Error>() => true,
+        Some(inner) => inner.downcast_ref::<std::io::Error>().is_some_and(wraps_tls_error),
+        None => false,
+    }
+}
+
+/// Classifies a reqwest error by walking its source chain (hyper, io and rustls errors).
+pub fn transport_failure(err: reqwest::Error) -> TransportFailure {
+    let err = err.without_url();
+    let mut detail = err.to_string();
+    let mut cause = None;
+    let mut canceled = false;
+    let mut source = std::error::Error::source(&err);
+    while let Some(e) = source {
+        detail.push_str(": ");
+        detail.push_str(&e.to_string());
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if wraps_tls_error(io) {
+                cause = cause.or(Some(Cause::Tls));
+            }
+            cause = cause.or(match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => Some(Cause::Refused),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                    Some(Cause::Reset)
+                }
+                std::io::ErrorKind::TimedOut => Some(Cause::Timeout),
+                std::io::ErrorKind::UnexpectedEof => Some(Cause::Closed),
+                _ => None,
+            });
+        }
+        if e.is::<rustls::Error>() {
+            cause = cause.or(Some(Cause::Tls));
+        }
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
+            canceled |= hyper.is_canceled();
+            if hyper.is_incomplete_message() {
+                cause = cause.or(Some(Cause::Closed));
+            }
+        }
+        source = e.source();
+    }
+    let lowered = detail.to_ascii_lowercase();
+    let cause = if err.is_timeout() {
+        Cause::Timeout
+    } else if let Some(cause) = cause {
+        cause
+    } else if lowered.contains("dns error") || lowered.contains("failed to lookup address") {
+        Cause::Dns
+    } else if lowered.contains("tls") || lowered.contains("certificate") {
+        Cause::Tls
+    } else if canceled {
+        Cause::Closed
+    } else {
+        Cause::Other
+    };
+    // A connect error (refused, DNS, TLS handshake) happens before a byte of the request is
+    // written; a canceled request was dropped from a pooled connection that had closed.
+    let not_sent = (err.is_connect() && cause != Cause::Timeout) || canceled;
+    TransportFailure { cause, not_sent, detail }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,5 +331,100 @@ mod tests {
         let upstreams = Upstreams::new(AddressPolicy::default(), Duration::from_secs(2)).expect("clients");
         let err = upstreams.guarded.get("http://localhost:9/").send().await.expect_err("must be refused");
         assert!(is_blocked(&err), "refused by the guard, not by a connection error: {err:?}");
+    }
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    fn client() -> reqwest::Client {
+        Upstreams::new(AddressPolicy { allow_loopback: true }, Duration::from_secs(2))
+            .expect("clients")
+            .trusted
+    }
+
+    /// A listener on a free port, closed again: nothing listens there.
+    fn closed_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port()
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_named_and_known_unsent() {
+        let err =
+            client().post(format!("http://127.0.0.1:{}/", closed_port())).send().await.expect_err("refused");
+        let failure = transport_failure(err);
+        assert_eq!((failure.cause, failure.not_sent), (Cause::Refused, true), "{failure}");
+    }
+
+    #[tokio::test]
+    async fn a_reset_after_the_request_is_named_and_may_have_been_processed() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().expect("accept");
+            let mut buf = [0u8; 1024];
+            let _ = socket.read(&mut buf);
+            // SO_LINGER 0: close with RST instead of FIN.
+            socket2_linger_zero(&socket);
+            drop(socket);
+        });
+        let err =
+            client().post(format!("http://127.0.0.1:{port}/")).body("x").send().await.expect_err("reset");
+        server.join().expect("server");
+        let failure = transport_failure(err);
+        assert!(matches!(failure.cause, Cause::Reset | Cause::Closed), "{failure}");
+        assert!(!failure.not_sent, "the app read the request: {failure}");
+    }
+
+    #[tokio::test]
+    async fn tls_to_a_plain_http_server_is_named() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().expect("accept");
+            let mut buf = [0u8; 1024];
+            let _ = socket.read(&mut buf);
+            let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+        });
+        let err = client().get(format!("https://127.0.0.1:{port}/")).send().await.expect_err("not TLS");
+        server.join().expect("server");
+
+        let failure = transport_failure(err);
+        assert_eq!((failure.cause, failure.not_sent), (Cause::Tls, true), "{failure}");
+    }
+
+    #[tokio::test]
+    async fn silence_is_a_timeout_that_may_have_been_processed() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let err = client()
+            .get(format!("http://127.0.0.1:{port}/"))
+            .timeout(Duration::from_millis(200))
+            .send()
+            .await
+            .expect_err("no answer");
+        drop(listener);
+        let failure = transport_failure(err);
+        assert_eq!((failure.cause, failure.not_sent), (Cause::Timeout, false), "{failure}");
+    }
+
+    fn socket2_linger_zero(socket: &std::net::TcpStream) {
+        use std::os::fd::AsRawFd;
+        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+        // SAFETY: a valid socket descriptor and a correctly sized `linger` value.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                std::ptr::addr_of!(linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "setsockopt SO_LINGER");
     }
 }

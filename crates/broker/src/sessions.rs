@@ -6,12 +6,18 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use patchbay_protocol::{FieldError, SessionRequest, SessionResponse};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::config::Config;
 use crate::crypto::Keyring;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{now_unix, rfc3339};
 
 const PREFIX: &str = "pbs.";
+const MAX_ORIGINS: usize = 20;
+const MAX_USER_ID_LEN: usize = 256;
 
 /// What a session token asserts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +93,59 @@ pub fn normalize_origin(origin: &str) -> Result<String, &'static str> {
         return Err("must not have a path, query or fragment");
     }
     Ok(url.origin().ascii_serialization())
+}
+
+/// Validates a session request and signs its token (the HTTP handler and the CLI both call this).
+pub fn mint(
+    config: &Config,
+    keyring: &Keyring,
+    workspace_id: &str,
+    request: SessionRequest,
+) -> ApiResult<SessionResponse> {
+    let mut problems = Vec::new();
+    let user_id = request.user_id.trim();
+    if user_id.is_empty() || user_id.len() > MAX_USER_ID_LEN || user_id.chars().any(char::is_control) {
+        problems.push(FieldError {
+            field: "userId".into(),
+            reason: format!("must be 1 to {MAX_USER_ID_LEN} printable characters"),
+        });
+    }
+    let max = config.session_max_ttl_seconds;
+    let ttl = request.ttl_seconds.unwrap_or(config.session_default_ttl_seconds);
+    if ttl == 0 || ttl > max {
+        problems
+            .push(FieldError { field: "ttlSeconds".into(), reason: format!("must be between 1 and {max}") });
+    }
+    if request.allowed_origins.len() > MAX_ORIGINS {
+        problems.push(FieldError {
+            field: "allowedOrigins".into(),
+            reason: format!("at most {MAX_ORIGINS} origins"),
+        });
+    }
+    let mut origins = Vec::new();
+    for (i, origin) in request.allowed_origins.iter().enumerate() {
+        match normalize_origin(origin) {
+            Ok(o) => origins.push(o),
+            Err(reason) => {
+                problems.push(FieldError { field: format!("allowedOrigins[{i}]"), reason: reason.into() })
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid_fields(problems));
+    }
+    let now = now_unix();
+    let exp = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
+    let claims = Claims {
+        kid: keyring.active_id().to_owned(),
+        ws: workspace_id.to_owned(),
+        sub: user_id.to_owned(),
+        origins,
+        iat: now,
+        exp,
+    };
+    let token = sign(keyring, &claims).ok_or_else(|| ApiError::internal("session signing failed"))?;
+    Ok(SessionResponse { token, expires_at: rfc3339(exp) })
 }
 
 #[cfg(test)]

@@ -341,6 +341,33 @@ async fn unknown_routes_and_methods_answer_in_the_error_format() {
 }
 
 #[tokio::test]
+async fn path_and_query_values_that_do_not_decode_answer_in_the_error_format() {
+    let b = broker().await;
+    let token = b.session("alice").await;
+    let cases = [
+        (Method::DELETE, "/v1/accounts/%FF"),
+        (Method::POST, "/v1/functions/%FF/invoke"),
+        (Method::GET, "/v1/functions/%FF"),
+        (Method::GET, "/v1/apps/%FF%FE/accounts"),
+        (Method::GET, "/v1/apps/%FF"),
+        (Method::GET, "/v1/connect-attempts/%FF"),
+        (Method::GET, "/v1/connect-attempts/att_x?wait=soon"),
+    ];
+    for (method, path) in cases {
+        let body = (method == Method::POST).then(|| json!({ "args": {} }));
+        let reply = b.call(method.clone(), path, Some(&token), body).await;
+        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "{method} {path}");
+        assert_eq!(
+            reply.headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/json"),
+            "{method} {path}"
+        );
+    }
+    let admin = b.call(Method::GET, "/v1/admin/apps/%FF", Some(&b.secret_key), None).await;
+    assert_eq!(admin.code(), "BAD_REQUEST", "{}", admin.json);
+}
+
+#[tokio::test]
 async fn the_built_sdk_is_served_with_cache_headers_and_nothing_else_is() {
     let assets = tempfile::tempdir().expect("tempdir");
     std::fs::write(assets.path().join("patchbay.3fa9c01d.js"), "export {}").expect("write");
@@ -365,5 +392,41 @@ async fn the_built_sdk_is_served_with_cache_headers_and_nothing_else_is() {
     assert_eq!(b.send(get("/sdk/snippets/x/error.js")).await.status, StatusCode::OK, "nested module paths");
     for path in ["/sdk/.env", "/sdk/..%2Fbroker.db", "/sdk/snippets/../.env", "/sdk/missing.js"] {
         assert_eq!(b.send(get(path)).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn console_cookies_keep_their_attributes_from_sign_in_to_sign_out() {
+    let public = "https://broker.example";
+    let b =
+        TestBroker::start(CATALOG, vec![], |c| c.public_url = Some(url::Url::parse(public).expect("url")))
+            .await;
+    let post = |path: &str, cookie: Option<&str>, body: String| {
+        let mut request = Request::post(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", public);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.body(Body::from(body)).expect("request")
+    };
+    let signed = b.send(post("/admin/sign-in", None, format!("secretKey={}", b.secret_key))).await;
+    let set = signed.headers["set-cookie"].to_str().expect("cookie").to_owned();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/admin", "Max-Age=3600", "Secure"] {
+        assert!(set.contains(attribute), "{attribute} missing from {set}");
+    }
+    let cookie = set.split(';').next().expect("pair").to_owned();
+    let home =
+        b.send(Request::get("/admin").header("cookie", &cookie).body(Body::empty()).expect("request")).await;
+    let html = home.json.as_str().expect("html").to_owned();
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("csrf");
+
+    let out = b.send(post("/admin/sign-out", Some(&cookie), format!("csrf={csrf}"))).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let removal = out.headers["set-cookie"].to_str().expect("cookie").to_owned();
+    assert_eq!(removal.matches("pb_admin").count(), 1, "the name once: {removal}");
+    assert!(removal.starts_with("pb_admin=;"), "emptied: {removal}");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/admin", "Max-Age=0", "Secure"] {
+        assert!(removal.contains(attribute), "{attribute} missing from {removal}");
     }
 }

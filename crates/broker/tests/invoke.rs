@@ -11,6 +11,8 @@ use support::{httpbin_url, Reply, TestBroker};
 
 const ECHO: &str = r#"{ title = "Echo", path = "/anything/{args.item}", query = { q = "{args.q}" }, parameters = { type = "object", required = ["item"], properties = { item = { type = "string" }, q = { type = "string" } } } }"#;
 
+const STATUS: &str = r#"{ title = "Status", path = "/status/{args.code}", parameters = { type = "object", required = ["code"], properties = { code = { type = "integer" } } } }"#;
+
 fn catalog() -> String {
     format!(
         r#"
@@ -22,6 +24,7 @@ functions.echo = {ECHO}
 functions.status = {{ title = "Status", path = "/status/{{args.code}}", parameters = {{ type = "object", required = ["code"], properties = {{ code = {{ type = "integer" }} }} }} }}
 functions.post-status = {{ title = "Post status", method = "POST", path = "/status/{{args.code}}", parameters = {{ type = "object", properties = {{ code = {{ type = "integer" }} }} }} }}
 functions.create = {{ title = "Create", method = "POST", path = "/anything", output = "/json", body = {{ email = "{{args.email}}", age = "{{args.age}}", source = "patchbay" }}, parameters = {{ type = "object", required = ["email"], properties = {{ email = {{ type = "string", format = "email" }}, age = {{ type = "integer", minimum = 0 }} }} }} }}
+functions.traced = {{ title = "Traced", path = "/anything", headers = {{ X-Trace = "t-{{args.trace}}" }}, parameters = {{ type = "object", properties = {{ trace = {{ type = "string" }} }} }} }}
 functions.list = {{ title = "List", path = "/anything", output = "/args", pagination = {{ cursor_param = "cursor", next_cursor = "/args/cursor" }} }}
 functions.html = {{ title = "HTML", path = "/html" }}
 functions.png = {{ title = "PNG", path = "/image/png" }}
@@ -35,6 +38,14 @@ accounts = "multiple"
 base_url = "${{HTTPBIN}}"
 inject = {{ headers = {{ X-Api-Key = "{{api_key}}" }} }}
 functions.echo = {ECHO}
+functions.status = {STATUS}
+
+[apps.strict-key]
+name = "Strict key"
+auth = "api_key"
+base_url = "${{HTTPBIN}}"
+inject = {{ headers = {{ X-Api-Key = "{{api_key}}" }}, refused_statuses = [401, 403] }}
+functions.status = {STATUS}
 
 [apps.pair]
 name = "Pair"
@@ -64,6 +75,7 @@ name = "Closed"
 auth = "basic"
 base_url = "http://127.0.0.1:9"
 functions.get = {{ title = "Get", path = "/" }}
+functions.create = {{ title = "Create", method = "POST", path = "/" }}
 "#
     )
 }
@@ -159,6 +171,81 @@ async fn arguments_are_validated_before_anything_is_sent() {
 }
 
 #[tokio::test]
+async fn a_line_break_in_a_header_argument_is_invalid_and_never_sent() {
+    let b = broker(|_| {}).await;
+    let alice = b.session("alice").await;
+    b.connect(&alice, "basic", json!({ "username": "u", "password": "p" })).await;
+    let fine = invoke(&b, &alice, "basic-traced", json!({ "args": { "trace": "abc" } })).await;
+    assert_eq!(fine.json["output"]["headers"]["X-Trace"], "t-abc", "{}", fine.json);
+    for evil in ["a\r\nX-Evil: 1", "a\nb", "a\u{0}b"] {
+        let reply = invoke(&b, &alice, "basic-traced", json!({ "args": { "trace": evil } })).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_ARGUMENTS"),
+            "{evil:?}: {}",
+            reply.json
+        );
+        assert_eq!(reply.json["error"]["details"]["fields"][0]["field"], "/trace", "{}", reply.json);
+        // An idempotent GET: a transport failure would have been tried three times.
+        assert_eq!(reply.json["error"]["details"]["attempts"], Value::Null, "nothing was sent");
+        assert!(!reply.json.to_string().contains("X-Evil"), "the value is not echoed back");
+    }
+}
+
+#[tokio::test]
+async fn credentials_the_app_refuses_mark_the_account_for_reconnecting() {
+    let b = broker(|_| {}).await;
+    let alice = b.session("alice").await;
+    let connected = b.connect(&alice, "key", json!({ "api_key": "k-revoked-upstream" })).await;
+    let id = connected.json["account"]["id"].as_str().expect("account id").to_owned();
+    let status = |app: &'static str, code: u16| {
+        let (b, alice) = (&b, &alice);
+        async move { invoke(b, alice, &format!("{app}-status"), json!({ "args": { "code": code } })).await }
+    };
+
+    // 403 can mean "no access to this record": unless the app declares it, it is only an error.
+    let forbidden = status("key", 403).await;
+    assert_eq!(
+        (forbidden.code(), &forbidden.json["error"]["details"]["status"]),
+        ("UPSTREAM_ERROR", &json!(403))
+    );
+    assert_eq!(b.accounts(&alice, "key").await[0]["status"], "active");
+
+    let refused = status("key", 401).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::CONFLICT, "REAUTH_REQUIRED"),
+        "{}",
+        refused.json
+    );
+    assert_eq!(refused.json["error"]["details"]["status"], 401);
+    assert_eq!(b.accounts(&alice, "key").await[0]["status"], "needs_reauth");
+    let after = invoke(&b, &alice, "key-echo", json!({ "args": { "item": "x" } })).await;
+    assert_eq!(after.code(), "REAUTH_REQUIRED", "nothing is sent with refused credentials");
+
+    let repaired = b
+        .call(
+            Method::POST,
+            "/v1/apps/key/connect",
+            Some(&alice),
+            Some(json!({ "fields": { "api_key": "k-new" }, "connectedAccountId": id })),
+        )
+        .await;
+    assert_eq!(
+        (repaired.json["reconnected"].as_bool(), repaired.json["account"]["id"].as_str()),
+        (Some(true), Some(id.as_str()))
+    );
+    assert_eq!(b.accounts(&alice, "key").await[0]["status"], "active");
+    let echo = invoke(&b, &alice, "key-echo", json!({ "args": { "item": "x" } })).await;
+    assert_eq!(echo.json["output"]["headers"]["X-Api-Key"], "k-new", "{}", echo.json);
+
+    // An app that declares 403 as a refusal gets the same treatment for it.
+    b.connect(&alice, "strict-key", json!({ "api_key": "k-strict" })).await;
+    assert_eq!(status("strict-key", 403).await.code(), "REAUTH_REQUIRED");
+    assert_eq!(b.accounts(&alice, "strict-key").await[0]["status"], "needs_reauth");
+}
+
+#[tokio::test]
 async fn the_multiple_accounts_rule_holds_through_invoke() {
     let b = broker(|_| {}).await;
     let alice = b.session("alice").await;
@@ -244,6 +331,12 @@ async fn retries_follow_the_rules_and_failures_keep_their_status() {
     let refused = invoke(&b, &alice, "closed-get", json!({ "args": {} })).await;
     assert_eq!((refused.status, refused.code()), (StatusCode::GATEWAY_TIMEOUT, "UPSTREAM_UNAVAILABLE"));
     assert_eq!(refused.json["error"]["details"]["attempts"], 3);
+    let refused_post = invoke(&b, &alice, "closed-create", json!({ "args": {} })).await;
+    assert_eq!(refused_post.code(), "UPSTREAM_UNAVAILABLE");
+    assert_eq!(
+        refused_post.json["error"]["details"]["attempts"], 3,
+        "a refused connection never carried the POST, so it is retried"
+    );
 }
 
 #[tokio::test]

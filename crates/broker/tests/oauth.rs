@@ -198,10 +198,18 @@ async fn provider_errors_end_the_attempt_with_their_code() {
         .expect("state");
     let denied = deliver(
         &b,
-        &format!("{}?error=access_denied&error_description=nope&state={state}", support::oidc::REDIRECT_URI),
+        &format!(
+            "{}?error=access_denied&error_description=%3C%2Fscript%3E%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E&state={state}",
+            support::oidc::REDIRECT_URI
+        ),
     )
     .await;
-    assert!(denied.json.as_str().is_some_and(|h| h.contains("USER_CANCELLED")));
+    let html = denied.json.as_str().expect("a page");
+    assert!(html.contains("USER_CANCELLED"), "{html}");
+    // The provider's text reaches the page only escaped: as text in the paragraph, as JSON escapes
+    // in the script data.
+    assert!(!html.contains("<img") && !html.contains("</script><img"), "{html}");
+    assert!(html.contains("&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"), "{html}");
     let status = attempt(&b, &alice, started.json["attemptId"].as_str().expect("id")).await;
     assert_eq!(status["error"]["code"], "USER_CANCELLED");
 
@@ -216,6 +224,22 @@ async fn provider_errors_end_the_attempt_with_their_code() {
         .is_some_and(|m| m.contains("client id or secret was refused")));
     assert!(!status.to_string().contains("not-the-secret"), "the secret never reaches the client");
     assert!(b.accounts(&alice, "idp-bad-secret").await.is_empty());
+}
+
+#[tokio::test]
+async fn short_lived_tokens_are_used_before_they_are_refreshed() {
+    // 30 s tokens against the default 60 s margin: a fixed margin would refresh on every call.
+    let provider = OidcProvider::start(30);
+    let b = broker(&provider, |c| assert_eq!(c.oauth_refresh_margin_seconds, 60)).await;
+    let alice = b.session("alice").await;
+    let (attempt_id, _) = connect(&b, &alice, "idp", "alice").await;
+    let id = attempt(&b, &alice, &attempt_id).await["accountId"].as_str().expect("account").to_owned();
+    let record = account(&b, "alice", &id).await;
+    let first = usable(&b.state, &b, "alice", &record, false).await.expect("usable");
+    let second = usable(&b.state, &b, "alice", &record, false).await.expect("usable");
+    assert_eq!(provider.refresh_grants().await, 0, "a fresh 30 s token is used as it is");
+    assert_eq!(access_token(&first), access_token(&second));
+    assert_eq!(account(&b, "alice", &id).await.version, record.version);
 }
 
 #[tokio::test]
@@ -289,15 +313,21 @@ async fn concurrent_refreshes(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_concurrent_callers_cause_exactly_one_refresh_in_one_and_across_two_replicas() {
-    let provider = OidcProvider::start(60);
-    // A margin longer than the token's life makes every stored token due for refresh.
-    let b = broker(&provider, |c| c.oauth_refresh_margin_seconds = 3600).await;
+    // 3 s tokens: each round waits until the provider itself refuses the stored one.
+    let provider = OidcProvider::start(3);
+    let b = broker(&provider, |_| {}).await;
     let alice = b.session("alice").await;
     let (attempt_id, _) = connect(&b, &alice, "idp", "alice").await;
     let id = attempt(&b, &alice, &attempt_id).await["accountId"].as_str().expect("account").to_owned();
 
     for (round, replicas) in [(1u64, 1usize), (2, 2)] {
         let record = account(&b, "alice", &id).await;
+        let expired = stored(&b, "alice", &record).get("access_token").expect("access token").to_owned();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while provider.userinfo_status(&expired).await == 200 {
+            assert!(std::time::Instant::now() < deadline, "the 3 s token never expired");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         let replica = b.replica().await;
         let brokers: Vec<&TestBroker> = if replicas == 1 { vec![&b] } else { vec![&b, &replica] };
         let tokens = concurrent_refreshes(&brokers, &record, 200 / replicas).await;
@@ -395,6 +425,42 @@ async fn a_revoked_grant_needs_reauth_and_connecting_again_repairs_it_in_place()
     );
     let listed = b.accounts(&alice, "idp").await;
     assert_eq!((listed.len(), listed[0]["status"].as_str()), (1, Some("active")));
+}
+
+#[tokio::test]
+async fn reconnecting_in_place_revokes_the_grant_it_replaces() {
+    let provider = OidcProvider::start(300);
+    let b = broker(&provider, |_| {}).await;
+    let alice = b.session("alice").await;
+    let (attempt_id, _) = connect(&b, &alice, "idp", "alice").await;
+    let id = attempt(&b, &alice, &attempt_id).await["accountId"].as_str().expect("account").to_owned();
+    let old = usable(&b.state, &b, "alice", &account(&b, "alice", &id).await, false).await.expect("read");
+    let old_refresh = old.credentials.get("refresh_token").expect("rt").to_owned();
+
+    // Same upstream identity: the account is updated in place with a new grant.
+    let (attempt_id, _) = connect(&b, &alice, "idp", "alice").await;
+    assert_eq!(attempt(&b, &alice, &attempt_id).await["accountId"], id.as_str());
+
+    let oauth = b.state.catalog.app("idp").and_then(|a| a.oauth2.as_ref()).expect("oauth");
+    let client = oauth.default_client.as_ref().expect("client");
+    let reuse = patchbay_broker::oauth::refresh(
+        &b.state.upstreams,
+        oauth,
+        client,
+        &old_refresh,
+        std::time::Duration::from_secs(5),
+    )
+    .await;
+    assert!(reuse.is_err_and(|e| e.is_invalid_grant()), "the replaced refresh token no longer redeems");
+    assert_eq!(provider.userinfo_status(&access_token(&old)).await, 401, "nor does its access token work");
+
+    // The new grant is untouched: its token works and it refreshes.
+    let record = account(&b, "alice", &id).await;
+    let new = usable(&b.state, &b, "alice", &record, false).await.expect("read");
+    assert_ne!(access_token(&new), access_token(&old));
+    assert_eq!(provider.userinfo_status(&access_token(&new)).await, 200);
+    let refreshed = usable(&b.state, &b, "alice", &record, true).await.expect("the new grant refreshes");
+    assert_eq!(provider.userinfo_status(&access_token(&refreshed)).await, 200);
 }
 
 #[tokio::test]

@@ -87,6 +87,10 @@ async fn test_then_enable_moves_new_connections_and_keeps_old_refreshes_on_their
     assert_eq!(exchange["response"]["error"], "invalid_client");
     assert_eq!(exchange["request"]["client_secret"], "(redacted)");
     assert_eq!(exchange["request"]["code"], "(redacted)");
+    assert_eq!(
+        exchange["request"]["client_authentication"], "client_secret_basic",
+        "spelled as the catalog spells it"
+    );
     assert!(exchange["explanation"].as_str().is_some_and(|e| e.contains("client id or client secret")));
     assert!(!failed.to_string().contains("wrong-secret"), "the secret is never shown");
     let refused = admin(&b, Method::POST, "/v1/admin/apps/idp/oauth-client/enable", None).await;
@@ -203,6 +207,14 @@ fn form(path: &str, origin: &str, cookie: Option<&str>, body: &str) -> Request<B
     request.body(Body::from(body.to_owned())).expect("request")
 }
 
+fn form_without_origin(path: &str, cookie: Option<&str>, body: &str) -> Request<Body> {
+    let mut request = Request::post(path).header("content-type", "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.body(Body::from(body.to_owned())).expect("request")
+}
+
 fn get(path: &str, cookie: &str) -> Request<Body> {
     Request::get(path).header("cookie", cookie).body(Body::empty()).expect("request")
 }
@@ -240,38 +252,55 @@ async fn the_console_signs_in_with_a_protected_cookie_and_checks_csrf_on_every_f
         .expect("csrf token")
         .to_owned();
 
-    let without =
-        b.send(form("/admin/apps/notes/settings", CONSOLE_ORIGIN, Some(&cookie), "policy=multiple")).await;
-    assert_eq!(without.status, StatusCode::FORBIDDEN, "no CSRF token");
-    let forged = b
-        .send(form(
-            "/admin/apps/notes/settings",
-            CONSOLE_ORIGIN,
-            Some(&cookie),
-            "csrf=forged&policy=multiple",
-        ))
-        .await;
-    assert_eq!(forged.status, StatusCode::FORBIDDEN, "wrong CSRF token");
-    let foreign = b
-        .send(form(
-            "/admin/apps/notes/settings",
-            "https://evil.example",
-            Some(&cookie),
-            &format!("csrf={csrf}&policy=multiple"),
-        ))
-        .await;
-    assert_eq!(foreign.status, StatusCode::FORBIDDEN, "right token, foreign origin");
-    let no_cookie = b
-        .send(form(
-            "/admin/apps/notes/settings",
-            CONSOLE_ORIGIN,
-            None,
-            &format!("csrf={csrf}&policy=multiple"),
-        ))
-        .await;
-    assert_eq!(no_cookie.status, StatusCode::SEE_OTHER, "no session: back to sign-in");
+    // Every form the console renders (home and an OAuth app's page), each probed with every way a
+    // forged POST can arrive. Collected from the pages, so a new form cannot skip the probe.
+    let app_page = b.send(get("/admin/apps/idp", &cookie)).await.json.as_str().expect("html").to_owned();
+    let mut actions: Vec<String> = [html.as_str(), app_page.as_str()]
+        .iter()
+        .flat_map(|page| page.split("<form").skip(1))
+        .filter_map(|form| form.split("action=\"").nth(1)?.split('"').next().map(str::to_owned))
+        .collect();
+    actions.sort();
+    actions.dedup();
+    for expected in [
+        "/admin/sign-out",
+        "/admin/apps/idp/settings",
+        "/admin/apps/idp/client",
+        "/admin/apps/idp/test",
+        "/admin/apps/idp/enable",
+    ] {
+        assert!(actions.iter().any(|a| a == expected), "{expected} not among the forms {actions:?}");
+    }
+    let valid = format!("csrf={csrf}&policy=multiple&clientId=evil&clientSecret=evil");
+    for action in &actions {
+        let probes: [(&str, Request<Body>); 4] = [
+            ("no CSRF token", form(action, CONSOLE_ORIGIN, Some(&cookie), "policy=multiple")),
+            (
+                "a forged CSRF token",
+                form(action, CONSOLE_ORIGIN, Some(&cookie), "csrf=forged&policy=multiple"),
+            ),
+            ("a foreign Origin", form(action, "https://evil.example", Some(&cookie), &valid)),
+            ("no Origin header", form_without_origin(action, Some(&cookie), &valid)),
+        ];
+        for (what, request) in probes {
+            let reply = b.send(request).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{action} with {what}");
+        }
+        let no_cookie = b.send(form(action, CONSOLE_ORIGIN, None, &valid)).await;
+        assert_eq!(no_cookie.status, StatusCode::SEE_OTHER, "{action} without a session: back to sign-in");
+    }
+    let no_origin_sign_in = b.send(form_without_origin("/admin/sign-in", None, &key)).await;
+    assert_eq!(no_origin_sign_in.status, StatusCode::FORBIDDEN, "sign-in without Origin");
     let app = admin(&b, Method::GET, "/v1/admin/apps/notes", None).await;
     assert_eq!(app.json["accountsPolicy"], "one", "none of the refused forms changed anything");
+    let idp = admin(&b, Method::GET, "/v1/admin/apps/idp", None).await;
+    assert_eq!(
+        (idp.json["accountsPolicy"].as_str(), &idp.json["oauth"]["ownClient"]),
+        (Some("one"), &Value::Null),
+        "{}",
+        idp.json
+    );
+    assert_eq!(b.send(get("/admin", &cookie)).await.status, StatusCode::OK, "still signed in");
 
     let saved = b
         .send(form(

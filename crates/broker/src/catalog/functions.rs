@@ -69,7 +69,8 @@ pub enum BodyTemplate {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFunction {
-    title: String,
+    /// Defaults to the function's name in words (`create-contact` → "Create contact").
+    title: Option<String>,
     description: Option<String>,
     method: Option<String>,
     path: String,
@@ -109,7 +110,7 @@ fn pointer(raw: Option<String>, field: &'static str) -> Result<Option<String>, F
 }
 
 impl RawFunction {
-    pub(super) fn validate(self, name: String) -> Result<Function, FieldProblem> {
+    pub(super) fn validate(self, action: &str, name: String) -> Result<Function, FieldProblem> {
         let method =
             Method::from_bytes(self.method.as_deref().unwrap_or("GET").to_ascii_uppercase().as_bytes())
                 .map_err(|_| ("functions.method", "is not an HTTP method".to_owned()))?;
@@ -173,7 +174,7 @@ impl RawFunction {
         }
         Ok(Function {
             name,
-            title: self.title,
+            title: self.title.unwrap_or_else(|| title_from(action)),
             description: self.description,
             path,
             path_source,
@@ -188,6 +189,13 @@ impl RawFunction {
             idempotent,
         })
     }
+}
+
+/// `create-contact` / `list_all` → "Create contact" / "List all".
+fn title_from(action: &str) -> String {
+    let words = action.replace(['-', '_'], " ");
+    let mut chars = words.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 fn body_template(raw: toml::Value) -> Result<BodyTemplate, FieldProblem> {
@@ -258,7 +266,7 @@ mod tests {
 
     fn function(toml_src: &str) -> Function {
         let raw: RawFunction = toml::from_str(toml_src).expect("toml");
-        raw.validate("app-fn".into()).unwrap_or_else(|(f, p)| panic!("{f}: {p}"))
+        raw.validate("fn", "app-fn".into()).unwrap_or_else(|(f, p)| panic!("{f}: {p}"))
     }
 
     #[test]
@@ -299,7 +307,7 @@ mod tests {
     #[test]
     fn definitions_are_checked_at_load() {
         let bad = |src: &str| {
-            toml::from_str::<RawFunction>(src).expect("toml").validate("a-b".into()).err().map(|e| e.1)
+            toml::from_str::<RawFunction>(src).expect("toml").validate("b", "a-b".into()).err().map(|e| e.1)
         };
         assert!(bad("title = \"t\"\npath = \"x\"").is_some_and(|p| p.contains("start with")));
         assert!(bad("title = \"t\"\npath = \"/{user}\"").is_some_and(|p| p.contains("unknown placeholder")));

@@ -114,6 +114,10 @@ pub struct Injection {
     pub query: Vec<(String, Template)>,
     /// HTTP Basic username and password.
     pub basic: Option<(Template, Template)>,
+    /// Statuses with which the app says "these credentials are no longer accepted" (401 unless the
+    /// catalog lists others): the account then needs reconnecting. Apps that also answer 403 for
+    /// "no access to this record" must not list 403.
+    pub refused_statuses: Vec<u16>,
 }
 
 /// A value the user types at connect time, stored with the account's credentials and usable in
@@ -153,6 +157,9 @@ impl ConnectKind {
         }
     }
 }
+
+/// What most apps answer to credentials they no longer accept.
+const DEFAULT_REFUSED_STATUSES: [u16; 1] = [401];
 
 /// The verification request run at connect time.
 #[derive(Debug)]
@@ -274,7 +281,7 @@ impl Catalog {
             let raw = RawApp::deserialize(value)
                 .map_err(|e| err(&file, Some(&id), None, e.message().to_owned()))?;
             let mut app =
-                raw.validate(&id).map_err(|(field, problem)| err(&file, Some(&id), Some(field), problem))?;
+                raw.validate(&id).map_err(|(field, problem)| err(&file, Some(&id), Some(&field), problem))?;
             app.builtin = builtin;
             let app = Arc::new(app);
             for function in &app.functions {
@@ -303,6 +310,16 @@ impl Catalog {
     /// A function by global name, with its app.
     pub fn function(&self, name: &str) -> Option<&(Arc<App>, Arc<Function>)> {
         self.functions.get(name)
+    }
+
+    /// The app `id`, or APP_NOT_FOUND.
+    pub fn find_app(&self, id: &str) -> Result<&Arc<App>, crate::error::ApiError> {
+        self.app(id).ok_or_else(|| crate::error::ApiError::app_not_found(id))
+    }
+
+    /// The function `name` with its app, or FUNCTION_NOT_FOUND.
+    pub fn find_function(&self, name: &str) -> Result<&(Arc<App>, Arc<Function>), crate::error::ApiError> {
+        self.function(name).ok_or_else(|| crate::error::ApiError::function_not_found(name))
     }
 
     /// Every app, by id.
@@ -400,8 +417,9 @@ struct RawApp {
     #[serde(default)]
     connect: toml::Table,
     oauth2: Option<RawOAuth2>,
+    /// Deserialized one by one, so an error names the function it is in.
     #[serde(default)]
-    functions: BTreeMap<String, RawFunction>,
+    functions: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -412,6 +430,7 @@ struct RawInject {
     #[serde(default)]
     query: BTreeMap<String, String>,
     basic: Option<RawBasic>,
+    refused_statuses: Option<Vec<u16>>,
 }
 
 #[derive(Deserialize)]
@@ -451,8 +470,21 @@ struct RawField {
 
 pub(crate) type FieldProblem = (&'static str, String);
 
+/// A problem with an owned field path (functions put their own name in it).
+type OwnedProblem = (String, String);
+
 impl RawApp {
-    fn validate(self, id: &str) -> Result<App, FieldProblem> {
+    fn validate(mut self, id: &str) -> Result<App, OwnedProblem> {
+        let raw_functions = std::mem::take(&mut self.functions);
+        let mut app = self.validate_settings(id).map_err(|(field, problem)| (field.to_owned(), problem))?;
+        for (action, raw) in raw_functions {
+            let function = app.validate_function(&action, raw)?;
+            app.functions.push(Arc::new(function));
+        }
+        Ok(app)
+    }
+
+    fn validate_settings(self, id: &str) -> Result<App, FieldProblem> {
         let connect = connect_values(self.auth, self.connect)?;
         let connect_only: Vec<ConnectValue> = connect.iter().map(|(value, _)| value.clone()).collect();
         let oauth2 = match (self.auth, self.oauth2) {
@@ -501,12 +533,15 @@ impl RawApp {
             }
             (Some(raw), false) => (Some(parse_base_url(&raw).map_err(|p| ("base_url", p))?), None),
         };
-        let inject = match self.inject {
-            Some(raw) => raw.validate(&vars)?,
-            None => default_injection(self.auth).ok_or((
+        let default_injection = || {
+            default_injection(self.auth).ok_or((
                 "inject",
                 format!("`{}` apps must declare how the key is sent (headers or query)", self.auth.as_str()),
-            ))?,
+            ))
+        };
+        let inject = match self.inject {
+            Some(raw) => raw.validate(&vars, default_injection)?,
+            None => default_injection()?,
         };
         let verify = self.verify.map(RawVerify::validate).transpose()?;
         let mut fields: Vec<CredentialField> = connect.iter().map(|(_, field)| field.clone()).collect();
@@ -520,28 +555,6 @@ impl RawApp {
             ),
             None => None,
         };
-        let mut functions = Vec::new();
-        for (action, raw) in self.functions {
-            if action.is_empty()
-                || !action
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-            {
-                return Err(("functions", format!("`{action}`: function names use a-z, 0-9, `-` and `_`")));
-            }
-            let function = raw.validate(format!("{id}-{action}"))?;
-            let injected = |name: &HeaderName| {
-                inject.headers.iter().any(|(h, _)| h == name)
-                    || (inject.basic.is_some() && name == axum::http::header::AUTHORIZATION)
-            };
-            if let Some((name, _)) = function.headers.iter().find(|(name, _)| injected(name)) {
-                return Err((
-                    "functions.headers",
-                    format!("`{action}` sets `{name}`, which carries the credentials"),
-                ));
-            }
-            functions.push(Arc::new(function));
-        }
         Ok(App {
             id: id.to_owned(),
             icon: listing::icon(id, &self.name, self.icon)?,
@@ -559,7 +572,7 @@ impl RawApp {
             verify,
             fields,
             oauth2,
-            functions,
+            functions: Vec::new(),
         })
     }
 }
@@ -603,6 +616,37 @@ fn connect_values(
         .collect()
 }
 
+impl App {
+    /// Validates the function `action` of this app (its settings already validated).
+    fn validate_function(&self, action: &str, raw: toml::Value) -> Result<Function, OwnedProblem> {
+        if action.is_empty()
+            || !action.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            return Err((
+                "functions".into(),
+                format!("`{action}`: function names use a-z, 0-9, `-` and `_`"),
+            ));
+        }
+        // `functions.path` from the function's validation becomes `functions.<action>.path`.
+        let here = |field: &str| match field.strip_prefix("functions") {
+            Some(rest) => format!("functions.{action}{rest}"),
+            None => format!("functions.{action}.{field}"),
+        };
+        let raw = RawFunction::deserialize(raw).map_err(|e| (here("functions"), e.message().to_owned()))?;
+        let function =
+            raw.validate(action, format!("{}-{action}", self.id)).map_err(|(f, p)| (here(f), p))?;
+        let inject = &self.inject;
+        let injected = |name: &HeaderName| {
+            inject.headers.iter().any(|(h, _)| h == name)
+                || (inject.basic.is_some() && name == axum::http::header::AUTHORIZATION)
+        };
+        if let Some((name, _)) = function.headers.iter().find(|(name, _)| injected(name)) {
+            return Err((here("functions.headers"), format!("sets `{name}`, which carries the credentials")));
+        }
+        Ok(function)
+    }
+}
+
 /// Parses an http(s) base URL without query or fragment.
 pub fn parse_base_url(raw: &str) -> Result<Url, String> {
     let url = Url::parse(raw).map_err(|e| format!("is not a URL ({e})"))?;
@@ -630,8 +674,31 @@ fn parse_template(raw: &str, allowed: &[&str], field: &'static str) -> Result<Te
 }
 
 impl RawInject {
-    fn validate(self, vars: &[&str]) -> Result<Injection, FieldProblem> {
-        let mut inject = Injection::default();
+    /// `default` is the auth type's injection, used when the section only lists `refused_statuses`.
+    fn validate(
+        self,
+        vars: &[&str],
+        default: impl FnOnce() -> Result<Injection, FieldProblem>,
+    ) -> Result<Injection, FieldProblem> {
+        let refused_statuses = match self.refused_statuses {
+            Some(statuses) if statuses.is_empty() => {
+                return Err(("inject.refused_statuses", "lists no status (leave it out for [401])".into()))
+            }
+            Some(statuses) => {
+                if let Some(bad) = statuses.iter().find(|s| !(400..500).contains(*s) || **s == 429) {
+                    return Err((
+                        "inject.refused_statuses",
+                        format!("{bad} is not a 4xx status that refuses credentials (429 means slow down)"),
+                    ));
+                }
+                statuses
+            }
+            None => DEFAULT_REFUSED_STATUSES.to_vec(),
+        };
+        if self.headers.is_empty() && self.query.is_empty() && self.basic.is_none() {
+            return Ok(Injection { refused_statuses, ..default()? });
+        }
+        let mut inject = Injection { refused_statuses, ..Injection::default() };
         for (name, value) in self.headers {
             let header = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| ("inject.headers", format!("`{name}` is not a valid header name")))?;
@@ -645,9 +712,6 @@ impl RawInject {
                 parse_template(&basic.username, vars, "inject.basic.username")?,
                 parse_template(&basic.password, vars, "inject.basic.password")?,
             ));
-        }
-        if inject.headers.is_empty() && inject.query.is_empty() && inject.basic.is_none() {
-            return Err(("inject", "declares nothing to inject".into()));
         }
         Ok(inject)
     }
@@ -666,6 +730,7 @@ fn default_injection(auth: AuthType) -> Option<Injection> {
     let basic = |user: &str, pass: &str| -> Option<Injection> {
         Some(Injection {
             basic: Some((Template::parse(user).ok()?, Template::parse(pass).ok()?)),
+            refused_statuses: DEFAULT_REFUSED_STATUSES.to_vec(),
             ..Injection::default()
         })
     };
@@ -676,6 +741,7 @@ fn default_injection(auth: AuthType) -> Option<Injection> {
             let bearer = Template::parse("Bearer {access_token}").ok()?;
             Some(Injection {
                 headers: vec![(axum::http::header::AUTHORIZATION, bearer)],
+                refused_statuses: DEFAULT_REFUSED_STATUSES.to_vec(),
                 ..Injection::default()
             })
         }

@@ -49,7 +49,7 @@ impl Endpoint {
 }
 
 /// How the broker authenticates to the token endpoint.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
     /// HTTP Basic with the client id and secret (RFC 6749 §2.3.1).

@@ -167,3 +167,20 @@ fn operator_layers_override_built_in_fields_and_clients_are_optional_there() {
         merged_err.starts_with("catalog mine.toml (over catalog/apps/crm.toml): app `crm`: field `base_url`")
     );
 }
+
+#[test]
+fn functions_default_their_title_and_errors_name_the_function() {
+    let app = "[apps.a]\nname = \"A\"\nauth = \"basic\"\nbase_url = \"http://x\"\n";
+    let catalog =
+        parse(&format!("{app}[apps.a.functions.create-contact]\npath = \"/contacts\"\n")).expect("valid");
+    let (_, function) = catalog.function("a-create-contact").expect("function");
+    assert_eq!(function.title, "Create contact", "defaulted from the name");
+    assert_eq!(
+        problem(&format!("{app}[apps.a.functions.create-contact]\ntitle = \"C\"\n")),
+        "catalog test.toml: app `a`: field `functions.create-contact`: missing field `path`"
+    );
+    assert_eq!(
+        problem(&format!("{app}[apps.a.functions.list_all]\npath = \"items\"\n")),
+        "catalog test.toml: app `a`: field `functions.list_all.path`: must start with `/`"
+    );
+}

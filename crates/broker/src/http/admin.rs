@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use patchbay_protocol::AccountsPolicy;
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::WorkspaceAuth;
 use super::ApiJson;
+use super::ApiPath;
 use crate::admin::{self, AdminApp, TestResult};
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -40,7 +41,7 @@ async fn list(
 async fn one(
     State(state): State<Arc<AppState>>,
     WorkspaceAuth(ws): WorkspaceAuth,
-    Path(app): Path<String>,
+    ApiPath(app): ApiPath<String>,
 ) -> ApiResult<Json<AdminApp>> {
     admin::app(&state, &ws.id, &app).await.map(Json)
 }
@@ -56,7 +57,7 @@ struct SettingsBody {
 async fn settings(
     State(state): State<Arc<AppState>>,
     WorkspaceAuth(ws): WorkspaceAuth,
-    Path(app): Path<String>,
+    ApiPath(app): ApiPath<String>,
     ApiJson(body): ApiJson<SettingsBody>,
 ) -> ApiResult<Json<AdminApp>> {
     admin::set_visibility(&state, &ws.id, &app, body.hidden, body.accounts_policy).await.map(Json)
@@ -74,7 +75,7 @@ struct ClientBody {
 async fn set_client(
     State(state): State<Arc<AppState>>,
     WorkspaceAuth(ws): WorkspaceAuth,
-    Path(app): Path<String>,
+    ApiPath(app): ApiPath<String>,
     ApiJson(body): ApiJson<ClientBody>,
 ) -> ApiResult<Json<AdminApp>> {
     admin::set_own_client(&state, &ws.id, &app, &body.client_id, &body.client_secret, &body.scopes)
@@ -92,7 +93,7 @@ struct TestStarted {
 async fn test(
     State(state): State<Arc<AppState>>,
     WorkspaceAuth(ws): WorkspaceAuth,
-    Path(app): Path<String>,
+    ApiPath(app): ApiPath<String>,
 ) -> ApiResult<Json<TestStarted>> {
     let (test_id, authorize_url) = admin::start_test(&state, &ws.id, &app).await?;
     Ok(Json(TestStarted { test_id, authorize_url }))
@@ -101,7 +102,7 @@ async fn test(
 async fn enable(
     State(state): State<Arc<AppState>>,
     WorkspaceAuth(ws): WorkspaceAuth,
-    Path(app): Path<String>,
+    ApiPath(app): ApiPath<String>,
 ) -> ApiResult<Json<AdminApp>> {
     admin::enable(&state, &ws.id, &app).await.map(Json)
 }
@@ -109,7 +110,7 @@ async fn enable(
 async fn test_result(
     State(state): State<Arc<AppState>>,
     WorkspaceAuth(ws): WorkspaceAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<TestResult>> {
     admin::test_result(&state, &ws.id, &id).await.map(Json)
 }

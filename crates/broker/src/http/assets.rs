@@ -5,13 +5,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use patchbay_protocol::ErrorCode;
 
+use super::ApiPath;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -20,7 +21,7 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 async fn embed(state: State<Arc<AppState>>) -> Response {
-    asset(state, Path("embed.js".to_owned())).await
+    asset(state, ApiPath("embed.js".to_owned())).await
 }
 
 /// True for `name.<8+ hex>.ext`, the names `cargo xtask pack` gives to immutable files.
@@ -50,7 +51,7 @@ fn safe_segments(path: &str) -> bool {
     })
 }
 
-async fn asset(State(state): State<Arc<AppState>>, Path(file): Path<String>) -> Response {
+async fn asset(State(state): State<Arc<AppState>>, ApiPath(file): ApiPath<String>) -> Response {
     let not_found = || ApiError::new(ErrorCode::NotFound, "no such file").into_response();
     if !safe_segments(&file) {
         return not_found();

@@ -13,13 +13,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use patchbay_protocol::ErrorCode;
-use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::ids::now_unix;
 use crate::sessions::{verify, TokenError};
 use crate::state::AppState;
 use crate::store::{Owner, Workspace};
+use crate::workspaces::secret_key_hash;
 
 /// The caller of an SDK-facing route, from a verified session token.
 #[derive(Debug, Clone)]
@@ -122,11 +122,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 
 /// The caller of a backend-facing route, authenticated by the workspace secret key.
 pub struct WorkspaceAuth(pub Workspace);
-
-/// SHA-256 of a secret key: what the store keeps instead of the key.
-pub fn secret_key_hash(secret_key: &str) -> [u8; 32] {
-    Sha256::digest(secret_key.as_bytes()).into()
-}
 
 impl FromRequestParts<Arc<AppState>> for WorkspaceAuth {
     type Rejection = ApiError;

@@ -5,25 +5,25 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, Path, Query, Request, State};
-use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE,
-};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, ORIGIN};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use maud::Markup;
 use patchbay_protocol::AccountsPolicy;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::auth::secret_key_hash;
-use super::steps::{escape_html as esc, StepStatus};
-use crate::admin::{self, AdminApp};
+use super::pages::{self, Flash};
+use super::{ApiPath, ApiQuery};
+use crate::admin;
 use crate::error::ApiError;
 use crate::ids::{now_unix, random_token};
 use crate::state::AppState;
+use crate::workspaces::secret_key_hash;
 
 const SESSION_COOKIE: &str = "pb_admin";
 const SESSION_SECONDS: i64 = 3600;
@@ -47,34 +47,35 @@ struct Signed {
     id_hash: [u8; 32],
 }
 
-fn cookie_value(headers: &HeaderMap) -> Option<String> {
-    headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
-        |pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == SESSION_COOKIE).then(|| value.to_owned())
-        },
-    )
-}
-
 async fn signed(state: &AppState, headers: &HeaderMap) -> Option<Signed> {
-    let id_hash: [u8; 32] = Sha256::digest(cookie_value(headers)?.as_bytes()).into();
+    let jar = CookieJar::from_headers(headers);
+    let id_hash: [u8; 32] = Sha256::digest(jar.get(SESSION_COOKIE)?.value().as_bytes()).into();
     let (workspace_id, csrf) = state.store.admin_session(&id_hash, now_unix()).await.ok()??;
     Some(Signed { workspace_id, csrf, id_hash })
 }
 
-/// A POST must come from the console itself: the browser's Origin (sent on every POST by current
-/// browsers) must be the broker's.
+/// The session cookie with every attribute it is set with; signing out removes it with the same
+/// ones (a removal without `Secure` or with another path would not match the cookie it ends).
+fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, value))
+        .path("/admin")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.public_url().scheme() == "https")
+        .max_age(time::Duration::seconds(SESSION_SECONDS))
+        .build()
+}
+
+/// A POST must come from the console itself: the browser's Origin must be the broker's. Current
+/// browsers send Origin on every POST, so a POST without one did not come from the console's own
+/// pages and is refused too.
 fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
     let own = state.config.public_url().origin().ascii_serialization();
-    headers.get(ORIGIN).is_none_or(|origin| origin.as_bytes() == own.as_bytes())
+    headers.get(ORIGIN).is_some_and(|origin| origin.as_bytes() == own.as_bytes())
 }
 
 fn forbidden() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        page("Forbidden", "<p>This form was not sent from the console. Reload the page and try again.</p>"),
-    )
-        .into_response()
+    (StatusCode::FORBIDDEN, page("Forbidden", pages::forbidden())).into_response()
 }
 
 /// A form POST from the signed-in admin whose CSRF token and origin check out. Every console form
@@ -106,13 +107,9 @@ fn redirect(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, to.to_owned())]).into_response()
 }
 
-fn page(title: &str, body: &str) -> Response {
+fn page(title: &str, body: Markup) -> Response {
     let nonce = random_token(16);
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{title} · Patchbay admin</title><style nonce=\"{nonce}\">{CSS}</style></head><body><main>{body}</main></body></html>",
-        title = esc(title),
-    );
+    let html = pages::console(&nonce, title, body).into_string();
     let csp =
         format!("default-src 'none'; style-src 'nonce-{nonce}'; base-uri 'none'; frame-ancestors 'none'");
     (
@@ -126,32 +123,8 @@ fn page(title: &str, body: &str) -> Response {
         .into_response()
 }
 
-const CSS: &str = "body{font:15px/1.5 system-ui,sans-serif;color:#1f2328;background:#f6f8fa;margin:0}\
-main{max-width:56rem;margin:2rem auto;background:#fff;padding:2rem;border-radius:8px;border:1px solid #d0d7de}\
-table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.5rem;border-bottom:1px solid #d0d7de}\
-label{display:block;font-weight:600;margin-top:.75rem}input,select{font:inherit;padding:.35rem;min-width:18rem}\
-button{font:inherit;padding:.4rem .9rem;margin-top:.75rem;border-radius:6px;border:1px solid #1f6feb;background:#1f6feb;color:#fff;cursor:pointer}\
-button[disabled]{background:#8c959f;border-color:#8c959f;cursor:not-allowed}.inline{display:inline}\
-.ok{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}.note{color:#57606a}\
-pre{background:#f6f8fa;padding:.75rem;overflow:auto;border-radius:6px}code{background:#f6f8fa;padding:.1rem .3rem}\
-.flash{padding:.6rem 1rem;border-radius:6px;background:#ddf4ff;border:1px solid #54aeff}";
-
-fn csrf_field(csrf: &str) -> String {
-    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(csrf))
-}
-
 fn sign_in_page(message: Option<&str>) -> Response {
-    let flash =
-        message.map(|m| format!("<p class=\"flash\" role=\"alert\">{}</p>", esc(m))).unwrap_or_default();
-    page(
-        "Sign in",
-        &format!(
-            "<h1>Patchbay admin</h1>{flash}<form method=\"post\" action=\"/admin/sign-in\">\
-             <label for=\"secret\">Workspace secret key</label>\
-             <input id=\"secret\" name=\"secretKey\" type=\"password\" autocomplete=\"off\" required>\
-             <div><button type=\"submit\">Sign in</button></div></form>"
-        ),
-    )
+    page("Sign in", pages::sign_in(message))
 }
 
 async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -160,57 +133,11 @@ async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
         Ok(apps) => apps,
         Err(err) => return error_page(err),
     };
-    let rows: String = apps.iter().map(|app| app_row(app, &session.csrf)).collect();
-    page(
-        "Apps",
-        &format!(
-            "<h1>Apps</h1><p class=\"note\">Choose what your users see in the marketplace and how many accounts they may connect.</p>\
-             <table><thead><tr><th scope=\"col\">App</th><th scope=\"col\">Marketplace</th><th scope=\"col\">Users can connect</th>\
-             <th scope=\"col\"></th></tr></thead><tbody>{rows}</tbody></table>\
-             <form method=\"post\" action=\"/admin/sign-out\">{}<button type=\"submit\">Sign out</button></form>",
-            csrf_field(&session.csrf)
-        ),
-    )
-}
-
-fn app_row(app: &AdminApp, csrf: &str) -> String {
-    let id = esc(&app.id);
-    let selected = |p: AccountsPolicy| if app.accounts_policy == p { " selected" } else { "" };
-    let oauth_link = match &app.oauth {
-        Some(oauth) if oauth.needs_client => {
-            format!(
-                "<strong>Needs a client:</strong> <a href=\"/admin/apps/{id}\">set up an OAuth client</a>"
-            )
-        }
-        Some(_) => format!("<a href=\"/admin/apps/{id}\">OAuth client</a>"),
-        None => String::new(),
-    };
-    format!(
-        "<tr><td>{name}</td><td colspan=\"2\"><form method=\"post\" action=\"/admin/apps/{id}/settings\" class=\"inline\">{csrf}\
-         <label class=\"inline\"><input type=\"checkbox\" name=\"visible\" value=\"1\"{checked}> Shown</label> \
-         <select name=\"policy\" aria-label=\"Users can connect ({name})\"><option value=\"one\"{one}>One account</option>\
-         <option value=\"multiple\"{multiple}>Multiple accounts</option></select> <button type=\"submit\">Save</button></form></td>\
-         <td>{oauth_link}</td></tr>",
-        name = esc(&app.name),
-        csrf = csrf_field(csrf),
-        checked = if app.hidden { "" } else { " checked" },
-        one = selected(AccountsPolicy::One),
-        multiple = selected(AccountsPolicy::Multiple),
-    )
+    page("Apps", pages::home(&apps, &session.csrf))
 }
 
 fn error_page(err: ApiError) -> Response {
-    (
-        err.status(),
-        page(
-            "Error",
-            &format!(
-                "<h1>Something went wrong</h1><p>{}</p><p><a href=\"/admin\">Back</a></p>",
-                esc(&err.message)
-            ),
-        ),
-    )
-        .into_response()
+    (err.status(), page("Error", pages::error(&err.message))).into_response()
 }
 
 async fn sign_in(
@@ -239,30 +166,22 @@ async fn sign_in(
     {
         return error_page(err.into());
     }
-    let secure = if state.config.public_url().scheme() == "https" { "; Secure" } else { "" };
-    let cookie = format!(
-        "{SESSION_COOKIE}={id}; Path=/admin; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECONDS}{secure}"
-    );
-    let mut response = redirect("/admin");
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(SET_COOKIE, value);
-    }
-    response
+    (CookieJar::new().add(session_cookie(&state, id)), redirect("/admin")).into_response()
 }
 
-async fn sign_out(State(state): State<Arc<AppState>>, AdminForm { session, .. }: AdminForm) -> Response {
+async fn sign_out(
+    State(state): State<Arc<AppState>>,
+    jar: CookieJar,
+    AdminForm { session, .. }: AdminForm,
+) -> Response {
     let _ = state.store.delete_admin_session(&session.id_hash).await;
-    let mut response = redirect("/admin");
-    response.headers_mut().insert(
-        SET_COOKIE,
-        HeaderValue::from_static("pb_admin=; Path=/admin; HttpOnly; SameSite=Lax; Max-Age=0"),
-    );
-    response
+    // The jar holds the request's cookie, so removing it answers with a removal cookie.
+    (jar.remove(session_cookie(&state, String::new())), redirect("/admin")).into_response()
 }
 
 async fn save_settings(
     State(state): State<Arc<AppState>>,
-    Path(app): Path<String>,
+    ApiPath(app): ApiPath<String>,
     AdminForm { session, fields: form }: AdminForm,
 ) -> Response {
     let policy = match form.get("policy").map(String::as_str) {
@@ -278,7 +197,7 @@ async fn save_settings(
 
 async fn save_client(
     State(state): State<Arc<AppState>>,
-    Path(app): Path<String>,
+    ApiPath(app): ApiPath<String>,
     AdminForm { session, fields: form }: AdminForm,
 ) -> Response {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
@@ -300,7 +219,7 @@ async fn save_client(
 
 async fn start_test(
     State(state): State<Arc<AppState>>,
-    Path(app): Path<String>,
+    ApiPath(app): ApiPath<String>,
     AdminForm { session, .. }: AdminForm,
 ) -> Response {
     match admin::start_test(&state, &session.workspace_id, &app).await {
@@ -311,7 +230,7 @@ async fn start_test(
 
 async fn enable(
     State(state): State<Arc<AppState>>,
-    Path(app): Path<String>,
+    ApiPath(app): ApiPath<String>,
     AdminForm { session, .. }: AdminForm,
 ) -> Response {
     match admin::enable(&state, &session.workspace_id, &app).await {
@@ -323,8 +242,8 @@ async fn enable(
 async fn app_page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(app_id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    ApiPath(app_id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> Response {
     let Some(session) = signed(&state, &headers).await else { return redirect("/admin") };
     let app = match admin::app(&state, &session.workspace_id, &app_id).await {
@@ -332,65 +251,20 @@ async fn app_page(
         Err(err) => return error_page(err),
     };
     let Some(oauth) = &app.oauth else { return redirect("/admin") };
-    let id = esc(&app.id);
-    let csrf = csrf_field(&session.csrf);
     let flash = if query.contains_key("saved") {
-        "<p class=\"flash\" role=\"status\">Saved. Run a test before enabling these settings.</p>"
+        Flash::Saved
     } else if query.contains_key("enabled") {
-        "<p class=\"flash\" role=\"status\">Enabled: new connections now use your client.</p>"
+        Flash::Enabled
     } else {
-        ""
+        Flash::None
     };
-    let own = oauth.own_client.as_ref();
-    let status = match own {
-        Some(c) if c.enabled => "<p class=\"ok\">✓ Enabled: new connections use your client.</p>",
-        Some(c) if c.tested => "<p class=\"ok\">✓ Tested. Enable it to use it for new connections.</p>",
-        Some(_) => "<p class=\"bad\">Not tested yet.</p>",
-        None => "<p class=\"note\">No own client yet: connections use the default client.</p>",
-    };
-    let default = match (&oauth.default_client_id, oauth.requires_own_client) {
-        (_, true) => "This app can only be connected with your own client.".to_owned(),
-        (Some(client), false) => format!("Default client: <code>{}</code>", esc(client)),
-        (None, false) => "No default client is configured on this broker.".to_owned(),
-    };
-    let scopes = own.map_or(oauth.default_scopes.join(" "), |c| c.scopes.join(" "));
-    let can_enable = own.is_some_and(|c| c.tested && !c.enabled);
-    let body = format!(
-        "<p><a href=\"/admin\">← Apps</a></p><h1>{name}: OAuth client</h1>{flash}<p class=\"note\">{default}</p>\
-         <label for=\"redirect\">Redirect URL to register at the provider</label>\
-         <input id=\"redirect\" readonly value=\"{redirect}\">\
-         <h2>Your own client</h2>{status}\
-         <form method=\"post\" action=\"/admin/apps/{id}/client\">{csrf}\
-         <label for=\"clientId\">Client ID</label><input id=\"clientId\" name=\"clientId\" required value=\"{client_id}\">\
-         <label for=\"clientSecret\">Client secret</label><input id=\"clientSecret\" name=\"clientSecret\" type=\"password\" \
-         autocomplete=\"off\" placeholder=\"{secret_hint}\">\
-         <label for=\"scopes\">Scopes (space-separated)</label><input id=\"scopes\" name=\"scopes\" value=\"{scopes}\">\
-         <div><button type=\"submit\">Save</button></div></form>\
-         <form method=\"post\" action=\"/admin/apps/{id}/test\" class=\"inline\">{csrf}<button type=\"submit\"{test_disabled}>Test</button></form> \
-         <form method=\"post\" action=\"/admin/apps/{id}/enable\" class=\"inline\">{csrf}<button type=\"submit\"{enable_disabled}>Enable</button></form>",
-        name = esc(&app.name),
-        redirect = esc(&oauth.redirect_uri),
-        client_id = esc(own.map_or("", |c| c.client_id.as_str())),
-        secret_hint = if own.is_some() { "leave blank to keep the saved secret" } else { "" },
-        scopes = esc(&scopes),
-        test_disabled = if own.is_some() { "" } else { " disabled" },
-        enable_disabled = if can_enable { "" } else { " disabled" },
-    );
-    page(&app.name, &body)
-}
-
-fn pretty(value: &Option<Value>) -> String {
-    value
-        .as_ref()
-        .and_then(|v| serde_json::to_string_pretty(v).ok())
-        .map(|s| format!("<pre>{}</pre>", esc(&s)))
-        .unwrap_or_default()
+    page(&app.name, pages::oauth_client(&app, oauth, flash, &session.csrf))
 }
 
 async fn test_page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path((app_id, test_id)): Path<(String, String)>,
+    ApiPath((app_id, test_id)): ApiPath<(String, String)>,
 ) -> Response {
     let Some(session) = signed(&state, &headers).await else { return redirect("/admin") };
     let result = match admin::test_result(&state, &session.workspace_id, &test_id).await {
@@ -398,57 +272,5 @@ async fn test_page(
         Ok(_) => return error_page(ApiError::new(patchbay_protocol::ErrorCode::NotFound, "no such test")),
         Err(err) => return error_page(err),
     };
-    let steps: String = result
-        .steps
-        .steps
-        .iter()
-        .map(|step| {
-            let mark = match step.status {
-                StepStatus::Ok => "<span class=\"ok\">✓</span>",
-                StepStatus::Failed => "<span class=\"bad\">✗</span>",
-            };
-            let http = step
-                .http_status
-                .map(|s| format!(" <span class=\"note\">HTTP {s}</span>"))
-                .unwrap_or_default();
-            let explanation = step
-                .explanation
-                .as_ref()
-                .map(|e| format!("<p class=\"flash\">{}</p>", esc(e)))
-                .unwrap_or_default();
-            format!(
-                "<li data-step=\"{name}\"><h3>{mark} {title}{http}</h3>{explanation}{request}{response}</li>",
-                name = esc(&step.name),
-                title = esc(&step.title),
-                request = if step.request.is_some() {
-                    format!("<h4>Request</h4>{}", pretty(&step.request))
-                } else {
-                    String::new()
-                },
-                response = if step.response.is_some() {
-                    format!("<h4>Response</h4>{}", pretty(&step.response))
-                } else {
-                    String::new()
-                },
-            )
-        })
-        .collect();
-    let verdict = match result.status {
-        "passed" => "<p class=\"ok\" id=\"verdict\">✓ Test passed. You can enable these settings.</p>",
-        "failed" => "<p class=\"bad\" id=\"verdict\">✗ Test failed. See the failing step below.</p>",
-        _ => "<p class=\"note\" id=\"verdict\">The test has not finished.</p>",
-    };
-    let enable = if result.status == "passed" {
-        format!(
-            "<form method=\"post\" action=\"/admin/apps/{id}/enable\">{csrf}<button type=\"submit\">Enable</button></form>",
-            id = esc(&app_id),
-            csrf = csrf_field(&session.csrf)
-        )
-    } else {
-        String::new()
-    };
-    page(
-        "Test result",
-        &format!("<p><a href=\"/admin/apps/{id}\">← Back</a></p><h1>Test result</h1>{verdict}{enable}<ol>{steps}</ol>", id = esc(&app_id)),
-    )
+    page("Test result", pages::test_result(&app_id, &result, &session.csrf))
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use patchbay_protocol::{FunctionSpec, InvokeRequest, InvokeResponse};
@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use super::auth::Session;
 use super::ApiJson;
+use super::ApiPath;
 use crate::error::ApiResult;
-use crate::invoke::{find_function, invoke};
+use crate::invoke::invoke;
 use crate::state::AppState;
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -21,9 +22,9 @@ pub fn router() -> Router<Arc<AppState>> {
 async fn spec(
     State(state): State<Arc<AppState>>,
     _: Session,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<FunctionSpec<Value>>> {
-    let (app, function) = find_function(&state, &name)?;
+    let (app, function) = state.catalog.find_function(&name)?;
     Ok(Json(FunctionSpec {
         name: function.name.clone(),
         app_id: app.id.clone(),
@@ -37,7 +38,7 @@ async fn spec(
 async fn run(
     State(state): State<Arc<AppState>>,
     session: Session,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(request): ApiJson<InvokeRequest<Value>>,
 ) -> ApiResult<Json<InvokeResponse<Value>>> {
     invoke(&state, &session.owner, &name, request).await.map(Json)

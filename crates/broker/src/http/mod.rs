@@ -9,23 +9,21 @@ mod console;
 mod functions;
 mod health;
 mod oauth;
+mod pages;
 mod sessions;
-pub mod steps;
 
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::Router;
 use patchbay_protocol::ErrorCode;
 use tower_http::trace::TraceLayer;
 
-pub use apps::{account_not_found, effective_policy, find_app};
-pub use auth::{secret_key_hash, Session};
-pub use oauth::{begin as begin_attempt, redirect_uri, AttemptTarget};
-pub use sessions::mint as mint_session;
+pub use auth::Session;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -65,6 +63,47 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(ErrorCode::MethodNotAllowed, "this route does not accept that method")
+}
+
+/// `Path` whose rejections are [`ApiError`]s: a segment such as `%FF` that does not decode to
+/// UTF-8 is a BAD_REQUEST in the error format, not axum's plain-text "Invalid URL".
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            // The rejection's text quotes the undecodable bytes; a fixed message says enough.
+            Err(_) => Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "a value in the URL path is not valid percent-encoded UTF-8",
+            )),
+        }
+    }
+}
+
+/// `Query` whose rejections are [`ApiError`]s.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(ApiError::new(ErrorCode::BadRequest, rejection.body_text())),
+        }
+    }
 }
 
 /// `Json` whose rejections are [`ApiError`]s (stable codes instead of axum's plain text).

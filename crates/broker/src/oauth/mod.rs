@@ -1,7 +1,9 @@
 //! OAuth 2.0 authorization code flow with PKCE, and the token endpoint.
 
 pub mod clients;
+pub mod connect;
 pub mod refresh;
+pub mod steps;
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use url::Url;
 use crate::catalog::{ClientAuth, Endpoint, OAuth2, OAuthClient, TokenBody, TokenShape};
 use crate::credentials::Credentials;
 use crate::ids::now_unix;
-use crate::net::Upstreams;
+use crate::net::{transport_failure, Upstreams};
 
 /// A PKCE pair (RFC 7636, S256).
 pub struct Pkce {
@@ -115,8 +117,14 @@ pub enum TokenError {
         /// HTTP status.
         status: u16,
     },
-    /// The provider could not be reached, timed out, or failed with a 5xx.
+    /// The request never reached the provider (connection refused, DNS, TLS handshake): safe to
+    /// send again, even with a refresh token that rotates.
     #[error("the provider could not be reached ({0})")]
+    NotSent(String),
+    /// The provider may have received the request but gave no usable answer (timeout, reset, a
+    /// 5xx, a body cut off). It may have rotated the refresh token meanwhile, so the same request
+    /// is not sent again.
+    #[error("the provider did not answer usably ({0})")]
     Unavailable(String),
     /// A 2xx answer that is not a usable token response.
     #[error("the provider's token response is unusable ({0})")]
@@ -187,11 +195,17 @@ async fn token_request(
         if crate::net::is_blocked(&e) {
             return TokenError::NotAllowed("resolves to a private, loopback or reserved address".into());
         }
-        let e = e.without_url();
-        TokenError::Unavailable(if e.is_timeout() { "timed out".into() } else { e.to_string() })
+        let failure = transport_failure(e);
+        tracing::warn!(cause = failure.cause.as_str(), not_sent = failure.not_sent, error = %failure.detail, "token endpoint request failed");
+        if failure.not_sent {
+            TokenError::NotSent(failure.to_string())
+        } else {
+            TokenError::Unavailable(failure.to_string())
+        }
     })?;
     let status = response.status();
-    let body = response.bytes().await.map_err(|e| TokenError::Unavailable(e.without_url().to_string()))?;
+    let body =
+        response.bytes().await.map_err(|e| TokenError::Unavailable(transport_failure(e).to_string()))?;
     if status.is_success() {
         // RFC 7009 revocation answers 200 with an empty body.
         if body.is_empty() {
@@ -303,7 +317,8 @@ pub async fn refresh(
 
 /// Redeems the refresh token of an account's `previous` credentials, waiting up to `timeout` for
 /// the answer. Retried (twice, with backoff) only when the request cannot have reached the provider
-/// or the provider failed with a 5xx, so a rotated token is never spent twice. What the answer does
+/// ([`TokenError::NotSent`]): a provider that received it may have rotated the token, and
+/// presenting the old one again makes many providers revoke the whole grant. What the answer does
 /// not carry (the refresh token of a provider that does not rotate, connect-time and token values)
 /// is kept from `previous`.
 pub async fn refresh_credentials(
@@ -326,7 +341,7 @@ pub async fn refresh_credentials(
                 tokens.credentials.keep_missing(previous);
                 return Ok(tokens);
             }
-            Err(TokenError::Unavailable(reason)) if tries < 3 && !reason.contains("timed out") => {
+            Err(TokenError::NotSent(reason)) if tries < 3 => {
                 tracing::warn!(%reason, tries, "token refresh failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay *= 2;
@@ -357,7 +372,61 @@ pub async fn revoke(
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
     use super::*;
+
+    /// A catalog with one OAuth app whose token endpoint is `token_url`.
+    fn settings(token_url: &str) -> crate::catalog::Catalog {
+        let source = format!(
+            "[apps.p]\nname = \"P\"\nauth = \"oauth2\"\nbase_url = \"http://127.0.0.1:9\"\n\
+             oauth2 = {{ authorize_url = \"http://127.0.0.1:9/auth\", token_url = \"{token_url}\", client_id = \"c\", client_secret = \"s\" }}\n"
+        );
+        crate::catalog::Catalog::parse(&source, "t.toml", |_| None).expect("catalog")
+    }
+
+    async fn refresh_at(catalog: &crate::catalog::Catalog) -> TokenError {
+        let oauth = catalog.app("p").and_then(|a| a.oauth2.as_ref()).expect("oauth2");
+        let client = oauth.default_client.as_ref().expect("client");
+        let upstreams =
+            Upstreams::new(crate::net::AddressPolicy { allow_loopback: true }, Duration::from_secs(5))
+                .expect("clients");
+        refresh(&upstreams, oauth, client, "rt-1", Duration::from_secs(5)).await.err().expect("fails")
+    }
+
+    #[tokio::test]
+    async fn a_refresh_the_provider_received_is_never_sent_again() {
+        // A token endpoint failing with 500 after reading the request: it may have rotated the
+        // refresh token, so the broker must not present it twice.
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = requests.clone();
+        std::thread::spawn(move || {
+            for socket in listener.incoming() {
+                let Ok(mut socket) = socket else { return };
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf);
+                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = socket.write_all(
+                    b"HTTP/1.1 500 Internal Server Error\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+                );
+            }
+        });
+        let err = refresh_at(&settings(&format!("http://127.0.0.1:{port}/token"))).await;
+        assert!(matches!(err, TokenError::Unavailable(_)), "{err}");
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "sent once");
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_never_left_is_tried_again() {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let err = refresh_at(&settings(&format!("http://127.0.0.1:{port}/token"))).await;
+        assert!(matches!(&err, TokenError::NotSent(reason) if reason.starts_with("refused")), "{err}");
+    }
 
     #[test]
     fn pkce_challenge_is_the_s256_of_the_verifier() {

@@ -45,6 +45,13 @@ impl RefreshLocks {
     }
 }
 
+/// How long before `expires_at` a token issued at `issued_at` is refreshed: the configured margin,
+/// but at most a quarter of the token's lifetime. A fixed margin longer than the lifetime (60 s
+/// against a provider's 30 s tokens) would send a token request on every call.
+pub fn refresh_margin(configured: i64, issued_at: i64, expires_at: i64) -> i64 {
+    configured.min(expires_at.saturating_sub(issued_at).max(0) / 4)
+}
+
 /// Decrypted credentials and the row version they came from.
 pub struct Usable {
     /// The credentials to inject.
@@ -53,20 +60,13 @@ pub struct Usable {
     pub version: i64,
 }
 
-fn reauth_required(app: &App) -> ApiError {
-    ApiError::new(
-        ErrorCode::ReauthRequired,
-        format!("{} no longer accepts this connection: connect the account again", app.name),
-    )
-}
-
 fn open(state: &AppState, owner: &Owner, account: &AccountRecord) -> Result<Usable, ApiError> {
     let credentials = Credentials::open(&state.keyring, owner, &account.app_id, &account.credentials)?;
     Ok(Usable { credentials, version: account.version })
 }
 
 /// Credentials for `account`, refreshed first if it is OAuth and its access token expires within
-/// the configured margin, or if `force` (the upstream just answered 401 to the token of
+/// the [`refresh_margin`], or if `force` (the upstream just answered 401 to the token of
 /// `account.version`).
 pub async fn usable_credentials(
     state: &Arc<AppState>,
@@ -76,11 +76,13 @@ pub async fn usable_credentials(
     force: bool,
 ) -> Result<Usable, ApiError> {
     if account.status == AccountStatus::NeedsReauth {
-        return Err(reauth_required(app));
+        return Err(ApiError::reauth_required(&app.name));
     }
     let expiring = |a: &AccountRecord| {
-        let margin = state.config.oauth_refresh_margin_seconds;
-        a.access_expires_at.is_some_and(|at| at <= now_unix().saturating_add(margin))
+        a.access_expires_at.is_some_and(|at| {
+            let margin = refresh_margin(state.config.oauth_refresh_margin_seconds, a.updated_at, at);
+            at <= now_unix().saturating_add(margin)
+        })
     };
     if app.auth != AuthType::Oauth2 {
         return open(state, owner, account);
@@ -96,9 +98,9 @@ pub async fn usable_credentials(
     let deadline = now_unix().saturating_add(i64::try_from(wait.as_secs()).unwrap_or(i64::MAX));
     loop {
         let current =
-            state.store.account(owner, &account.id).await?.ok_or_else(crate::http::account_not_found)?;
+            state.store.account(owner, &account.id).await?.ok_or_else(ApiError::account_not_found)?;
         if current.status == AccountStatus::NeedsReauth {
-            return Err(reauth_required(app));
+            return Err(ApiError::reauth_required(&app.name));
         }
         // A newer version than the caller saw was refreshed by someone else: it is the freshest.
         if current.version != account.version || (!force && !expiring(&current)) {
@@ -111,7 +113,7 @@ pub async fn usable_credentials(
             // (and released its lease) in between, leaving `current` with a rotated refresh
             // token, whose reuse makes providers revoke the whole grant. Read again under the lease.
             let leased =
-                state.store.account(owner, &current.id).await?.ok_or_else(crate::http::account_not_found)?;
+                state.store.account(owner, &current.id).await?.ok_or_else(ApiError::account_not_found)?;
             if leased.version != current.version || leased.status == AccountStatus::NeedsReauth {
                 state.store.release_lease(&current.id, &holder).await?;
                 continue;
@@ -167,7 +169,7 @@ async fn refresh_with_lease(
     let usable = open(state, owner, current)?;
     if usable.credentials.get("refresh_token").is_none() {
         state.store.mark_needs_reauth(&current.id, current.version).await?;
-        return Err(reauth_required(app));
+        return Err(ApiError::reauth_required(&app.name));
     };
     let client_id =
         current.oauth_client_id.as_deref().or(oauth.default_client.as_ref().map(|c| c.id.as_str()));
@@ -201,19 +203,21 @@ async fn refresh_with_lease(
             state.store.release_lease(&current.id, holder).await?;
             // Another process may have rotated the token between our read and our request.
             let reread =
-                state.store.account(owner, &current.id).await?.ok_or_else(crate::http::account_not_found)?;
+                state.store.account(owner, &current.id).await?.ok_or_else(ApiError::account_not_found)?;
             if reread.version != current.version {
                 return open(state, owner, &reread);
             }
             if state.store.mark_needs_reauth(&current.id, current.version).await? {
                 tracing::warn!(account = %current.id, "refresh token refused (invalid_grant); account needs re-authorisation");
             }
-            Err(reauth_required(app))
+            Err(ApiError::reauth_required(&app.name))
         }
         Err(err) => {
             tracing::warn!(account = %current.id, error = %err, "token refresh failed");
             let code = match err {
-                super::TokenError::Unavailable(_) => ErrorCode::UpstreamUnavailable,
+                super::TokenError::Unavailable(_) | super::TokenError::NotSent(_) => {
+                    ErrorCode::UpstreamUnavailable
+                }
                 _ => ErrorCode::UpstreamError,
             };
             let details = match &err {
@@ -225,5 +229,18 @@ async fn refresh_with_lease(
             Err(ApiError::new(code, format!("could not refresh the access token: {err}"))
                 .with_details(details))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refresh_margin;
+
+    #[test]
+    fn the_margin_is_at_most_a_quarter_of_the_token_lifetime() {
+        assert_eq!(refresh_margin(60, 1000, 4600), 60, "an hour-long token: the configured margin");
+        assert_eq!(refresh_margin(60, 1000, 1030), 7, "a 30 s token: a quarter of it");
+        assert_eq!(refresh_margin(60, 1000, 900), 0, "a clock gone backwards never widens it");
+        assert_eq!(refresh_margin(0, 1000, 4600), 0);
     }
 }

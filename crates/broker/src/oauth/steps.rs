@@ -127,12 +127,3 @@ pub fn explain(error: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}

@@ -1,0 +1,3 @@
+//! Fuzz targets for the broker (see `checks`). Run with `cargo xtask fuzz [TARGET] [SECONDS]`.
+
+pub mod checks;

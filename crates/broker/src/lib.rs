@@ -17,6 +17,7 @@ pub mod oauth;
 pub mod sessions;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod workspaces;
 
 use std::sync::Arc;

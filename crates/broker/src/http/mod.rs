@@ -9,6 +9,7 @@ mod console;
 mod functions;
 mod health;
 mod oauth;
+mod observe;
 mod pages;
 mod sessions;
 
@@ -21,9 +22,9 @@ use axum::middleware;
 use axum::response::IntoResponse;
 use axum::Router;
 use patchbay_protocol::ErrorCode;
-use tower_http::trace::TraceLayer;
 
 pub use auth::Session;
+pub use observe::REQUEST_ID_HEADER;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -50,10 +51,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            // The path only: query strings can carry OAuth codes and states.
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-        }))
+        // Last, so it wraps every route and the fallbacks: every answer gets an id and a log line.
+        .layer(middleware::from_fn(observe::observe))
         .with_state(state)
 }
 

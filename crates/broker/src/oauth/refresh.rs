@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use patchbay_protocol::{AccountStatus, AuthType, ErrorCode, ErrorDetails};
+use tracing::Instrument;
 
 use crate::catalog::App;
 use crate::credentials::Credentials;
@@ -119,9 +120,12 @@ pub async fn usable_credentials(
                 continue;
             }
             // Detached: the refresh keeps its lease and finishes (committing a rotated token)
-            // even if this caller stops waiting.
-            let task =
-                tokio::spawn(refresh_leased(state.clone(), owner.clone(), app.id.clone(), leased, holder));
+            // even if this caller stops waiting. It keeps the request's span, so its log lines
+            // carry the request id.
+            let task = tokio::spawn(
+                refresh_leased(state.clone(), owner.clone(), app.id.clone(), leased, holder)
+                    .in_current_span(),
+            );
             return match tokio::time::timeout(wait, task).await {
                 Ok(Ok(result)) => result,
                 Ok(Err(join)) => Err(ApiError::internal(join)),

@@ -42,6 +42,26 @@ pub struct Config {
     pub max_upstream_body_bytes: usize,
     /// Folder with the built SDK (`cargo xtask pack`), served at `/sdk/` and `/embed.js`.
     pub sdk_dir: Option<PathBuf>,
+    /// A bearer token `/metrics` requires; without one, `/metrics` is open.
+    pub metrics_token: Option<MetricsToken>,
+}
+
+/// The `/metrics` bearer token; its `Debug` hides it, since the configuration may be logged.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct MetricsToken(pub String);
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken(…)")
+    }
+}
+
+impl std::str::FromStr for MetricsToken {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(MetricsToken(s.to_owned()))
+    }
 }
 
 impl Default for Config {
@@ -62,6 +82,7 @@ impl Default for Config {
             invoke_deadline_seconds: 30,
             max_upstream_body_bytes: 1024 * 1024,
             sdk_dir: None,
+            metrics_token: None,
         }
     }
 }
@@ -122,6 +143,8 @@ impl Config {
         set(env, "PATCHBAY_CATALOG", &mut self.catalog)?;
         set_some(env, "PATCHBAY_MASTER_KEYS_FILE", &mut self.master_keys_file)?;
         set_some(env, "PATCHBAY_SDK_DIR", &mut self.sdk_dir)?;
+        set_some(env, "PATCHBAY_METRICS_TOKEN", &mut self.metrics_token)?;
+        self.metrics_token = self.metrics_token.take().filter(|t| !t.0.trim().is_empty());
         if let Some(raw) = env("PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS") {
             self.allow_loopback_upstreams = match raw.trim().to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" => true,

@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod invoke;
+pub mod metrics;
 pub mod net;
 pub mod oauth;
 pub mod sessions;

@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::crypto::Keyring;
+use crate::metrics::Metrics;
 use crate::net::{AddressPolicy, Upstreams};
 use crate::oauth::refresh::RefreshLocks;
 use crate::store::Store;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub refresh_locks: RefreshLocks,
     /// Woken whenever an OAuth attempt finishes (long-polls wait on it).
     pub attempt_events: Notify,
+    /// What `/metrics` reports.
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
             upstreams,
             refresh_locks: RefreshLocks::default(),
             attempt_events: Notify::new(),
+            metrics: Metrics::default(),
         }))
     }
 }

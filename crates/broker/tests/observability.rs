@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use patchbay_broker::config::MetricsToken;
 use patchbay_broker::credentials::Credentials;
 use patchbay_broker::telemetry::{subscriber, LogFormat};
 use serde_json::{json, Value};
@@ -94,18 +95,88 @@ async fn invoke(b: &TestBroker, token: &str, function: &str, args: Value) -> Rep
     .await
 }
 
-#[tokio::test]
-async fn a_scripted_run_logs_one_json_line_per_request_with_its_id_and_no_secret() {
-    let logs = Captured::default();
-    // Debug for the broker's own events: a secret logged "only at debug" still leaks when an
-    // operator turns debugging on.
-    let filter = EnvFilter::new("info,patchbay_broker=debug");
-    let _logging = tracing::subscriber::set_default(subscriber(LogFormat::Json, filter, logs.clone()));
+const METRICS_TOKEN: &str = "metrics-Rr53-never-logged";
 
-    let provider = OidcProvider::start(3);
+/// One sample as prometheus-client's parser read it.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Sample {
+    name: String,
+    labels: std::collections::BTreeMap<String, String>,
+    value: f64,
+}
+
+/// Scrapes `/metrics` (with the token) and parses it with the PyPI prometheus-client's
+/// OpenMetrics parser from the venv `cargo xtask setup` installs.
+async fn scrape(b: &TestBroker) -> Vec<Sample> {
+    let request = Request::builder()
+        .uri("/metrics")
+        .header("authorization", format!("Bearer {METRICS_TOKEN}"))
+        .body(Body::empty())
+        .expect("request");
+    let reply = b.send(request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    assert!(reply.headers["content-type"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("application/openmetrics-text"));
+    let text = reply.json.as_str().expect("text body").to_owned();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let python = format!("{root}/.tools/venv/bin/python3");
+    assert!(std::path::Path::new(&python).exists(), "{python} is missing: run `cargo xtask setup`");
+    let mut child = std::process::Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/openmetrics.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the venv python runs");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), text.as_bytes()).expect("write");
+    let output = child.wait_with_output().expect("parser ran");
+    assert!(
+        output.status.success(),
+        "the parser refused:\n{}\n{text}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("parser output")
+}
+
+/// The value of the sample `name` whose labels include `labels` (0 when absent: a counter that
+/// never moved has no sample yet).
+fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    let found: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| {
+            s.name == name && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .collect();
+    assert!(found.len() <= 1, "{name} {labels:?} matches several samples: {found:?}");
+    found.first().map_or(0.0, |s| s.value)
+}
+
+/// What a scripted run leaves behind.
+struct Run {
+    b: TestBroker,
+    alice: String,
+    replies: Vec<Reply>,
+    callback_url: String,
+    account: String,
+    first: Credentials,
+    /// The metrics scraped before the run's requests.
+    before: Vec<Sample>,
+}
+
+/// Connects with a wrong and a right password, invokes into an upstream 500 (with an argument in
+/// the query), connects over OAuth, invokes, waits for the provider to expire the 3 s access token,
+/// invokes again (refresh with rotation), then sends a kept and a replaced request id.
+async fn scripted_run(provider: &OidcProvider) -> Run {
     let vars = vec![("OIDC".to_owned(), provider.url.clone()), ("HTTPBIN".to_owned(), httpbin_url())];
-    let b = TestBroker::start(&catalog(), vars, |c| c.oauth_refresh_margin_seconds = 0).await;
+    let b = TestBroker::start(&catalog(), vars, |c| {
+        c.oauth_refresh_margin_seconds = 0;
+        c.metrics_token = Some(MetricsToken(METRICS_TOKEN.into()));
+    })
+    .await;
     let alice = b.session("alice").await;
+    let before = scrape(&b).await;
     let mut replies = Vec::new();
 
     // Credentials: a wrong password, then the right one, then an upstream 500 with an argument.
@@ -155,6 +226,19 @@ async fn a_scripted_run_logs_one_json_line_per_request_with_its_id_and_no_secret
     replies.push(honoured);
     replies.push(replaced);
 
+    Run { b, alice, replies, callback_url, account, first, before }
+}
+
+#[tokio::test]
+async fn a_scripted_run_logs_one_json_line_per_request_with_its_id_and_no_secret() {
+    let logs = Captured::default();
+    // Debug for the broker's own events: a secret logged "only at debug" still leaks when an
+    // operator turns debugging on.
+    let filter = EnvFilter::new("info,patchbay_broker=debug");
+    let _logging = tracing::subscriber::set_default(subscriber(LogFormat::Json, filter, logs.clone()));
+    let provider = OidcProvider::start(3);
+    let Run { b, alice, replies, callback_url, account, first, .. } = scripted_run(&provider).await;
+
     // Every error body names its request.
     for reply in replies.iter().filter(|r| r.status.is_client_error() || r.status.is_server_error()) {
         if reply.json.get("error").is_some() {
@@ -195,6 +279,7 @@ async fn a_scripted_run_logs_one_json_line_per_request_with_its_id_and_no_secret
         ARGUMENT.to_owned(),
         "query-Pp09".to_owned(),
         "basic-secret".to_owned(),
+        METRICS_TOKEN.to_owned(),
     ];
     let callback_url = reqwest::Url::parse(&callback_url).expect("callback URL");
     for (name, value) in callback_url.query_pairs() {
@@ -202,7 +287,7 @@ async fn a_scripted_run_logs_one_json_line_per_request_with_its_id_and_no_secret
             secrets.push(value.into_owned());
         }
     }
-    assert_eq!(secrets.len(), 9, "the code and state were found");
+    assert_eq!(secrets.len(), 10, "the code and state were found");
     for credentials in [&first, &last] {
         for field in ["access_token", "refresh_token", "id_token"] {
             secrets.extend(credentials.get(field).map(str::to_owned));
@@ -213,4 +298,58 @@ async fn a_scripted_run_logs_one_json_line_per_request_with_its_id_and_no_secret
     for secret in &secrets {
         assert!(!text.contains(secret.as_str()), "a secret ({}…) is in the logs:\n{text}", &secret[..6]);
     }
+}
+
+#[tokio::test]
+async fn metrics_after_a_scripted_run_moved_by_exactly_what_happened() {
+    let provider = OidcProvider::start(3);
+    let Run { b, before, .. } = scripted_run(&provider).await;
+    let after = scrape(&b).await;
+    let moved =
+        |name: &str, labels: &[(&str, &str)]| value(&after, name, labels) - value(&before, name, labels);
+
+    // Connect attempts: a refused password, a saved one, an OAuth connect.
+    assert_eq!(moved("patchbay_connects_total", &[("app", "bin"), ("outcome", "CREDENTIALS_REJECTED")]), 1.0);
+    assert_eq!(moved("patchbay_connects_total", &[("app", "bin"), ("outcome", "connected")]), 1.0);
+    assert_eq!(moved("patchbay_connects_total", &[("app", "idp"), ("outcome", "connected")]), 1.0);
+    // Invokes: one upstream 500 (not retried: the function is not idempotent), two OAuth calls.
+    let failed = [("app", "bin"), ("function", "bin-status"), ("outcome", "UPSTREAM_ERROR")];
+    let ok = [("app", "idp"), ("function", "idp-me"), ("outcome", "ok")];
+    assert_eq!(moved("patchbay_invokes_total", &failed), 1.0);
+    assert_eq!(moved("patchbay_invokes_total", &ok), 2.0);
+    assert_eq!(moved("patchbay_invoke_duration_seconds_count", &ok), 2.0);
+    assert_eq!(moved("patchbay_upstream_responses_total", &[("app", "bin"), ("outcome", "5xx")]), 1.0);
+    assert_eq!(moved("patchbay_upstream_responses_total", &[("app", "idp"), ("outcome", "2xx")]), 2.0);
+    // The expired token: exactly one refresh, and the provider rotated the refresh token.
+    assert_eq!(moved("patchbay_oauth_refreshes_total", &[("outcome", "rotated")]), 1.0);
+    assert_eq!(moved("patchbay_oauth_refreshes_total", &[("outcome", "ok")]), 0.0);
+    assert_eq!(moved("patchbay_oauth_refresh_lease_waits_total", &[]), 0.0);
+    // Requests by route template and status.
+    let invoke = "/v1/functions/{name}/invoke";
+    let requests = "patchbay_http_requests_total";
+    assert_eq!(moved(requests, &[("method", "POST"), ("route", invoke), ("status", "502")]), 1.0);
+    assert_eq!(moved(requests, &[("method", "POST"), ("route", invoke), ("status", "200")]), 2.0);
+    assert_eq!(moved(requests, &[("method", "GET"), ("route", "unmatched"), ("status", "404")]), 1.0);
+    assert_eq!(
+        moved(requests, &[("method", "GET"), ("route", "/metrics"), ("status", "200")]),
+        1.0,
+        "the first scrape"
+    );
+    // No label carries a user id, an account id or a raw path.
+    for sample in &after {
+        for value in sample.labels.values() {
+            assert!(
+                !value.contains("alice") && !value.contains("ca_") && !value.contains("/nowhere"),
+                "{sample:?}"
+            );
+        }
+    }
+    assert!(value(&after, "patchbay_db_connections", &[]) >= 1.0);
+    assert_eq!(value(&after, "patchbay_build_info", &[("version", env!("CARGO_PKG_VERSION"))]), 1.0);
+
+    // The token is required once set.
+    let open = b.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!((open.status, open.code()), (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"));
+    let wrong = b.call(Method::GET, "/metrics", Some("metrics-wrong"), None).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
 }

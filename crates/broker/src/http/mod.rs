@@ -8,6 +8,7 @@ mod auth;
 mod console;
 mod functions;
 mod health;
+mod metrics;
 mod oauth;
 mod observe;
 mod pages;
@@ -48,11 +49,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(assets::router())
         .merge(oauth::callback_router())
         .merge(health::router())
+        .merge(metrics::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         // Last, so it wraps every route and the fallbacks: every answer gets an id and a log line.
-        .layer(middleware::from_fn(observe::observe))
+        .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }
 

@@ -97,6 +97,7 @@ pub async fn usable_credentials(
         return Err(refresh_too_slow());
     };
     let deadline = now_unix().saturating_add(i64::try_from(wait.as_secs()).unwrap_or(i64::MAX));
+    let mut waited = false;
     loop {
         let current =
             state.store.account(owner, &account.id).await?.ok_or_else(ApiError::account_not_found)?;
@@ -134,6 +135,10 @@ pub async fn usable_credentials(
         }
         if now > deadline {
             return Err(refresh_too_slow());
+        }
+        if !waited {
+            waited = true;
+            state.metrics.refresh_lease_waits.inc();
         }
         tokio::time::sleep(LEASE_POLL).await;
     }
@@ -189,6 +194,8 @@ async fn refresh_with_lease(
         .await
     {
         Ok(tokens) => {
+            let rotated = tokens.credentials.get("refresh_token").is_some_and(|new| new != refresh_token);
+            state.metrics.refresh(if rotated { "rotated" } else { "ok" });
             let sealed = tokens.credentials.seal(&state.keyring, owner, &current.app_id)?;
             if !state.store.store_refreshed(&current.id, holder, &sealed, tokens.expires_at).await? {
                 // Our lease ran out and another holder took over: its outcome stands, ours is void.
@@ -198,6 +205,7 @@ async fn refresh_with_lease(
             Ok(Usable { credentials: tokens.credentials, version: current.version + 1 })
         }
         Err(err) if err.is_invalid_grant() => {
+            state.metrics.refresh("invalid_grant");
             state.store.release_lease(&current.id, holder).await?;
             // Another process may have rotated the token between our read and our request.
             let reread =
@@ -218,6 +226,11 @@ async fn refresh_with_lease(
                 }
                 _ => ErrorCode::UpstreamError,
             };
+            state.metrics.refresh(if code == ErrorCode::UpstreamUnavailable {
+                "unavailable"
+            } else {
+                "error"
+            });
             let details = match &err {
                 super::TokenError::Rejected { status, .. } => {
                     ErrorDetails { status: Some(*status), ..Default::default() }

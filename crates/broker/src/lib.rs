@@ -55,12 +55,31 @@ pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
     anyhow::bail!("unsupported database URL scheme (expected sqlite://… or postgres://…)")
 }
 
-/// Loads everything `config` points at: master keys, catalog, store.
+/// Loads everything `config` points at: master keys, catalog, store. Each failure names what it
+/// was loading, so the operator knows which setting to fix.
 pub async fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
-    let keyring = Keyring::parse(&config.master_keys(|name| std::env::var(name).ok())?)?;
+    let keyring = Keyring::parse(&config.master_keys(|name| std::env::var(name).ok())?)
+        .context("master keys (PATCHBAY_MASTER_KEYS or master_keys_file)")?;
     let catalog = Catalog::load(&config.catalog)?;
-    let store = open_store(&config.database_url).await?;
+    let store = open_store(&config.database_url).await.with_context(|| {
+        format!(
+            "database {} (database_url) cannot be opened or reached",
+            without_password(&config.database_url)
+        )
+    })?;
     AppState::new(config, catalog, store, keyring)
+}
+
+/// `url` with its password masked, for messages.
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "(unparsable URL)".to_owned(),
+    }
 }
 
 /// Serves until Ctrl-C or SIGTERM.

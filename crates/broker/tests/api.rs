@@ -39,6 +39,7 @@ async fn health_and_readiness_answer() {
     assert_eq!(b.call(Method::GET, "/healthz", None, None).await.status, StatusCode::OK);
     let ready = b.call(Method::GET, "/readyz", None, None).await;
     assert_eq!((ready.status, ready.json["status"].as_str()), (StatusCode::OK, Some("ok")));
+    assert_eq!(ready.json["checks"]["database"], "ok", "each dependency is named");
 }
 
 #[tokio::test]

@@ -206,6 +206,19 @@ impl Config {
         })
     }
 
+    /// Whether a request for `host` (its `Host` or `X-Forwarded-Host`, `name[:port]`) reached the
+    /// broker under its public URL. When it did not, OAuth redirects and links point elsewhere.
+    pub fn reached_as(&self, host: &str) -> bool {
+        let public = self.public_url();
+        let Some(name) = public.host_str() else { return false };
+        let expected = match public.port() {
+            Some(port) => format!("{name}:{port}"),
+            None => name.to_owned(),
+        };
+        let default_port = public.port_or_known_default().map(|p| format!("{name}:{p}"));
+        host.eq_ignore_ascii_case(&expected) || default_port.is_some_and(|d| host.eq_ignore_ascii_case(&d))
+    }
+
     /// The master key list: `PATCHBAY_MASTER_KEYS` first, then the key file.
     pub fn master_keys(&self, env: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
         if let Some(keys) = env("PATCHBAY_MASTER_KEYS").filter(|k| !k.trim().is_empty()) {
@@ -215,6 +228,26 @@ impl Config {
         std::fs::read_to_string(path)
             .map(|s| s.trim().to_owned())
             .map_err(|e| ConfigError::File { file: path.display().to_string(), problem: e.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod reached_as_tests {
+    use super::Config;
+
+    #[test]
+    fn the_public_url_matches_its_own_host_and_port_only() {
+        let config = Config {
+            public_url: Some(url::Url::parse("https://pb.example.com").expect("url")),
+            ..Config::default()
+        };
+        assert!(config.reached_as("pb.example.com"));
+        assert!(config.reached_as("PB.example.com:443"));
+        assert!(!config.reached_as("pb.example.com:8080"));
+        assert!(!config.reached_as("127.0.0.1:8080"));
+        let default = Config::default();
+        assert!(default.reached_as("127.0.0.1:8080"), "http://<listen> by default");
+        assert!(!default.reached_as("localhost:8080"));
     }
 }
 

@@ -1,5 +1,6 @@
 //! What every request handler shares.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     pub attempt_events: Notify,
     /// What `/metrics` reports.
     pub metrics: Metrics,
+    /// Set once a request arrived under another host than the public URL (warned about once).
+    pub public_url_mismatch: AtomicBool,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
             refresh_locks: RefreshLocks::default(),
             attempt_events: Notify::new(),
             metrics: Metrics::default(),
+            public_url_mismatch: AtomicBool::new(false),
         }))
     }
 }

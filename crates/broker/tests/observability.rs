@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -78,6 +78,24 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     fn make_writer(&'a self) -> Self::Writer {
         self.clone()
     }
+}
+
+/// The JSON log of this test binary. Installed globally, not per test with `set_default`: tracing
+/// caches per call site whether anyone listens, and a test running without the subscriber on
+/// another thread made this one miss events. Both tests therefore log here; assertions pick this
+/// test's lines by request id.
+fn captured_logs() -> Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        // Debug for the broker's own events: a secret logged "only at debug" still leaks when an
+        // operator turns debugging on.
+        let filter = EnvFilter::new("info,patchbay_broker=debug");
+        tracing::subscriber::set_global_default(subscriber(LogFormat::Json, filter, logs.clone()))
+            .expect("the only subscriber");
+        logs
+    })
+    .clone()
 }
 
 /// The request id a reply carries in its header (every reply has one).
@@ -215,10 +233,12 @@ async fn scripted_run(provider: &OidcProvider) -> Run {
     replies.push(refreshed);
 
     // An id from a proxy is kept; one that could forge log lines or markup is replaced.
-    let mut honoured = Request::builder().uri("/healthz").header("x-request-id", "lb-7f3a.42");
+    // Unique per run: both tests of this binary write to one log.
+    let proxy_id = format!("lb-{}.42", b.workspace.id);
+    let mut honoured = Request::builder().uri("/healthz").header("x-request-id", proxy_id.as_str());
     honoured = honoured.header("origin", support::ORIGIN);
     let honoured = b.send(honoured.body(Body::empty()).expect("request")).await;
-    assert_eq!(request_id(&honoured), "lb-7f3a.42");
+    assert_eq!(request_id(&honoured), proxy_id);
     let replaced = Request::builder().uri("/nowhere?token=query-Pp09").header("x-request-id", "<script>");
     let replaced = b.send(replaced.body(Body::empty()).expect("request")).await;
     assert_eq!(replaced.status, StatusCode::NOT_FOUND);
@@ -231,13 +251,14 @@ async fn scripted_run(provider: &OidcProvider) -> Run {
 
 #[tokio::test]
 async fn a_scripted_run_logs_one_json_line_per_request_with_its_id_and_no_secret() {
-    let logs = Captured::default();
-    // Debug for the broker's own events: a secret logged "only at debug" still leaks when an
-    // operator turns debugging on.
-    let filter = EnvFilter::new("info,patchbay_broker=debug");
-    let _logging = tracing::subscriber::set_default(subscriber(LogFormat::Json, filter, logs.clone()));
+    let logs = captured_logs();
     let provider = OidcProvider::start(3);
     let Run { b, alice, replies, callback_url, account, first, .. } = scripted_run(&provider).await;
+    // Reached under another host than the public URL (127.0.0.1:9): one warning, not one per request.
+    for _ in 0..2 {
+        let request = Request::builder().uri("/healthz").header("host", "elsewhere.example");
+        b.send(request.body(Body::empty()).expect("request")).await;
+    }
 
     // Every error body names its request.
     for reply in replies.iter().filter(|r| r.status.is_client_error() || r.status.is_server_error()) {
@@ -262,10 +283,16 @@ async fn a_scripted_run_logs_one_json_line_per_request_with_its_id_and_no_secret
         .collect();
     assert!(routes.contains(&"/v1/functions/{name}/invoke"), "{routes:?}");
     assert!(routes.contains(&"unmatched"), "{routes:?}");
+    let mismatch =
+        lines.iter().filter(|l| l["message"].as_str().is_some_and(|m| m.contains("than public_url")));
+    let mismatch: Vec<&Value> = mismatch.collect();
+    assert_eq!(mismatch.len(), 1, "{mismatch:?}");
+    assert_eq!(mismatch[0]["reached_as"], "elsewhere.example");
     // The refresh ran in a detached task; its line still names the request.
-    let refresh_line =
-        lines.iter().find(|l| l["message"] == "access token refreshed").expect("refresh logged");
-    assert_eq!(refresh_line["span"]["request_id"], request_id(&replies[5]));
+    let refresh_id = request_id(&replies[5]);
+    let refreshed =
+        |l: &&Value| l["message"] == "access token refreshed" && l["span"]["request_id"] == refresh_id;
+    assert_eq!(lines.iter().filter(refreshed).count(), 1, "the refresh is logged under its request");
 
     // No secret, token, query string or argument value, in any form the run produced.
     let record = b.state.store.account(&b.owner("alice"), &account).await.expect("store").expect("account");
@@ -302,6 +329,7 @@ async fn a_scripted_run_logs_one_json_line_per_request_with_its_id_and_no_secret
 
 #[tokio::test]
 async fn metrics_after_a_scripted_run_moved_by_exactly_what_happened() {
+    let _logs = captured_logs();
     let provider = OidcProvider::start(3);
     let Run { b, before, .. } = scripted_run(&provider).await;
     let after = scrape(&b).await;

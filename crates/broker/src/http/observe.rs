@@ -1,10 +1,12 @@
 //! The outermost middleware: gives each request its id, logs one line per request and returns
 //! the id in `x-request-id`.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::HOST;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -24,6 +26,19 @@ pub fn route(req: &Request) -> String {
     req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned())
 }
 
+/// Warns once when the broker is reached under another host than `public_url`: the OAuth
+/// redirect URI registered at providers is built from it, so connects would fail at the provider.
+fn check_public_url(state: &AppState, req: &Request) {
+    let headers = req.headers();
+    let host = headers.get("x-forwarded-host").or_else(|| headers.get(HOST)).and_then(|v| v.to_str().ok());
+    if let Some(host) = host.filter(|h| !state.config.reached_as(h)) {
+        if !state.public_url_mismatch.swap(true, Ordering::Relaxed) {
+            let public_url = state.config.public_url();
+            tracing::warn!(%public_url, reached_as = %host, "the broker is reached under another host than public_url: set PATCHBAY_PUBLIC_URL to the URL browsers use");
+        }
+    }
+}
+
 pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let id = req
         .headers()
@@ -31,6 +46,7 @@ pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Nex
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable_request_id(v))
         .map_or_else(|| random_id("req"), str::to_owned);
+    check_public_url(&state, &req);
     let method = req.method().clone();
     let route = route(&req);
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);

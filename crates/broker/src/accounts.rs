@@ -58,6 +58,23 @@ pub async fn connect_with_credentials(
     target_account_id: Option<String>,
     fields: BTreeMap<String, String>,
 ) -> ApiResult<SaveOutcome> {
+    let result = save_with_credentials(state, owner, app, target_account_id, fields).await;
+    let outcome = match &result {
+        Ok(SaveOutcome { reconnected: false, .. }) => "connected",
+        Ok(SaveOutcome { reconnected: true, .. }) => "reconnected",
+        Err(err) => err.code.as_str(),
+    };
+    state.metrics.connect(&app.id, outcome);
+    result
+}
+
+async fn save_with_credentials(
+    state: &AppState,
+    owner: &Owner,
+    app: &App,
+    target_account_id: Option<String>,
+    fields: BTreeMap<String, String>,
+) -> ApiResult<SaveOutcome> {
     check_target(state, owner, app, target_account_id.as_deref()).await?;
     let creds = validate_fields(app, fields)?;
     let verified = verify(app, &creds, &state.upstreams).await?;

@@ -47,6 +47,26 @@ pub struct Config {
     pub max_upstream_body_bytes: usize,
     /// Folder with the built SDK (`cargo xtask pack`), served at `/sdk/` and `/embed.js`.
     pub sdk_dir: Option<PathBuf>,
+    /// A bearer token `/metrics` requires; without one, `/metrics` is open.
+    pub metrics_token: Option<MetricsToken>,
+}
+
+/// The `/metrics` bearer token; its `Debug` hides it, since the configuration may be logged.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct MetricsToken(pub String);
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken(…)")
+    }
+}
+
+impl std::str::FromStr for MetricsToken {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(MetricsToken(s.to_owned()))
+    }
 }
 
 impl Default for Config {
@@ -68,6 +88,7 @@ impl Default for Config {
             invoke_deadline_seconds: 30,
             max_upstream_body_bytes: 1024 * 1024,
             sdk_dir: None,
+            metrics_token: None,
         }
     }
 }
@@ -131,6 +152,8 @@ impl Config {
         }
         set_some(env, "PATCHBAY_MASTER_KEYS_FILE", &mut self.master_keys_file)?;
         set_some(env, "PATCHBAY_SDK_DIR", &mut self.sdk_dir)?;
+        set_some(env, "PATCHBAY_METRICS_TOKEN", &mut self.metrics_token)?;
+        self.metrics_token = self.metrics_token.take().filter(|t| !t.0.trim().is_empty());
         if let Some(raw) = env("PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS") {
             self.allow_loopback_upstreams = match raw.trim().to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" => true,
@@ -192,6 +215,19 @@ impl Config {
         })
     }
 
+    /// Whether a request for `host` (its `Host` or `X-Forwarded-Host`, `name[:port]`) reached the
+    /// broker under its public URL. When it did not, OAuth redirects and links point elsewhere.
+    pub fn reached_as(&self, host: &str) -> bool {
+        let public = self.public_url();
+        let Some(name) = public.host_str() else { return false };
+        let expected = match public.port() {
+            Some(port) => format!("{name}:{port}"),
+            None => name.to_owned(),
+        };
+        let default_port = public.port_or_known_default().map(|p| format!("{name}:{p}"));
+        host.eq_ignore_ascii_case(&expected) || default_port.is_some_and(|d| host.eq_ignore_ascii_case(&d))
+    }
+
     /// The master key list: `PATCHBAY_MASTER_KEYS` first, then the key file.
     pub fn master_keys(&self, env: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
         if let Some(keys) = env("PATCHBAY_MASTER_KEYS").filter(|k| !k.trim().is_empty()) {
@@ -201,6 +237,26 @@ impl Config {
         std::fs::read_to_string(path)
             .map(|s| s.trim().to_owned())
             .map_err(|e| ConfigError::File { file: path.display().to_string(), problem: e.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod reached_as_tests {
+    use super::Config;
+
+    #[test]
+    fn the_public_url_matches_its_own_host_and_port_only() {
+        let config = Config {
+            public_url: Some(url::Url::parse("https://pb.example.com").expect("url")),
+            ..Config::default()
+        };
+        assert!(config.reached_as("pb.example.com"));
+        assert!(config.reached_as("PB.example.com:443"));
+        assert!(!config.reached_as("pb.example.com:8080"));
+        assert!(!config.reached_as("127.0.0.1:8080"));
+        let default = Config::default();
+        assert!(default.reached_as("127.0.0.1:8080"), "http://<listen> by default");
+        assert!(!default.reached_as("localhost:8080"));
     }
 }
 

@@ -7,7 +7,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use patchbay_protocol::{AccountCandidate, ErrorBody, ErrorCode, ErrorDetails, ErrorPayload, FieldError};
+use patchbay_protocol::{AccountCandidate, ErrorCode, ErrorDetails, ErrorPayload, FieldError};
 
 /// An error a handler returns; rendered as `{"error": {...}}`.
 #[derive(Debug, Clone)]
@@ -119,16 +119,31 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     }
 }
 
+/// The wire error body plus the request id. Kept here rather than in the protocol crate: the id is
+/// the broker's addition for operators, and the SDK builds `ErrorPayload`s of its own.
+#[derive(serde::Serialize)]
+struct Body {
+    error: Payload,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Payload {
+    #[serde(flatten)]
+    payload: ErrorPayload,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = ErrorBody {
-            error: ErrorPayload {
-                code: self.code,
-                message: self.message.into_owned(),
-                details: self.details.map(|d| *d).unwrap_or_default(),
-            },
+        let payload = ErrorPayload {
+            code: self.code,
+            message: self.message.into_owned(),
+            details: self.details.map(|d| *d).unwrap_or_default(),
         };
+        let body = Body { error: Payload { payload, request_id: crate::telemetry::request_id() } };
         (status, Json(body)).into_response()
     }
 }

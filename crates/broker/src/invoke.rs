@@ -28,6 +28,7 @@ use crate::credentials::{
     SendFailure,
 };
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::InvokeLabels;
 use crate::oauth::refresh::usable_credentials;
 use crate::state::AppState;
 use crate::store::{AccountRecord, Owner};
@@ -172,6 +173,27 @@ pub async fn invoke(
     request: InvokeRequest<Value>,
 ) -> ApiResult<InvokeResponse<Value>> {
     let (app, function) = state.catalog.find_function(name)?;
+    let started = Instant::now();
+    let result = call(state, owner, app, function, request).await;
+    // Counted only for functions the catalog has: an unknown name comes from the caller and
+    // would make the label set unbounded.
+    let labels = InvokeLabels {
+        app: app.id.clone(),
+        function: function.name.clone(),
+        outcome: result.as_ref().map_or_else(|err| err.code.as_str(), |_| "ok"),
+    };
+    state.metrics.invokes.get_or_create(&labels).inc();
+    state.metrics.invoke_seconds.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn call(
+    state: &Arc<AppState>,
+    owner: &Owner,
+    app: &App,
+    function: &Function,
+    request: InvokeRequest<Value>,
+) -> ApiResult<InvokeResponse<Value>> {
     validate_args(function, &request.args)?;
     let accounts = state.store.accounts(owner, Some(&app.id)).await?;
     let account = select(&accounts, request.connected_account_id.as_deref())?;
@@ -188,7 +210,9 @@ pub async fn invoke(
                 .timeout(remaining.min(per_request));
         let retry_in =
             |wait: Duration| (attempts < MAX_ATTEMPTS && Instant::now() + wait < deadline).then_some(wait);
-        let response = match try_send(upstream).await {
+        let sent = try_send(upstream).await;
+        state.metrics.upstream(&app.id, sent.as_ref().ok().map(|r| r.status().as_u16()));
+        let response = match sent {
             Ok(response) => response,
             // A request that never left can be sent again whatever the function does.
             Err(SendFailure { error, not_sent })

@@ -12,11 +12,13 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod invoke;
+pub mod metrics;
 pub mod net;
 pub mod oauth;
 pub mod sessions;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod workspaces;
 
 use std::sync::Arc;
@@ -53,9 +55,11 @@ pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
     anyhow::bail!("unsupported database URL scheme (expected sqlite://… or postgres://…)")
 }
 
-/// Loads everything `config` points at: master keys, catalog, store.
+/// Loads everything `config` points at: master keys, catalog, store. Each failure names what it
+/// was loading, so the operator knows which setting to fix.
 pub async fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
-    let keyring = Keyring::parse(&config.master_keys(|name| std::env::var(name).ok())?)?;
+    let keyring = Keyring::parse(&config.master_keys(|name| std::env::var(name).ok())?)
+        .context("master keys (PATCHBAY_MASTER_KEYS or master_keys_file)")?;
     let catalog = if config.builtin_catalog {
         // Beside the built-in apps an operator catalog is optional, unless the operator named one.
         let named = config.catalog != std::path::Path::new(config::DEFAULT_CATALOG);
@@ -63,8 +67,25 @@ pub async fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
     } else {
         Catalog::load(&config.catalog)?
     };
-    let store = open_store(&config.database_url).await?;
+    let store = open_store(&config.database_url).await.with_context(|| {
+        format!(
+            "database {} (database_url) cannot be opened or reached",
+            without_password(&config.database_url)
+        )
+    })?;
     AppState::new(config, catalog, store, keyring)
+}
+
+/// `url` with its password masked, for messages.
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "(unparsable URL)".to_owned(),
+    }
 }
 
 /// Serves until Ctrl-C or SIGTERM.

@@ -1,5 +1,6 @@
 //! What every request handler shares.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use tokio::sync::Notify;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::crypto::Keyring;
+use crate::metrics::Metrics;
 use crate::net::{AddressPolicy, Upstreams};
 use crate::oauth::refresh::RefreshLocks;
 use crate::store::Store;
@@ -28,6 +30,10 @@ pub struct AppState {
     pub refresh_locks: RefreshLocks,
     /// Woken whenever an OAuth attempt finishes (long-polls wait on it).
     pub attempt_events: Notify,
+    /// What `/metrics` reports.
+    pub metrics: Metrics,
+    /// Set once a request arrived under another host than the public URL (warned about once).
+    pub public_url_mismatch: AtomicBool,
 }
 
 impl AppState {
@@ -48,6 +54,8 @@ impl AppState {
             upstreams,
             refresh_locks: RefreshLocks::default(),
             attempt_events: Notify::new(),
+            metrics: Metrics::default(),
+            public_url_mismatch: AtomicBool::new(false),
         }))
     }
 }

@@ -48,3 +48,29 @@ fn workspace_and_session_commands_need_no_catalog() {
     let stderr = String::from_utf8_lossy(&serve.stderr);
     assert!(stderr.contains("missing.toml"), "{stderr}");
 }
+
+#[test]
+fn serve_names_what_is_wrong_a_short_master_key_or_an_unreachable_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = dir.path().join("catalog.toml");
+    std::fs::write(&catalog, "").expect("catalog");
+    let catalog = ("PATCHBAY_CATALOG", catalog.display().to_string());
+    let sqlite = ("PATCHBAY_DATABASE_URL", format!("sqlite://{}/broker.db", dir.path().display()));
+
+    // 16 bytes instead of 32.
+    let short = ("PATCHBAY_MASTER_KEYS", "k1:AAAAAAAAAAAAAAAAAAAAAA==".to_owned());
+    let serve = broker(&["serve"], &[sqlite, catalog.clone(), short]);
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert!(!serve.status.success());
+    assert!(stderr.contains("master keys") && stderr.contains("16 bytes, not 32"), "{stderr}");
+
+    // A PostgreSQL server nobody runs; its password stays out of the message.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let database = ("PATCHBAY_DATABASE_URL", format!("postgres://pb:db-pw-never-shown@127.0.0.1:{port}/pb"));
+    let key = String::from_utf8(broker(&["keygen"], &[]).stdout).expect("utf-8").trim().to_owned();
+    let serve = broker(&["serve"], &[database, catalog, ("PATCHBAY_MASTER_KEYS", key)]);
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert!(!serve.status.success());
+    assert!(stderr.contains(&format!("database postgres://pb:***@127.0.0.1:{port}/pb")), "{stderr}");
+    assert!(!stderr.contains("db-pw-never-shown"), "{stderr}");
+}

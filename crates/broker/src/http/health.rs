@@ -18,12 +18,15 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// Names each dependency and whether it answers; the cause goes to the log only, since it may
+/// name internal hosts.
 async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "checks": { "database": "ok" } }))),
         Err(err) => {
-            tracing::warn!(error = %err, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" })))
+            tracing::warn!(error = %err, dependency = "database", "not ready");
+            let body = json!({ "status": "unavailable", "failing": ["database"], "checks": { "database": "unreachable" } });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body))
         }
     }
 }

@@ -8,7 +8,9 @@ mod auth;
 mod console;
 mod functions;
 mod health;
+mod metrics;
 mod oauth;
+mod observe;
 mod pages;
 mod sessions;
 
@@ -21,9 +23,9 @@ use axum::middleware;
 use axum::response::IntoResponse;
 use axum::Router;
 use patchbay_protocol::ErrorCode;
-use tower_http::trace::TraceLayer;
 
 pub use auth::Session;
+pub use observe::REQUEST_ID_HEADER;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -47,13 +49,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(assets::router())
         .merge(oauth::callback_router())
         .merge(health::router())
+        .merge(metrics::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            // The path only: query strings can carry OAuth codes and states.
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-        }))
+        // Last, so it wraps every route and the fallbacks: every answer gets an id and a log line.
+        .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }
 

@@ -245,6 +245,11 @@ pub async fn finish(state: &AppState, params: &CallbackParams) -> Callback {
         ApiError::internal(err);
     }
     state.attempt_events.notify_waiters();
+    // Tests of an own OAuth client are the admin's checks, not users connecting.
+    if !matches!(attempt.purpose, AttemptPurpose::Test { .. }) {
+        let outcome = outcome.as_ref().map_or_else(|err| err.code.as_str(), |_| "connected");
+        state.metrics.connect(&attempt.app_id, outcome);
+    }
     if let AttemptPurpose::Test { .. } = attempt.purpose {
         return Callback::Tested { app_id: attempt.app_id, attempt_id: attempt.id };
     }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use patchbay_protocol::{AccountStatus, AuthType, ErrorCode, ErrorDetails};
+use tracing::Instrument;
 
 use crate::catalog::App;
 use crate::credentials::Credentials;
@@ -96,6 +97,7 @@ pub async fn usable_credentials(
         return Err(refresh_too_slow());
     };
     let deadline = now_unix().saturating_add(i64::try_from(wait.as_secs()).unwrap_or(i64::MAX));
+    let mut waited = false;
     loop {
         let current =
             state.store.account(owner, &account.id).await?.ok_or_else(ApiError::account_not_found)?;
@@ -119,9 +121,12 @@ pub async fn usable_credentials(
                 continue;
             }
             // Detached: the refresh keeps its lease and finishes (committing a rotated token)
-            // even if this caller stops waiting.
-            let task =
-                tokio::spawn(refresh_leased(state.clone(), owner.clone(), app.id.clone(), leased, holder));
+            // even if this caller stops waiting. It keeps the request's span, so its log lines
+            // carry the request id.
+            let task = tokio::spawn(
+                refresh_leased(state.clone(), owner.clone(), app.id.clone(), leased, holder)
+                    .in_current_span(),
+            );
             return match tokio::time::timeout(wait, task).await {
                 Ok(Ok(result)) => result,
                 Ok(Err(join)) => Err(ApiError::internal(join)),
@@ -130,6 +135,10 @@ pub async fn usable_credentials(
         }
         if now > deadline {
             return Err(refresh_too_slow());
+        }
+        if !waited {
+            waited = true;
+            state.metrics.refresh_lease_waits.inc();
         }
         tokio::time::sleep(LEASE_POLL).await;
     }
@@ -191,6 +200,9 @@ async fn refresh_with_lease(
     .await
     {
         Ok(tokens) => {
+            let previous = usable.credentials.get("refresh_token");
+            let rotated = tokens.credentials.get("refresh_token").is_some_and(|new| Some(new) != previous);
+            state.metrics.refresh(if rotated { "rotated" } else { "ok" });
             let sealed = tokens.credentials.seal(&state.keyring, owner, &current.app_id)?;
             if !state.store.store_refreshed(&current.id, holder, &sealed, tokens.expires_at).await? {
                 // Our lease ran out and another holder took over: its outcome stands, ours is void.
@@ -200,6 +212,7 @@ async fn refresh_with_lease(
             Ok(Usable { credentials: tokens.credentials, version: current.version + 1 })
         }
         Err(err) if err.is_invalid_grant() => {
+            state.metrics.refresh("invalid_grant");
             state.store.release_lease(&current.id, holder).await?;
             // Another process may have rotated the token between our read and our request.
             let reread =
@@ -220,6 +233,11 @@ async fn refresh_with_lease(
                 }
                 _ => ErrorCode::UpstreamError,
             };
+            state.metrics.refresh(if code == ErrorCode::UpstreamUnavailable {
+                "unavailable"
+            } else {
+                "error"
+            });
             let details = match &err {
                 super::TokenError::Rejected { status, .. } => {
                     ErrorDetails { status: Some(*status), ..Default::default() }

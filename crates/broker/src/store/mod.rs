@@ -201,6 +201,9 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap liveness query, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Connections the pool holds open (for the metrics).
+    fn open_connections(&self) -> u32;
+
     /// Creates a workspace with the SHA-256 of its secret key.
     async fn create_workspace(&self, workspace: &Workspace, secret_key_hash: &[u8]) -> StoreResult<()>;
 

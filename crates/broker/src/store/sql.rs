@@ -105,6 +105,10 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            fn open_connections(&self) -> u32 {
+                self.pool.size()
+            }
+
             async fn create_workspace(
                 &self,
                 workspace: &Workspace,

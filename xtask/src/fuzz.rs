@@ -17,8 +17,6 @@ use crate::workspace::Workspace;
 const FUZZ_DIR: &str = "crates/broker/fuzz";
 /// How long `cargo xtask fuzz` runs each target unless told.
 pub const DEFAULT_SECONDS: u64 = 60;
-/// Per-target time in `cargo xtask test`: five targets stay within a minute of fuzzing.
-pub const TEST_SECONDS: u64 = 10;
 
 /// The targets the fuzz crate declares (`cargo fuzz list`).
 fn targets(ws: &Workspace) -> Result<Vec<String>> {
@@ -51,6 +49,7 @@ pub fn parse_args(args: &[String]) -> Result<(Option<String>, u64)> {
 
 /// Fuzzes `target` (every target when `None`) for `seconds` each.
 pub fn run(ws: &Workspace, target: Option<&str>, seconds: u64) -> Result<()> {
+    crate::setup::fuzz_tools(ws)?;
     let all = targets(ws)?;
     let chosen: Vec<String> = match target {
         Some(name) if all.iter().any(|t| t == name) => vec![name.to_owned()],

@@ -38,7 +38,7 @@ commands:
   setup                  install the toolchain, browsers, peers and npm/Python tools (idempotent)
   demo                   run the broker, local OAuth/API apps and the example app; prints the URL
   test [--only STAGE]    run every check, stopping at the first failure; --only (repeatable or
-                         comma-separated) runs just the named stages: fmt, clippy, native, fuzz, browser,
+                         comma-separated) runs just the named stages: fmt, clippy, native, browser,
                          budget, e2e
   fuzz [TARGET] [SECS]   fuzz the broker with cargo-fuzz (nightly): every target, or TARGET, SECS each
                          (default 60); the targets: catalog, template, session_token, callback_query,

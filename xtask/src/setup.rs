@@ -40,7 +40,6 @@ pub fn run(ws: &Workspace) -> Result<()> {
     apt_packages(ws)?;
     npm_tools(ws)?;
     python_peers(ws)?;
-    fuzz_tools(ws)?;
     println!("setup: done in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -84,7 +83,10 @@ fn wasm_bindgen_cli(ws: &Workspace) -> Result<()> {
 /// cargo-fuzz's pinned version (`cargo xtask fuzz`; libFuzzer needs the nightly toolchain).
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
-fn fuzz_tools(ws: &Workspace) -> Result<()> {
+/// The nightly toolchain and cargo-fuzz, installed by `cargo xtask fuzz` itself: a fuzz build
+/// instruments every dependency (over half an hour on 2 cores), so the test run only replays the
+/// committed corpus on stable and `setup` stays without them.
+pub fn fuzz_tools(ws: &Workspace) -> Result<()> {
     let nightly = cmd::probe(ws.command("rustup").args(["run", "nightly", "rustc", "--version"])).is_some();
     report("rust toolchain nightly", !nightly);
     if !nightly {

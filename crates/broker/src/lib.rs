@@ -14,6 +14,7 @@ pub mod ids;
 pub mod invoke;
 pub mod net;
 pub mod oauth;
+pub mod proxy;
 pub mod sessions;
 pub mod state;
 pub mod store;

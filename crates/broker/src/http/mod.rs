@@ -10,6 +10,7 @@ mod functions;
 mod health;
 mod oauth;
 mod pages;
+mod proxy;
 mod sessions;
 
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(sdk)
         .merge(sessions::router())
         .merge(admin::router())
+        .merge(proxy::router())
         .merge(console::router())
         .merge(assets::router())
         .merge(oauth::callback_router())

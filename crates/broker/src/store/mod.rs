@@ -216,6 +216,14 @@ pub trait Store: Send + Sync + 'static {
     /// One of the owner's accounts.
     async fn account(&self, owner: &Owner, id: &str) -> StoreResult<Option<AccountRecord>>;
 
+    /// An account of any user of the workspace, with its owner (the backend proxy addresses
+    /// accounts by id alone).
+    async fn workspace_account(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<(Owner, AccountRecord)>>;
+
     /// Saves credentials into `target`; returns the account and whether it existed before.
     /// `Target::Account` of an account the owner does not have for that app returns `None`.
     async fn save_account(

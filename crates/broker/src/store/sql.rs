@@ -171,6 +171,25 @@ macro_rules! sql_store {
                 row.as_ref().map(rows::account).transpose()
             }
 
+            async fn workspace_account(
+                &self,
+                workspace_id: &str,
+                id: &str,
+            ) -> StoreResult<Option<(Owner, AccountRecord)>> {
+                let row = sqlx::query(concat!(
+                    "SELECT user_id, ",
+                    account_columns!(),
+                    " FROM accounts WHERE workspace_id = $1 AND id = $2"
+                ))
+                .bind(workspace_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let owner = Owner { workspace_id: workspace_id.to_owned(), user_id: row.try_get("user_id")? };
+                Ok(Some((owner, rows::account(&row)?)))
+            }
+
             async fn save_account(
                 &self,
                 owner: &Owner,

@@ -18,6 +18,7 @@ pub mod proxy;
 pub mod sessions;
 pub mod state;
 pub mod store;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::sync::Arc;

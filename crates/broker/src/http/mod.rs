@@ -12,6 +12,7 @@ mod oauth;
 mod pages;
 mod proxy;
 mod sessions;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(sessions::router())
         .merge(admin::router())
         .merge(proxy::router())
+        .merge(webhooks::router())
         .merge(console::router())
         .merge(assets::router())
         .merge(oauth::callback_router())

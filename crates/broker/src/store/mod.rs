@@ -182,6 +182,41 @@ pub struct StoredClient {
     pub scopes: Vec<String>,
 }
 
+/// A workspace's webhook endpoint as stored (secrets sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    /// Where events are POSTed.
+    pub url: String,
+    /// The sealed `whsec_…` secret.
+    pub secret: Sealed,
+    /// The secret before the last rotation and until when it still signs.
+    pub previous: Option<(Sealed, i64)>,
+}
+
+/// One outbox row, for the delivery log (payloads stay out: the log is for status).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// The `webhook-id` of every attempt.
+    pub id: String,
+    /// Event type.
+    pub event_type: String,
+    /// Unix time the event was recorded.
+    pub created_at: i64,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// Unix time of the next attempt, while undelivered.
+    pub next_attempt_at: Option<i64>,
+    /// Unix time of the successful attempt.
+    pub delivered_at: Option<i64>,
+    /// Unix time it was given up.
+    pub failed_at: Option<i64>,
+    /// The receiver's last HTTP status.
+    pub last_status: Option<i64>,
+    /// The last failure, when there was no HTTP answer.
+    pub last_error: Option<String>,
+}
+
 /// What a callback's `state` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
@@ -319,6 +354,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Enables the own client if its current settings passed a test; false otherwise.
     async fn enable_own_client(&self, workspace_id: &str, app_id: &str) -> StoreResult<bool>;
+
+    /// Sets the workspace's webhook endpoint and secret. With `previous_until`, the secret being
+    /// replaced keeps signing until then (rotation); without it, it is forgotten.
+    async fn set_webhook_endpoint(
+        &self,
+        workspace_id: &str,
+        url: &str,
+        secret: &Sealed,
+        previous_until: Option<i64>,
+    ) -> StoreResult<()>;
+
+    /// Changes the endpoint URL, keeping its secrets.
+    async fn set_webhook_url(&self, workspace_id: &str, url: &str) -> StoreResult<()>;
+
+    /// The workspace's webhook endpoint.
+    async fn webhook_endpoint(&self, workspace_id: &str) -> StoreResult<Option<WebhookEndpoint>>;
+
+    /// The workspace's most recent `limit` outbox rows, newest first.
+    async fn webhook_deliveries(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<Delivery>>;
 
     /// Stores an admin console session.
     async fn create_admin_session(

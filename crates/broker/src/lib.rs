@@ -71,6 +71,7 @@ pub async fn serve(state: Arc<AppState>) -> anyhow::Result<()> {
     let public_url = state.config.public_url();
     tracing::info!(%public_url, apps = state.catalog.apps().count(), "patchbay broker listening");
     println!("patchbay-broker listening on {public_url}");
+    tokio::spawn(webhooks::run_sender(state.clone(), webhooks::SenderSettings::default()));
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())
 }

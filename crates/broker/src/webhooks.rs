@@ -2,9 +2,13 @@
 //! (<https://www.standardwebhooks.com>): the events, their payloads (never a credential) and the
 //! signature. The outbox rows are written by the store in the same transaction as the change.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use rand::Rng;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use time::format_description::well_known::Rfc3339;
@@ -16,8 +20,9 @@ use serde::Serialize;
 use crate::catalog::parse_base_url;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_unix;
+use crate::ids::random_id;
 use crate::state::AppState;
-use crate::store::{AccountRecord, Delivery, Owner};
+use crate::store::{AccountRecord, Attempted, Claimed, Delivery, Owner};
 
 /// Prefix of Standard Webhooks secrets; the rest is base64 of the HMAC key.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -159,6 +164,128 @@ pub async fn deliveries(state: &AppState, workspace_id: &str) -> ApiResult<Vec<D
 
 fn no_endpoint() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "this workspace has no webhook endpoint; set one first")
+}
+
+/// Waits before each retry (after the first attempt fails, the first entry, and so on): about
+/// 27.5 hours in all, then the event is given up. Each wait gets up to 10 % jitter so receivers
+/// coming back from an outage are not hit by every event at once.
+pub const RETRY_SCHEDULE: [Duration; 7] = [
+    Duration::from_secs(5),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+    Duration::from_secs(10 * 3600),
+];
+
+/// How the sender runs.
+#[derive(Debug, Clone)]
+pub struct SenderSettings {
+    /// Retry waits (see [`RETRY_SCHEDULE`]).
+    pub schedule: Vec<Duration>,
+    /// How often due rows are looked for.
+    pub poll: Duration,
+    /// How long a receiver may take to answer.
+    pub timeout: Duration,
+}
+
+impl Default for SenderSettings {
+    fn default() -> Self {
+        SenderSettings {
+            schedule: RETRY_SCHEDULE.to_vec(),
+            poll: Duration::from_secs(1),
+            timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Rows claimed per round.
+const BATCH: i64 = 20;
+
+/// Delivers due events forever (spawned by `serve`; tests run [`deliver_due`] themselves).
+pub async fn run_sender(state: Arc<AppState>, settings: SenderSettings) {
+    loop {
+        if let Err(err) = deliver_due(&state, &settings).await {
+            tracing::warn!(error = %err.message, "webhook delivery round failed");
+        }
+        tokio::time::sleep(settings.poll).await;
+    }
+}
+
+/// Claims the due events and attempts each once. Returns how many were attempted.
+pub async fn deliver_due(state: &Arc<AppState>, settings: &SenderSettings) -> ApiResult<usize> {
+    let holder = random_id("sender");
+    let now = now_unix();
+    // The lease outlives an attempt, so only a dead sender's rows are ever taken over.
+    let lease = i64::try_from(settings.timeout.as_secs() * 4).unwrap_or(60);
+    let claimed = state.store.claim_webhooks(&holder, now, now + lease, BATCH).await?;
+    let count = claimed.len();
+    for row in claimed {
+        let outcome = attempt(state, settings, &row).await;
+        match &outcome {
+            Attempted::Delivered { status } => {
+                tracing::info!(webhook = %row.id, status, "webhook delivered");
+            }
+            Attempted::Failed { status, error, retry_at } => {
+                tracing::warn!(webhook = %row.id, ?status, error = error.as_deref().unwrap_or(""), ?retry_at, "webhook delivery failed");
+            }
+        }
+        state.store.finish_webhook(&row.id, &holder, now_unix(), &outcome).await?;
+    }
+    Ok(count)
+}
+
+fn retry_at(settings: &SenderSettings, attempts_before: i64) -> Option<i64> {
+    let wait = settings.schedule.get(usize::try_from(attempts_before).ok()?)?;
+    let jittered = wait.mul_f64(1.0 + rand::thread_rng().gen_range(0.0..0.1));
+    Some(now_unix().saturating_add(i64::try_from(jittered.as_secs()).unwrap_or(i64::MAX)))
+}
+
+async fn attempt(state: &AppState, settings: &SenderSettings, row: &Claimed) -> Attempted {
+    let failed = |status: Option<i64>, error: Option<String>| Attempted::Failed {
+        status,
+        error,
+        retry_at: retry_at(settings, row.attempts),
+    };
+    let endpoint = match state.store.webhook_endpoint(&row.workspace_id).await {
+        Ok(Some(endpoint)) => endpoint,
+        Ok(None) => {
+            return Attempted::Failed { status: None, error: Some("no endpoint".into()), retry_at: None }
+        }
+        Err(err) => return failed(None, Some(err.to_string())),
+    };
+    let now = now_unix();
+    let aad = secret_aad(&row.workspace_id);
+    let mut keys = Vec::new();
+    let live_previous = endpoint.previous.iter().filter(|(_, until)| *until > now).map(|(sealed, _)| sealed);
+    for sealed in std::iter::once(&endpoint.secret).chain(live_previous) {
+        match state.keyring.open(sealed, &aad).ok().and_then(|s| secret_key(std::str::from_utf8(&s).ok()?)) {
+            Some(key) => keys.push(key),
+            None => return failed(None, Some("the signing secret could not be opened".into())),
+        }
+    }
+    let request = state
+        .upstreams
+        .guarded
+        .post(&endpoint.url)
+        .timeout(settings.timeout)
+        .header("content-type", "application/json")
+        .header("webhook-id", &row.id)
+        .header("webhook-timestamp", now.to_string())
+        .header("webhook-signature", signature_header(&keys, &row.id, now, &row.payload))
+        .body(row.payload.clone());
+    match request.send().await {
+        Ok(response) if response.status().is_success() => {
+            Attempted::Delivered { status: i64::from(response.status().as_u16()) }
+        }
+        Ok(response) => failed(Some(i64::from(response.status().as_u16())), None),
+        // The URL stays out of the message: it may carry a token of the receiver.
+        Err(err) if crate::net::is_blocked(&err) => {
+            failed(None, Some("the endpoint resolves to a refused address".into()))
+        }
+        Err(err) => failed(None, Some(crate::net::transport_failure(err).cause.as_str().to_owned())),
+    }
 }
 
 #[cfg(test)]

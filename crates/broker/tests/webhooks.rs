@@ -3,8 +3,12 @@
 
 mod support;
 
+use std::time::Duration;
+
 use axum::http::{Method, StatusCode};
+use patchbay_broker::webhooks::{deliver_due, SenderSettings};
 use serde_json::{json, Value};
+use support::receiver::Receiver;
 use support::{httpbin_url, TestBroker};
 
 const CATALOG: &str = r#"
@@ -99,4 +103,93 @@ async fn the_secret_is_shown_once_kept_on_url_changes_and_rotated_with_an_overla
     let (previous, until) = stored.previous.expect("the old secret still signs");
     assert!(until > patchbay_broker::ids::now_unix() + 500);
     assert_ne!(previous, stored.secret);
+}
+
+/// Retries due at once, so a test sees the whole schedule in a few rounds.
+fn fast() -> SenderSettings {
+    SenderSettings {
+        schedule: vec![Duration::ZERO; 3],
+        poll: Duration::ZERO,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+/// Runs delivery rounds until `done` holds for the receiver's log (or fails at the deadline).
+async fn deliver_until(b: &TestBroker, receiver: &Receiver, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        deliver_due(&b.state, &fast()).await.expect("delivery round");
+        let log = receiver.log().await;
+        if done(&log) {
+            return log;
+        }
+        assert!(std::time::Instant::now() < deadline, "deliveries never completed: {log:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_standard_library_verifies_every_event_and_a_failing_receiver_gets_the_same_id_until_it_succeeds()
+{
+    let b = TestBroker::with_catalog(CATALOG, false).await;
+    // The secret exists only once the endpoint is set, so the receiver starts after that.
+    let (_, endpoint) = set_endpoint(&b, "http://127.0.0.1:9/not-yet").await;
+    let secret = endpoint["secret"].as_str().expect("secret").to_owned();
+    let receiver = Receiver::start(&[&secret], 2);
+    assert_eq!(set_endpoint(&b, &receiver.url).await.0, StatusCode::OK);
+
+    let alice = b.session("alice").await;
+    let fields = json!({ "username": "demo", "password": "correct-horse" });
+    let connected = b.connect(&alice, "bin-basic", fields.clone()).await;
+    let id = connected.json["account"]["id"].as_str().expect("id").to_owned();
+    let delivered = |log: &[Value]| log.iter().filter(|d| d["answered"] == 204).count();
+    let log = deliver_until(&b, &receiver, |log| delivered(log) == 1).await;
+    let first_id = log[0]["id"].clone();
+    assert!(first_id.as_str().is_some_and(|id| id.starts_with("msg_")), "{log:?}");
+    let answers: Vec<(&Value, &Value)> = log.iter().map(|d| (&d["id"], &d["answered"])).collect();
+    assert_eq!(
+        answers,
+        [(&first_id, &json!(500)), (&first_id, &json!(500)), (&first_id, &json!(204))],
+        "one webhook-id across the retries"
+    );
+
+    assert_eq!(b.connect(&alice, "bin-basic", fields).await.status, StatusCode::OK);
+    b.call(Method::DELETE, &format!("/v1/accounts/{id}"), Some(&alice), None).await;
+    let log = deliver_until(&b, &receiver, |log| delivered(log) == 3).await;
+    assert!(log.iter().all(|d| d["verified"] == true), "every delivery verifies: {log:?}");
+    let types: Vec<&str> =
+        log.iter().filter(|d| d["answered"] == 204).filter_map(|d| d["type"].as_str()).collect();
+    assert_eq!(types, ["account.connected", "account.reconnected", "account.disconnected"]);
+    assert!(log.iter().all(|d| d["accountId"] == id.as_str()));
+
+    let deliveries =
+        b.call(Method::GET, "/v1/admin/webhook/deliveries", Some(&b.secret_key.clone()), None).await;
+    let oldest = deliveries.json["deliveries"].as_array().and_then(|d| d.last()).cloned().expect("row");
+    assert_eq!((oldest["attempts"].as_i64(), oldest["lastStatus"].as_i64()), (Some(3), Some(204)));
+    assert!(oldest["deliveredAt"].is_i64() && oldest["nextAttemptAt"].is_null());
+}
+
+#[tokio::test]
+async fn during_a_rotation_deliveries_verify_with_the_old_and_the_new_secret() {
+    let b = TestBroker::with_catalog(CATALOG, false).await;
+    let (_, first) = set_endpoint(&b, "http://127.0.0.1:9/not-yet").await;
+    let rotated = b
+        .call(
+            Method::POST,
+            "/v1/admin/webhook/rotate",
+            Some(&b.secret_key.clone()),
+            Some(json!({ "overlapSeconds": 600 })),
+        )
+        .await;
+    let (old, new) = (first["secret"].as_str().expect("old"), rotated.json["secret"].as_str().expect("new"));
+    let receiver = Receiver::start(&[old, new], 0);
+    set_endpoint(&b, &receiver.url).await;
+    let alice = b.session("alice").await;
+    b.connect(&alice, "bin-basic", json!({ "username": "demo", "password": "correct-horse" })).await;
+    let log = deliver_until(&b, &receiver, |log| !log.is_empty()).await;
+    assert_eq!(
+        (log[0]["verified"].as_bool(), log[0]["answered"].as_i64()),
+        (Some(true), Some(204)),
+        "{log:?}"
+    );
 }

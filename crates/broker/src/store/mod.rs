@@ -217,6 +217,40 @@ pub struct Delivery {
     pub last_error: Option<String>,
 }
 
+/// An outbox row claimed for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The `webhook-id`.
+    pub id: String,
+    /// Whose endpoint receives it.
+    pub workspace_id: String,
+    /// The JSON body, exactly as signed.
+    pub payload: String,
+    /// Unix time the event happened (the `webhook-timestamp` is the attempt's time).
+    pub created_at: i64,
+    /// Attempts made before this one.
+    pub attempts: i64,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempted {
+    /// The receiver answered 2xx.
+    Delivered {
+        /// Its status.
+        status: i64,
+    },
+    /// Try again at `retry_at`, or give up when `None`.
+    Failed {
+        /// The receiver's status, if it answered.
+        status: Option<i64>,
+        /// Why, when it did not.
+        error: Option<String>,
+        /// When to try again.
+        retry_at: Option<i64>,
+    },
+}
+
 /// What a callback's `state` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
@@ -373,6 +407,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// The workspace's most recent `limit` outbox rows, newest first.
     async fn webhook_deliveries(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<Delivery>>;
+
+    /// Leases up to `limit` due, undelivered outbox rows to `holder` until `lease_until`, oldest
+    /// first. A row leased by another holder is skipped until its lease runs out.
+    async fn claim_webhooks(
+        &self,
+        holder: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Claimed>>;
+
+    /// Records an attempt on a row `holder` leased and releases it; false if the lease was lost.
+    async fn finish_webhook(
+        &self,
+        id: &str,
+        holder: &str,
+        now: i64,
+        outcome: &Attempted,
+    ) -> StoreResult<bool>;
 
     /// Stores an admin console session.
     async fn create_admin_session(

@@ -16,8 +16,8 @@ use super::postgres::PostgresStore;
 use super::rows::{self, account_columns, attempt_columns, settings_columns};
 use super::sqlite::SqliteStore;
 use super::{
-    AccountRecord, AppSettings, AttemptRecord, Claim, Delivery, NewCredentials, Owner, Store, StoreResult,
-    StoredClient, Target, WebhookEndpoint, Workspace,
+    AccountRecord, AppSettings, AttemptRecord, Attempted, Claim, Claimed, Delivery, NewCredentials, Owner,
+    Store, StoreResult, StoredClient, Target, WebhookEndpoint, Workspace,
 };
 use crate::crypto::Sealed;
 use crate::ids::{now_unix, random_id};
@@ -49,7 +49,7 @@ macro_rules! enqueue {
 /// schema of `migrations/*`. `tiebreak` is the column that orders accounts created in the same
 /// second by creation.
 macro_rules! sql_store {
-    ($store:ty, $db:ty, tiebreak = $tiebreak:literal) => {
+    ($store:ty, $db:ty, tiebreak = $tiebreak:literal, skip_locked = $skip_locked:literal) => {
         impl $store {
             async fn update_account_by_id(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -658,6 +658,76 @@ macro_rules! sql_store {
                 found.iter().map(rows::delivery).collect()
             }
 
+            async fn claim_webhooks(
+                &self,
+                holder: &str,
+                now: i64,
+                lease_until: i64,
+                limit: i64,
+            ) -> StoreResult<Vec<Claimed>> {
+                // The outer WHERE repeats the lease test: a PostgreSQL UPDATE that waited on a row
+                // lock re-checks it against the committed row, so two replicas never both win a row.
+                let found = sqlx::query(concat!(
+                    "UPDATE webhook_outbox SET lease_owner = $1, lease_until = $2 WHERE id IN \
+                     (SELECT id FROM webhook_outbox WHERE delivered_at IS NULL AND failed_at IS NULL \
+                     AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3) ORDER BY ",
+                    $tiebreak,
+                    " LIMIT $4",
+                    $skip_locked,
+                    ") AND delivered_at IS NULL AND failed_at IS NULL \
+                     AND (lease_until IS NULL OR lease_until < $3) \
+                     RETURNING id, workspace_id, payload, created_at, attempts"
+                ))
+                .bind(holder)
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                found
+                    .iter()
+                    .map(|row| {
+                        Ok(Claimed {
+                            id: row.try_get("id")?,
+                            workspace_id: row.try_get("workspace_id")?,
+                            payload: row.try_get("payload")?,
+                            created_at: row.try_get("created_at")?,
+                            attempts: row.try_get("attempts")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn finish_webhook(
+                &self,
+                id: &str,
+                holder: &str,
+                now: i64,
+                outcome: &Attempted,
+            ) -> StoreResult<bool> {
+                let (status, error, delivered_at, failed_at, next) = match outcome {
+                    Attempted::Delivered { status } => (Some(*status), None, Some(now), None, now),
+                    Attempted::Failed { status, error, retry_at } => {
+                        (*status, error.clone(), None, retry_at.is_none().then_some(now), retry_at.unwrap_or(now))
+                    }
+                };
+                let done = sqlx::query(
+                    "UPDATE webhook_outbox SET attempts = attempts + 1, last_status = $1, last_error = $2, \
+                     delivered_at = $3, failed_at = $4, next_attempt_at = $5, lease_owner = NULL, \
+                     lease_until = NULL WHERE id = $6 AND lease_owner = $7",
+                )
+                .bind(status)
+                .bind(error)
+                .bind(delivered_at)
+                .bind(failed_at)
+                .bind(next)
+                .bind(id)
+                .bind(holder)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn create_admin_session(
                 &self,
                 id_hash: &[u8],
@@ -702,6 +772,7 @@ macro_rules! sql_store {
 }
 
 // SQLite's implicit rowid follows insertion order.
-sql_store!(SqliteStore, sqlx::Sqlite, tiebreak = "rowid");
+// SQLite has one writer at a time, so the claim needs no row locks.
+sql_store!(SqliteStore, sqlx::Sqlite, tiebreak = "rowid", skip_locked = "");
 // PostgreSQL's heap order does not (an update moves a row), hence the `seq` BIGSERIAL.
-sql_store!(PostgresStore, sqlx::Postgres, tiebreak = "seq");
+sql_store!(PostgresStore, sqlx::Postgres, tiebreak = "seq", skip_locked = " FOR UPDATE SKIP LOCKED");

@@ -6,8 +6,11 @@ mod support;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
+use patchbay_broker::credentials::Credentials;
+use patchbay_broker::oauth::refresh::usable_credentials;
 use patchbay_broker::webhooks::{deliver_due, SenderSettings};
 use serde_json::{json, Value};
+use support::oidc::{attempt, connect, OidcProvider, IDP_CATALOG};
 use support::receiver::Receiver;
 use support::{httpbin_url, TestBroker};
 
@@ -192,4 +195,41 @@ async fn during_a_rotation_deliveries_verify_with_the_old_and_the_new_secret() {
         (Some(true), Some(204)),
         "{log:?}"
     );
+}
+
+#[tokio::test]
+async fn a_grant_revoked_at_the_provider_is_signalled_as_needs_reauth() {
+    let provider = OidcProvider::start(300);
+    // The shared catalog plus the revocation endpoint, so the test can revoke the grant.
+    let catalog = IDP_CATALOG.replace(
+        r#"token_url = "${OIDC}/token","#,
+        r#"token_url = "${OIDC}/token", revoke_url = "${OIDC}/token/revocation","#,
+    );
+    assert_ne!(catalog, IDP_CATALOG);
+    let b = TestBroker::start(&catalog, vec![("OIDC".into(), provider.url.clone())], |_| {}).await;
+    let (_, endpoint) = set_endpoint(&b, "http://127.0.0.1:9/not-yet").await;
+    let receiver = Receiver::start(&[endpoint["secret"].as_str().expect("secret")], 0);
+    set_endpoint(&b, &receiver.url).await;
+    let alice = b.session("alice").await;
+    let (attempt_id, _) = connect(&b, &alice, "idp", "alice").await;
+    let id = attempt(&b, &alice, &attempt_id).await["accountId"].as_str().expect("account").to_owned();
+
+    // The user revokes access at the provider, behind the broker's back.
+    let (owner, record) =
+        b.state.store.workspace_account(&b.workspace.id, &id).await.expect("store").expect("account");
+    let app = b.state.catalog.app("idp").expect("app");
+    let creds = Credentials::open(&b.state.keyring, &owner, "idp", &record.credentials).expect("decrypts");
+    let oauth = app.oauth2.as_ref().expect("oauth");
+    let client = oauth.default_client.as_ref().expect("client");
+    let refresh_token = creds.get("refresh_token").expect("refresh token");
+    patchbay_broker::oauth::revoke(&reqwest::Client::new(), oauth, client, refresh_token, "refresh_token")
+        .await
+        .expect("revoked");
+    let refused = usable_credentials(&b.state, &owner, app, &record, true).await.err().expect("refused");
+    assert_eq!(refused.code.as_str(), "REAUTH_REQUIRED");
+
+    let log = deliver_until(&b, &receiver, |log| log.len() == 2).await;
+    let types: Vec<&str> = log.iter().filter_map(|d| d["type"].as_str()).collect();
+    assert_eq!(types, ["account.connected", "account.needs_reauth"]);
+    assert!(log.iter().all(|d| d["verified"] == true && d["accountId"] == id.as_str()), "{log:?}");
 }

@@ -665,16 +665,19 @@ macro_rules! sql_store {
                 lease_until: i64,
                 limit: i64,
             ) -> StoreResult<Vec<Claimed>> {
-                // The outer WHERE repeats the lease test: a PostgreSQL UPDATE that waited on a row
-                // lock re-checks it against the committed row, so two replicas never both win a row.
+                // MATERIALIZED: PostgreSQL may otherwise re-run a `LIMIT … SKIP LOCKED` subquery per
+                // outer row and lease more rows than asked. The outer WHERE repeats the lease test: an
+                // UPDATE that waited on a row lock re-checks it against the committed row, so two
+                // replicas never both win a row.
                 let found = sqlx::query(concat!(
-                    "UPDATE webhook_outbox SET lease_owner = $1, lease_until = $2 WHERE id IN \
-                     (SELECT id FROM webhook_outbox WHERE delivered_at IS NULL AND failed_at IS NULL \
-                     AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3) ORDER BY ",
+                    "WITH picked AS MATERIALIZED (SELECT id FROM webhook_outbox WHERE delivered_at IS NULL \
+                     AND failed_at IS NULL AND next_attempt_at <= $3 \
+                     AND (lease_until IS NULL OR lease_until < $3) ORDER BY ",
                     $tiebreak,
                     " LIMIT $4",
                     $skip_locked,
-                    ") AND delivered_at IS NULL AND failed_at IS NULL \
+                    ") UPDATE webhook_outbox SET lease_owner = $1, lease_until = $2 \
+                     WHERE id IN (SELECT id FROM picked) AND delivered_at IS NULL AND failed_at IS NULL \
                      AND (lease_until IS NULL OR lease_until < $3) \
                      RETURNING id, workspace_id, payload, created_at, attempts"
                 ))

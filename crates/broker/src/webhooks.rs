@@ -162,6 +162,17 @@ pub async fn deliveries(state: &AppState, workspace_id: &str) -> ApiResult<Vec<D
     Ok(state.store.webhook_deliveries(workspace_id, 100).await?)
 }
 
+/// Queues a `webhook.test` event to the workspace's endpoint; returns its `webhook-id`.
+pub async fn send_test_event(state: &AppState, workspace_id: &str) -> ApiResult<String> {
+    state.store.webhook_endpoint(workspace_id).await?.ok_or_else(no_endpoint)?;
+    let id = random_id("msg");
+    let timestamp = OffsetDateTime::now_utc().format(&Rfc3339).map_err(ApiError::internal)?;
+    let payload =
+        json!({ "type": "webhook.test", "timestamp": timestamp, "data": { "workspaceId": workspace_id } });
+    state.store.enqueue_webhook(workspace_id, &id, "webhook.test", &payload.to_string()).await?;
+    Ok(id)
+}
+
 fn no_endpoint() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "this workspace has no webhook endpoint; set one first")
 }

@@ -173,7 +173,7 @@ async fn the_standard_library_verifies_every_event_and_a_failing_receiver_gets_t
 }
 
 #[tokio::test]
-async fn during_a_rotation_deliveries_verify_with_the_old_and_the_new_secret() {
+async fn during_a_rotation_deliveries_and_test_events_verify_with_the_old_and_the_new_secret() {
     let b = TestBroker::with_catalog(CATALOG, false).await;
     let (_, first) = set_endpoint(&b, "http://127.0.0.1:9/not-yet").await;
     let rotated = b
@@ -194,6 +194,15 @@ async fn during_a_rotation_deliveries_verify_with_the_old_and_the_new_secret() {
         (log[0]["verified"].as_bool(), log[0]["answered"].as_i64()),
         (Some(true), Some(204)),
         "{log:?}"
+    );
+
+    // The console's "send test event" goes through the same outbox and signature.
+    let test = b.call(Method::POST, "/v1/admin/webhook/test", Some(&b.secret_key.clone()), None).await;
+    assert_eq!(test.status, StatusCode::OK, "{}", test.json);
+    let log = deliver_until(&b, &receiver, |log| log.len() == 2).await;
+    assert_eq!(
+        (&log[1]["id"], &log[1]["type"], &log[1]["verified"]),
+        (&test.json["webhookId"], &json!("webhook.test"), &json!(true))
     );
 }
 

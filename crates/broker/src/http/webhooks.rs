@@ -21,6 +21,7 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v1/admin/webhook", put(set))
         .route("/v1/admin/webhook/rotate", post(rotate))
+        .route("/v1/admin/webhook/test", post(test))
         .route("/v1/admin/webhook/deliveries", get(deliveries))
 }
 
@@ -63,4 +64,17 @@ async fn deliveries(
     WorkspaceAuth(ws): WorkspaceAuth,
 ) -> ApiResult<Json<DeliveriesBody>> {
     Ok(Json(DeliveriesBody { deliveries: webhooks::deliveries(&state, &ws.id).await? }))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TestBody {
+    webhook_id: String,
+}
+
+async fn test(
+    State(state): State<Arc<AppState>>,
+    WorkspaceAuth(ws): WorkspaceAuth,
+) -> ApiResult<Json<TestBody>> {
+    Ok(Json(TestBody { webhook_id: webhooks::send_test_event(&state, &ws.id).await? }))
 }

@@ -408,6 +408,15 @@ pub trait Store: Send + Sync + 'static {
     /// The workspace's most recent `limit` outbox rows, newest first.
     async fn webhook_deliveries(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<Delivery>>;
 
+    /// Adds an event not tied to an account change (the "send test event" button) to the outbox.
+    async fn enqueue_webhook(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        event_type: &str,
+        payload: &str,
+    ) -> StoreResult<()>;
+
     /// Leases up to `limit` due, undelivered outbox rows to `holder` until `lease_until`, oldest
     /// first. A row leased by another holder is skipped until its lease runs out.
     async fn claim_webhooks(

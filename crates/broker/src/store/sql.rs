@@ -658,6 +658,28 @@ macro_rules! sql_store {
                 found.iter().map(rows::delivery).collect()
             }
 
+            async fn enqueue_webhook(
+                &self,
+                workspace_id: &str,
+                id: &str,
+                event_type: &str,
+                payload: &str,
+            ) -> StoreResult<()> {
+                let now = now_unix();
+                sqlx::query(
+                    "INSERT INTO webhook_outbox (id, workspace_id, event_type, payload, created_at, \
+                     next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5)",
+                )
+                .bind(id)
+                .bind(workspace_id)
+                .bind(event_type)
+                .bind(payload)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn claim_webhooks(
                 &self,
                 holder: &str,

@@ -17,7 +17,7 @@ use patchbay_protocol::{
 };
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rand::Rng;
-use reqwest::header::HeaderValue;
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -197,6 +197,45 @@ async fn call(
     validate_args(function, &request.args)?;
     let accounts = state.store.accounts(owner, Some(&app.id)).await?;
     let account = select(&accounts, request.connected_account_id.as_deref())?;
+    let answer = send_with_credentials(state, owner, app, account, function.idempotent, |credentials| {
+        build(state, app, function, credentials, &request.args, request.cursor.as_deref())
+    })
+    .await?;
+    let attempts = answer.attempts;
+    if !answer.status.is_success() {
+        let error = upstream_failure(answer.status, &answer.body, answer.retry_after, false);
+        return Err(with_attempts(error, attempts));
+    }
+    respond(function, answer.status, &answer.body).map_err(|e| with_attempts(e, attempts))
+}
+
+/// The app's final answer to a call, after any refresh and retries.
+pub struct Answer {
+    /// Upstream status.
+    pub status: StatusCode,
+    /// Upstream headers, unfiltered.
+    pub headers: HeaderMap,
+    /// Upstream body, at most `max_upstream_body_bytes`.
+    pub body: Vec<u8>,
+    /// `Retry-After` of the final answer, in seconds (capped).
+    pub retry_after: Option<u64>,
+    /// Requests sent.
+    pub attempts: u32,
+}
+
+/// Sends the request `build` makes from the account's credentials, with the retry rules in the
+/// module docs, under the invoke deadline. Functions and the backend proxy both call this, so the
+/// two cannot drift apart in how credentials are refreshed or requests repeated.
+///
+/// `idempotent` allows retries of requests that may have reached the app.
+pub async fn send_with_credentials(
+    state: &Arc<AppState>,
+    owner: &Owner,
+    app: &App,
+    account: &AccountRecord,
+    idempotent: bool,
+    build: impl Fn(&Credentials) -> ApiResult<RequestBuilder>,
+) -> ApiResult<Answer> {
     let deadline = Instant::now() + Duration::from_secs(state.config.invoke_deadline_seconds);
     let per_request = Duration::from_secs(state.config.upstream_timeout_seconds);
     let mut usable = usable_credentials(state, owner, app, account, false).await?;
@@ -205,9 +244,7 @@ async fn call(
     loop {
         attempts += 1;
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let upstream =
-            build(state, app, function, &usable.credentials, &request.args, request.cursor.as_deref())?
-                .timeout(remaining.min(per_request));
+        let upstream = build(&usable.credentials)?.timeout(remaining.min(per_request));
         let retry_in =
             |wait: Duration| (attempts < MAX_ATTEMPTS && Instant::now() + wait < deadline).then_some(wait);
         let sent = try_send(upstream).await;
@@ -216,7 +253,7 @@ async fn call(
             Ok(response) => response,
             // A request that never left can be sent again whatever the function does.
             Err(SendFailure { error, not_sent })
-                if error.code == ErrorCode::UpstreamUnavailable && (not_sent || function.idempotent) =>
+                if error.code == ErrorCode::UpstreamUnavailable && (not_sent || idempotent) =>
             {
                 match retry_in(backoff(attempts)) {
                     Some(wait) => {
@@ -247,10 +284,10 @@ async fn call(
         let retry_after = retry_after_seconds(&response).map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
         let wait = match status {
             StatusCode::TOO_MANY_REQUESTS => retry_in(retry_after.unwrap_or_else(|| backoff(attempts))),
-            StatusCode::SERVICE_UNAVAILABLE if function.idempotent => {
+            StatusCode::SERVICE_UNAVAILABLE if idempotent => {
                 retry_in(retry_after.unwrap_or_else(|| backoff(attempts)))
             }
-            s if s.is_server_error() && function.idempotent => retry_in(backoff(attempts)),
+            s if s.is_server_error() && idempotent => retry_in(backoff(attempts)),
             _ => None,
         };
         if let Some(wait) = wait {
@@ -258,14 +295,12 @@ async fn call(
             tokio::time::sleep(wait).await;
             continue;
         }
+        let headers = response.headers().clone();
         let body = read_capped(response, state.config.max_upstream_body_bytes)
             .await
             .map_err(|e| with_attempts(e, attempts))?;
-        if !status.is_success() {
-            let retry_after = retry_after.map(|d| d.as_secs());
-            return Err(with_attempts(upstream_failure(status, &body, retry_after, false), attempts));
-        }
-        return respond(function, status, &body).map_err(|e| with_attempts(e, attempts));
+        let retry_after = retry_after.map(|d| d.as_secs());
+        return Ok(Answer { status, headers, body, retry_after, attempts });
     }
 }
 

@@ -15,10 +15,12 @@ pub mod invoke;
 pub mod metrics;
 pub mod net;
 pub mod oauth;
+pub mod proxy;
 pub mod sessions;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::sync::Arc;
@@ -96,6 +98,7 @@ pub async fn serve(state: Arc<AppState>) -> anyhow::Result<()> {
     let public_url = state.config.public_url();
     tracing::info!(%public_url, apps = state.catalog.apps().count(), "patchbay broker listening");
     println!("patchbay-broker listening on {public_url}");
+    tokio::spawn(webhooks::run_sender(state.clone(), webhooks::SenderSettings::default()));
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())
 }

@@ -12,7 +12,9 @@ mod metrics;
 mod oauth;
 mod observe;
 mod pages;
+mod proxy;
 mod sessions;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -45,6 +47,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(sdk)
         .merge(sessions::router())
         .merge(admin::router())
+        .merge(proxy::router())
+        .merge(webhooks::router())
         .merge(console::router())
         .merge(assets::router())
         .merge(oauth::callback_router())

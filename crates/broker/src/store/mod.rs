@@ -182,6 +182,75 @@ pub struct StoredClient {
     pub scopes: Vec<String>,
 }
 
+/// A workspace's webhook endpoint as stored (secrets sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    /// Where events are POSTed.
+    pub url: String,
+    /// The sealed `whsec_…` secret.
+    pub secret: Sealed,
+    /// The secret before the last rotation and until when it still signs.
+    pub previous: Option<(Sealed, i64)>,
+}
+
+/// One outbox row, for the delivery log (payloads stay out: the log is for status).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// The `webhook-id` of every attempt.
+    pub id: String,
+    /// Event type.
+    pub event_type: String,
+    /// Unix time the event was recorded.
+    pub created_at: i64,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// Unix time of the next attempt, while undelivered.
+    pub next_attempt_at: Option<i64>,
+    /// Unix time of the successful attempt.
+    pub delivered_at: Option<i64>,
+    /// Unix time it was given up.
+    pub failed_at: Option<i64>,
+    /// The receiver's last HTTP status.
+    pub last_status: Option<i64>,
+    /// The last failure, when there was no HTTP answer.
+    pub last_error: Option<String>,
+}
+
+/// An outbox row claimed for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The `webhook-id`.
+    pub id: String,
+    /// Whose endpoint receives it.
+    pub workspace_id: String,
+    /// The JSON body, exactly as signed.
+    pub payload: String,
+    /// Unix time the event happened (the `webhook-timestamp` is the attempt's time).
+    pub created_at: i64,
+    /// Attempts made before this one.
+    pub attempts: i64,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempted {
+    /// The receiver answered 2xx.
+    Delivered {
+        /// Its status.
+        status: i64,
+    },
+    /// Try again at `retry_at`, or give up when `None`.
+    Failed {
+        /// The receiver's status, if it answered.
+        status: Option<i64>,
+        /// Why, when it did not.
+        error: Option<String>,
+        /// When to try again.
+        retry_at: Option<i64>,
+    },
+}
+
 /// What a callback's `state` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
@@ -218,6 +287,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// One of the owner's accounts.
     async fn account(&self, owner: &Owner, id: &str) -> StoreResult<Option<AccountRecord>>;
+
+    /// An account of any user of the workspace, with its owner (the backend proxy addresses
+    /// accounts by id alone).
+    async fn workspace_account(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<(Owner, AccountRecord)>>;
 
     /// Saves credentials into `target`; returns the account and whether it existed before.
     /// `Target::Account` of an account the owner does not have for that app returns `None`.
@@ -314,6 +391,53 @@ pub trait Store: Send + Sync + 'static {
 
     /// Enables the own client if its current settings passed a test; false otherwise.
     async fn enable_own_client(&self, workspace_id: &str, app_id: &str) -> StoreResult<bool>;
+
+    /// Sets the workspace's webhook endpoint and secret. With `previous_until`, the secret being
+    /// replaced keeps signing until then (rotation); without it, it is forgotten.
+    async fn set_webhook_endpoint(
+        &self,
+        workspace_id: &str,
+        url: &str,
+        secret: &Sealed,
+        previous_until: Option<i64>,
+    ) -> StoreResult<()>;
+
+    /// Changes the endpoint URL, keeping its secrets.
+    async fn set_webhook_url(&self, workspace_id: &str, url: &str) -> StoreResult<()>;
+
+    /// The workspace's webhook endpoint.
+    async fn webhook_endpoint(&self, workspace_id: &str) -> StoreResult<Option<WebhookEndpoint>>;
+
+    /// The workspace's most recent `limit` outbox rows, newest first.
+    async fn webhook_deliveries(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<Delivery>>;
+
+    /// Adds an event not tied to an account change (the "send test event" button) to the outbox.
+    async fn enqueue_webhook(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        event_type: &str,
+        payload: &str,
+    ) -> StoreResult<()>;
+
+    /// Leases up to `limit` due, undelivered outbox rows to `holder` until `lease_until`, oldest
+    /// first. A row leased by another holder is skipped until its lease runs out.
+    async fn claim_webhooks(
+        &self,
+        holder: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Claimed>>;
+
+    /// Records an attempt on a row `holder` leased and releases it; false if the lease was lost.
+    async fn finish_webhook(
+        &self,
+        id: &str,
+        holder: &str,
+        now: i64,
+        outcome: &Attempted,
+    ) -> StoreResult<bool>;
 
     /// Stores an admin console session.
     async fn create_admin_session(

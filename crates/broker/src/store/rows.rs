@@ -4,7 +4,10 @@
 use patchbay_protocol::{AccountStatus, AccountsPolicy, AttemptError, AttemptStatus, ErrorCode};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::{AccountRecord, AppSettings, AttemptPurpose, AttemptRecord, Owner, StoreResult, Workspace};
+use super::{
+    AccountRecord, AppSettings, AttemptPurpose, AttemptRecord, Delivery, Owner, StoreResult, WebhookEndpoint,
+    Workspace,
+};
 use crate::crypto::Sealed;
 
 /// Columns [`account`] reads (a macro: queries are `concat!`ed into literals at compile time).
@@ -190,5 +193,37 @@ pub fn client(row: &impl StoreRow) -> StoreResult<super::StoredClient> {
         client_id: row.string("client_id")?,
         secret: Sealed { key_id: row.string("key_id")?, blob: row.bytes("secret")? },
         scopes: row.string("scopes")?.split_whitespace().map(str::to_owned).collect(),
+    })
+}
+
+/// A `webhook_endpoints` row.
+pub fn webhook_endpoint(row: &impl StoreRow) -> StoreResult<WebhookEndpoint> {
+    let previous = match (row.text("previous_key_id")?, row.int("previous_until")?) {
+        (Some(key_id), Some(until)) => Some((Sealed { key_id, blob: row.bytes("previous_secret")? }, until)),
+        _ => None,
+    };
+    Ok(WebhookEndpoint {
+        url: row.string("url")?,
+        secret: Sealed { key_id: row.string("key_id")?, blob: row.bytes("secret")? },
+        previous,
+    })
+}
+
+/// A `webhook_outbox` row, for the delivery log.
+pub fn delivery(row: &impl StoreRow) -> StoreResult<Delivery> {
+    let delivered_at = row.int("delivered_at")?;
+    let failed_at = row.int("failed_at")?;
+    Ok(Delivery {
+        id: row.string("id")?,
+        event_type: row.string("event_type")?,
+        created_at: row.number("created_at")?,
+        attempts: row.number("attempts")?,
+        next_attempt_at: row
+            .int("next_attempt_at")?
+            .filter(|_| delivered_at.is_none() && failed_at.is_none()),
+        delivered_at,
+        failed_at,
+        last_status: row.int("last_status")?,
+        last_error: row.text("last_error")?,
     })
 }

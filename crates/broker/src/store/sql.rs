@@ -16,20 +16,43 @@ use super::postgres::PostgresStore;
 use super::rows::{self, account_columns, attempt_columns, settings_columns};
 use super::sqlite::SqliteStore;
 use super::{
-    AccountRecord, AppSettings, AttemptRecord, Claim, NewCredentials, Owner, Store, StoreResult,
-    StoredClient, Target, Workspace,
+    AccountRecord, AppSettings, AttemptRecord, Attempted, Claim, Claimed, Delivery, NewCredentials, Owner,
+    Store, StoreResult, StoredClient, Target, WebhookEndpoint, Workspace,
 };
 use crate::crypto::Sealed;
 use crate::ids::{now_unix, random_id};
+use crate::webhooks::{self, EventKind};
+
+/// Adds the event about `record` to the outbox within the transaction `tx`, when the workspace has
+/// a webhook endpoint (the row then commits, or not, with the change itself).
+macro_rules! enqueue {
+    ($tx:ident, $kind:expr, $owner:expr, $record:expr, $now:expr) => {{
+        let kind: EventKind = $kind;
+        let owner: &Owner = $owner;
+        let payload = webhooks::payload(kind, owner, $record, $now).to_string();
+        sqlx::query(
+            "INSERT INTO webhook_outbox (id, workspace_id, event_type, payload, created_at, next_attempt_at) \
+             SELECT $1, $2, $3, $4, $5, $5 WHERE EXISTS \
+             (SELECT 1 FROM webhook_endpoints WHERE workspace_id = $2)",
+        )
+        .bind(random_id("msg"))
+        .bind(&owner.workspace_id)
+        .bind(kind.as_str())
+        .bind(payload)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
 
 /// Implements [`Store`] for `$store`, a struct with a sqlx `pool` field whose database has the
 /// schema of `migrations/*`. `tiebreak` is the column that orders accounts created in the same
 /// second by creation.
 macro_rules! sql_store {
-    ($store:ty, tiebreak = $tiebreak:literal) => {
+    ($store:ty, $db:ty, tiebreak = $tiebreak:literal, skip_locked = $skip_locked:literal) => {
         impl $store {
             async fn update_account_by_id(
-                &self,
+                tx: &mut sqlx::Transaction<'_, $db>,
                 owner: &Owner,
                 id: &str,
                 new: &NewCredentials,
@@ -52,7 +75,7 @@ macro_rules! sql_store {
                 .bind(&owner.workspace_id)
                 .bind(&owner.user_id)
                 .bind(&new.app_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut **tx)
                 .await?;
                 row.as_ref().map(rows::account).transpose()
             }
@@ -60,7 +83,7 @@ macro_rules! sql_store {
             /// One statement, so two concurrent connects cannot both insert into one slot. A fresh insert
             /// is recognised by its id being the one generated here.
             async fn upsert_slot(
-                &self,
+                tx: &mut sqlx::Transaction<'_, $db>,
                 owner: &Owner,
                 slot: &str,
                 new: &NewCredentials,
@@ -90,7 +113,7 @@ macro_rules! sql_store {
                 .bind(now)
                 .bind(new.access_expires_at)
                 .bind(&new.oauth_client_id)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut **tx)
                 .await?;
                 let record = rows::account(&row)?;
                 let existed = record.id != fresh_id;
@@ -175,6 +198,25 @@ macro_rules! sql_store {
                 row.as_ref().map(rows::account).transpose()
             }
 
+            async fn workspace_account(
+                &self,
+                workspace_id: &str,
+                id: &str,
+            ) -> StoreResult<Option<(Owner, AccountRecord)>> {
+                let row = sqlx::query(concat!(
+                    "SELECT user_id, ",
+                    account_columns!(),
+                    " FROM accounts WHERE workspace_id = $1 AND id = $2"
+                ))
+                .bind(workspace_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let owner = Owner { workspace_id: workspace_id.to_owned(), user_id: row.try_get("user_id")? };
+                Ok(Some((owner, rows::account(&row)?)))
+            }
+
             async fn save_account(
                 &self,
                 owner: &Owner,
@@ -182,23 +224,36 @@ macro_rules! sql_store {
                 new: &NewCredentials,
             ) -> StoreResult<Option<(AccountRecord, bool)>> {
                 let now = now_unix();
-                match target {
-                    Target::Slot(slot) => Ok(Some(self.upsert_slot(owner, slot, new, now).await?)),
+                let mut tx = self.pool.begin().await?;
+                let saved = match target {
+                    Target::Slot(slot) => Some(Self::upsert_slot(&mut tx, owner, slot, new, now).await?),
                     Target::Account(id) => {
-                        Ok(self.update_account_by_id(owner, id, new, now).await?.map(|record| (record, true)))
+                        Self::update_account_by_id(&mut tx, owner, id, new, now).await?.map(|record| (record, true))
                     }
+                };
+                if let Some((record, existed)) = &saved {
+                    let kind = if *existed { EventKind::Reconnected } else { EventKind::Connected };
+                    enqueue!(tx, kind, owner, record, now);
                 }
+                tx.commit().await?;
+                Ok(saved)
             }
 
             async fn delete_account(&self, owner: &Owner, id: &str) -> StoreResult<bool> {
-                let done =
-                    sqlx::query("DELETE FROM accounts WHERE id = $1 AND workspace_id = $2 AND user_id = $3")
-                        .bind(id)
-                        .bind(&owner.workspace_id)
-                        .bind(&owner.user_id)
-                        .execute(&self.pool)
-                        .await?;
-                Ok(done.rows_affected() > 0)
+                let mut tx = self.pool.begin().await?;
+                let deleted = sqlx::query(concat!(
+                    "DELETE FROM accounts WHERE id = $1 AND workspace_id = $2 AND user_id = $3 RETURNING ",
+                    account_columns!()
+                ))
+                .bind(id)
+                .bind(&owner.workspace_id)
+                .bind(&owner.user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = deleted else { return Ok(false) };
+                enqueue!(tx, EventKind::Disconnected, owner, &rows::account(&row)?, now_unix());
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn create_attempt(
@@ -356,15 +411,22 @@ macro_rules! sql_store {
             }
 
             async fn mark_needs_reauth(&self, account_id: &str, version: i64) -> StoreResult<bool> {
-                let done = sqlx::query(
+                let mut tx = self.pool.begin().await?;
+                // `status = 'active'`: an account already marked is not signalled twice.
+                let marked = sqlx::query(concat!(
                     "UPDATE accounts SET status = 'needs_reauth', lease_owner = NULL, lease_until = NULL \
-                     WHERE id = $1 AND version = $2",
-                )
+                     WHERE id = $1 AND version = $2 AND status = 'active' RETURNING workspace_id, user_id, ",
+                    account_columns!()
+                ))
                 .bind(account_id)
                 .bind(version)
-                .execute(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                let Some(row) = marked else { return Ok(false) };
+                let owner = Owner { workspace_id: row.try_get("workspace_id")?, user_id: row.try_get("user_id")? };
+                enqueue!(tx, EventKind::NeedsReauth, &owner, &rows::account(&row)?, now_unix());
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn set_step_log(&self, attempt_id: &str, log: &str) -> StoreResult<()> {
@@ -538,6 +600,163 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn set_webhook_endpoint(
+                &self,
+                workspace_id: &str,
+                url: &str,
+                secret: &Sealed,
+                previous_until: Option<i64>,
+            ) -> StoreResult<()> {
+                // On rotation the row's current secret becomes the previous one, in one statement.
+                sqlx::query(
+                    "INSERT INTO webhook_endpoints (workspace_id, url, key_id, secret, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workspace_id) DO UPDATE SET url = excluded.url, \
+                     previous_key_id = CASE WHEN CAST($6 AS BIGINT) IS NULL THEN NULL ELSE webhook_endpoints.key_id END, \
+                     previous_secret = CASE WHEN CAST($6 AS BIGINT) IS NULL THEN NULL ELSE webhook_endpoints.secret END, \
+                     previous_until = $6, key_id = excluded.key_id, secret = excluded.secret, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(workspace_id)
+                .bind(url)
+                .bind(&secret.key_id)
+                .bind(&secret.blob)
+                .bind(now_unix())
+                .bind(previous_until)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn set_webhook_url(&self, workspace_id: &str, url: &str) -> StoreResult<()> {
+                sqlx::query("UPDATE webhook_endpoints SET url = $1, updated_at = $2 WHERE workspace_id = $3")
+                    .bind(url)
+                    .bind(now_unix())
+                    .bind(workspace_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn webhook_endpoint(&self, workspace_id: &str) -> StoreResult<Option<WebhookEndpoint>> {
+                let row = sqlx::query(
+                    "SELECT url, key_id, secret, previous_key_id, previous_secret, previous_until \
+                     FROM webhook_endpoints WHERE workspace_id = $1",
+                )
+                .bind(workspace_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::webhook_endpoint).transpose()
+            }
+
+            async fn webhook_deliveries(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<Delivery>> {
+                let found = sqlx::query(concat!(
+                    "SELECT id, event_type, created_at, attempts, next_attempt_at, delivered_at, failed_at, \
+                     last_status, last_error FROM webhook_outbox WHERE workspace_id = $1 ORDER BY ",
+                    $tiebreak,
+                    " DESC LIMIT $2"
+                ))
+                .bind(workspace_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                found.iter().map(rows::delivery).collect()
+            }
+
+            async fn enqueue_webhook(
+                &self,
+                workspace_id: &str,
+                id: &str,
+                event_type: &str,
+                payload: &str,
+            ) -> StoreResult<()> {
+                let now = now_unix();
+                sqlx::query(
+                    "INSERT INTO webhook_outbox (id, workspace_id, event_type, payload, created_at, \
+                     next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5)",
+                )
+                .bind(id)
+                .bind(workspace_id)
+                .bind(event_type)
+                .bind(payload)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn claim_webhooks(
+                &self,
+                holder: &str,
+                now: i64,
+                lease_until: i64,
+                limit: i64,
+            ) -> StoreResult<Vec<Claimed>> {
+                // MATERIALIZED: PostgreSQL may otherwise re-run a `LIMIT … SKIP LOCKED` subquery per
+                // outer row and lease more rows than asked. The outer WHERE repeats the lease test: an
+                // UPDATE that waited on a row lock re-checks it against the committed row, so two
+                // replicas never both win a row.
+                let found = sqlx::query(concat!(
+                    "WITH picked AS MATERIALIZED (SELECT id FROM webhook_outbox WHERE delivered_at IS NULL \
+                     AND failed_at IS NULL AND next_attempt_at <= $3 \
+                     AND (lease_until IS NULL OR lease_until < $3) ORDER BY ",
+                    $tiebreak,
+                    " LIMIT $4",
+                    $skip_locked,
+                    ") UPDATE webhook_outbox SET lease_owner = $1, lease_until = $2 \
+                     WHERE id IN (SELECT id FROM picked) AND delivered_at IS NULL AND failed_at IS NULL \
+                     AND (lease_until IS NULL OR lease_until < $3) \
+                     RETURNING id, workspace_id, payload, created_at, attempts"
+                ))
+                .bind(holder)
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                found
+                    .iter()
+                    .map(|row| {
+                        Ok(Claimed {
+                            id: row.try_get("id")?,
+                            workspace_id: row.try_get("workspace_id")?,
+                            payload: row.try_get("payload")?,
+                            created_at: row.try_get("created_at")?,
+                            attempts: row.try_get("attempts")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn finish_webhook(
+                &self,
+                id: &str,
+                holder: &str,
+                now: i64,
+                outcome: &Attempted,
+            ) -> StoreResult<bool> {
+                let (status, error, delivered_at, failed_at, next) = match outcome {
+                    Attempted::Delivered { status } => (Some(*status), None, Some(now), None, now),
+                    Attempted::Failed { status, error, retry_at } => {
+                        (*status, error.clone(), None, retry_at.is_none().then_some(now), retry_at.unwrap_or(now))
+                    }
+                };
+                let done = sqlx::query(
+                    "UPDATE webhook_outbox SET attempts = attempts + 1, last_status = $1, last_error = $2, \
+                     delivered_at = $3, failed_at = $4, next_attempt_at = $5, lease_owner = NULL, \
+                     lease_until = NULL WHERE id = $6 AND lease_owner = $7",
+                )
+                .bind(status)
+                .bind(error)
+                .bind(delivered_at)
+                .bind(failed_at)
+                .bind(next)
+                .bind(id)
+                .bind(holder)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn create_admin_session(
                 &self,
                 id_hash: &[u8],
@@ -582,6 +801,7 @@ macro_rules! sql_store {
 }
 
 // SQLite's implicit rowid follows insertion order.
-sql_store!(SqliteStore, tiebreak = "rowid");
+// SQLite has one writer at a time, so the claim needs no row locks.
+sql_store!(SqliteStore, sqlx::Sqlite, tiebreak = "rowid", skip_locked = "");
 // PostgreSQL's heap order does not (an update moves a row), hence the `seq` BIGSERIAL.
-sql_store!(PostgresStore, tiebreak = "seq");
+sql_store!(PostgresStore, sqlx::Postgres, tiebreak = "seq", skip_locked = " FOR UPDATE SKIP LOCKED");

@@ -4,8 +4,8 @@
 use patchbay_broker::crypto::Sealed;
 use patchbay_broker::ids::now_unix;
 use patchbay_broker::store::{
-    AccountRecord, AppSettings, AttemptPurpose, AttemptRecord, Claim, NewCredentials, Owner, Store,
-    StoredClient, Target, Workspace,
+    AccountRecord, AppSettings, AttemptPurpose, AttemptRecord, Attempted, Claim, NewCredentials, Owner,
+    Store, StoredClient, Target, Workspace,
 };
 use patchbay_protocol::{AccountStatus, AccountsPolicy, AttemptError, AttemptStatus, ErrorCode};
 
@@ -543,4 +543,47 @@ pub async fn concurrent_leases_have_one_holder(f: &Fixture) {
         holders += usize::from(task.await.expect("task"));
     }
     assert_eq!(holders, 1, "one refresh at a time");
+}
+
+pub async fn outbox_rows_go_to_one_sender_at_a_time_and_keep_their_id(f: &Fixture) {
+    let stores = racers(f).await;
+    let ws = workspace(stores[0].as_ref(), "a").await;
+    stores[0]
+        .set_webhook_endpoint(&ws.id, "https://hooks.example", &sealed("whsec"), None)
+        .await
+        .expect("endpoint");
+    for user in ["u1", "u2", "u3", "u4", "u5"] {
+        save(stores[0].as_ref(), &owner(&ws, user), slot("one"), &credentials("hubspot", "v1")).await;
+    }
+    let now = now_unix();
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            tokio::spawn(async move {
+                store.claim_webhooks(&format!("sender-{i}"), now, now + 60, 2).await.expect("claim")
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for task in tasks {
+        claimed.extend(task.await.expect("task").into_iter().map(|row| row.id));
+    }
+    claimed.sort();
+    let distinct = claimed.len();
+    claimed.dedup();
+    assert_eq!((distinct, claimed.len()), (5, 5), "each of the 5 events leased once");
+    assert!(stores[1].claim_webhooks("late", now, now + 60, 10).await.expect("claim").is_empty());
+
+    // A failed attempt releases the row for its retry, under the same id.
+    let mine = stores[0].claim_webhooks("retaker", now + 61, now + 120, 1).await.expect("claim");
+    assert_eq!(mine.len(), 1, "an expired lease is taken over");
+    let failed = Attempted::Failed { status: Some(500), error: None, retry_at: Some(now + 61) };
+    assert!(stores[0].finish_webhook(&mine[0].id, "retaker", now + 61, &failed).await.expect("finish"));
+    assert!(
+        !stores[0].finish_webhook(&mine[0].id, "retaker", now + 61, &failed).await.expect("finish"),
+        "lease gone"
+    );
+    let again = stores[1].claim_webhooks("next", now + 62, now + 120, 10).await.expect("claim");
+    let retried = again.iter().find(|row| row.id == mine[0].id).expect("the same id comes back");
+    assert_eq!(retried.attempts, 1);
 }

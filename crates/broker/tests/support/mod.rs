@@ -4,6 +4,7 @@
 
 pub mod oidc;
 pub mod postgres;
+pub mod receiver;
 pub mod replicas;
 
 use std::sync::Arc;

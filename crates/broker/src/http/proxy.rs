@@ -1,0 +1,37 @@
+//! `/v1/proxy/{accountId}/{path…}`: the backend proxy (workspace secret key).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+
+use super::auth::WorkspaceAuth;
+use super::ApiPath;
+use crate::error::ApiResult;
+use crate::proxy::{proxy, ProxyRequest};
+use crate::state::AppState;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/v1/proxy/{account}/{*path}", any(forward))
+}
+
+async fn forward(
+    State(state): State<Arc<AppState>>,
+    WorkspaceAuth(workspace): WorkspaceAuth,
+    ApiPath((account, _)): ApiPath<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    // The raw path, not the decoded wildcard: `%2F` inside a segment must reach the app as sent.
+    let path = uri.path().splitn(5, '/').nth(4).map(|rest| format!("/{rest}")).unwrap_or_default();
+    let request =
+        ProxyRequest { method, path, query: uri.query().map(str::to_owned), headers, body: body.to_vec() };
+    let answer = proxy(&state, &workspace.id, &account, request).await?;
+    Ok((answer.status, answer.headers, answer.body).into_response())
+}

@@ -328,6 +328,14 @@ async fn two_hundred_concurrent_callers_cause_exactly_one_refresh_in_one_and_acr
             assert!(std::time::Instant::now() < deadline, "the 3 s token never expired");
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        // The broker's own record of the expiry is in whole seconds from when it received the
+        // token, so it can trail the provider's by up to a second: wait for that too, or the
+        // callers may all (rightly) use the token the broker still believes valid.
+        let expires_at = record.access_expires_at.expect("an expiring token");
+        while patchbay_broker::ids::now_unix() < expires_at {
+            assert!(std::time::Instant::now() < deadline, "the broker's expiry never came");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         let replica = b.replica().await;
         let brokers: Vec<&TestBroker> = if replicas == 1 { vec![&b] } else { vec![&b, &replica] };
         let tokens = concurrent_refreshes(&brokers, &record, 200 / replicas).await;

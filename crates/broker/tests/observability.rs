@@ -37,7 +37,7 @@ name = "Httpbin"
 auth = "basic"
 base_url = "${{HTTPBIN}}"
 verify = {{ path = "/basic-auth/demo/{PASSWORD}" }}
-functions.status = {{ method = "POST", path = "/status/{{args.code}}", query = {{ note = "{{args.note}}" }}, idempotent = false }}
+functions.status = {{ method = "POST", path = "/status/{{args.code}}", query = {{ note = "{{args.note}}" }}, idempotent = false, parameters = {{ type = "object", properties = {{ code = {{ type = "string" }}, note = {{ type = "string" }} }} }} }}
 "#
     )
 }

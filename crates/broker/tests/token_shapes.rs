@@ -59,15 +59,28 @@ functions.me = { title = "Who am I", path = "/me" }
 oauth2 = { authorize_url = "{instance}/auth", token_url = "{instance}/token", revoke_url = "{instance}/token/revocation", scopes = ["openid", "email", "offline_access"], client_id = "patchbay-basic", client_secret = "basic-secret" }
 "#;
 
-/// A broker on `provider` that treats every access token as about to expire (a refresh margin
-/// longer than any lifetime), so the refresh decision is taken on the first invoke, not after a
-/// wait.
+/// A broker on `provider` (user-typed and answer-supplied loopback hosts allowed or not).
 async fn broker(provider: &OidcProvider, loopback: bool) -> TestBroker {
     TestBroker::start(CATALOG, vec![("OIDC".into(), provider.url.clone())], |c| {
-        c.oauth_refresh_margin_seconds = 24 * 3600;
         c.allow_loopback_upstreams = loopback;
     })
     .await
+}
+
+/// Seconds an access token lives where a test needs its expiry: short enough to wait for.
+const SHORT_TTL: u32 = 2;
+
+/// Waits until the broker's own record of the account's access token says it expired (a time
+/// condition; the refresh margin never exceeds a quarter of a lifetime, so only expiry forces a
+/// refresh of such a short token).
+async fn until_expired(b: &TestBroker, user: &str, id: &str) {
+    let record = b.state.store.account(&b.owner(user), id).await.expect("store").expect("account");
+    let expires_at = record.access_expires_at.expect("an expiring token");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while patchbay_broker::ids::now_unix() < expires_at {
+        assert!(std::time::Instant::now() < deadline, "the token never expired");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 async fn connected(b: &TestBroker, token: &str, app: &str) -> String {
@@ -90,12 +103,11 @@ async fn invoke(b: &TestBroker, token: &str, name: &str) -> support::Reply {
 
 #[tokio::test]
 async fn without_a_refresh_token_an_expiring_account_asks_to_reconnect_without_calling_the_provider() {
-    let provider = OidcProvider::start(300);
+    let provider = OidcProvider::start(SHORT_TTL);
     let b = broker(&provider, true).await;
     let ann = b.session("ann").await;
     let id = connected(&b, &ann, "no-refresh").await;
-    let record = b.state.store.account(&b.owner("ann"), &id).await.expect("store").expect("account");
-    assert!(record.access_expires_at.is_some(), "the answer had a lifetime");
+    until_expired(&b, "ann", &id).await;
 
     let reply = invoke(&b, &ann, "no-refresh-me").await;
     assert_eq!(reply.code(), "REAUTH_REQUIRED", "{}", reply.json);
@@ -123,16 +135,17 @@ async fn a_token_without_expiry_is_used_as_is_and_never_refreshed() {
 
 #[tokio::test]
 async fn a_nested_answer_yields_the_users_token_and_its_refresh_token() {
-    let provider = OidcProvider::start(300);
+    let provider = OidcProvider::start(SHORT_TTL);
     let b = broker(&provider, true).await;
     let ann = b.session("ann").await;
     let accounts_before = b.accounts(&ann, "nested").await.len();
-    connected(&b, &ann, "nested").await;
+    let id = connected(&b, &ann, "nested").await;
     assert_eq!(b.accounts(&ann, "nested").await.len(), accounts_before + 1);
+    until_expired(&b, "ann", &id).await;
 
-    // The margin makes this invoke refresh first: through the nested refresh token, whose answer is
-    // nested too; the call then succeeds with the new nested access token (the top-level bot token
-    // is not one this provider accepts).
+    // The token expired, so this invoke refreshes first: through the nested refresh token, whose
+    // answer is nested too; the call then succeeds with the new nested access token (the top-level
+    // bot token is not one this provider accepts).
     let reply = invoke(&b, &ann, "nested-me").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
     assert_eq!(reply.json["output"]["email"], "ann@example.test");
@@ -161,7 +174,7 @@ async fn a_host_taken_from_the_token_answer_serves_the_calls_under_the_address_r
 
 #[tokio::test]
 async fn every_endpoint_can_live_on_the_instance_named_at_connect_time() {
-    let provider = OidcProvider::start(300);
+    let provider = OidcProvider::start(SHORT_TTL);
     let b = broker(&provider, true).await;
     let ann = b.session("ann").await;
     let missing = b.connect(&ann, "self-hosted", serde_json::json!({})).await;
@@ -175,8 +188,9 @@ async fn every_endpoint_can_live_on_the_instance_named_at_connect_time() {
     deliver(&b, &sign_in(authorize, "ann").await).await;
     let status = attempt(&b, &ann, &attempt_id).await;
     assert_eq!(status["status"], "connected", "{status}");
+    until_expired(&b, "ann", status["accountId"].as_str().expect("account id")).await;
 
-    // The margin makes this invoke refresh first, at the instance's token endpoint.
+    // The token expired, so this invoke refreshes first, at the instance's token endpoint.
     let reply = invoke(&b, &ann, "self-hosted-me").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
     assert_eq!(provider.refresh_grants().await, 1);

@@ -73,6 +73,16 @@ impl Reply {
     pub fn code(&self) -> &str {
         self.json["error"]["code"].as_str().unwrap_or("<no error code>")
     }
+
+    /// The body without the error's request id (which names each request), for comparing the
+    /// answers of two requests.
+    pub fn without_request_id(&self) -> Value {
+        let mut json = self.json.clone();
+        if let Some(error) = json["error"].as_object_mut() {
+            error.remove("requestId");
+        }
+        json
+    }
 }
 
 /// The address of the real httpbin the test command started.

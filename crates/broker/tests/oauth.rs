@@ -242,6 +242,18 @@ async fn short_lived_tokens_are_used_before_they_are_refreshed() {
     assert_eq!(account(&b, "alice", &id).await.version, record.version);
 }
 
+/// The broker's own record of the expiry is in whole seconds from when it received the token, so
+/// it can trail the provider's by up to a second: a test that waited for the provider to refuse
+/// the token waits for this too, or the broker (rightly) still uses the token it believes valid.
+async fn until_the_broker_sees_it_expired(record: &AccountRecord) {
+    let expires_at = record.access_expires_at.expect("an expiring token");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while patchbay_broker::ids::now_unix() < expires_at {
+        assert!(std::time::Instant::now() < deadline, "the broker's expiry never came");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn an_expired_token_is_refreshed_rotated_and_the_old_refresh_token_is_spent() {
     let provider = OidcProvider::start(3);
@@ -260,6 +272,7 @@ async fn an_expired_token_is_refreshed_rotated_and_the_old_refresh_token_is_spen
         assert!(std::time::Instant::now() < deadline, "the 3 s token never expired");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    until_the_broker_sees_it_expired(&before).await;
     let refreshed = usable(&b.state, &b, "alice", &before, false).await.expect("refreshed");
     assert_ne!(access_token(&refreshed), old_access);
     assert_eq!(provider.userinfo_status(&access_token(&refreshed)).await, 200);
@@ -328,14 +341,7 @@ async fn two_hundred_concurrent_callers_cause_exactly_one_refresh_in_one_and_acr
             assert!(std::time::Instant::now() < deadline, "the 3 s token never expired");
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        // The broker's own record of the expiry is in whole seconds from when it received the
-        // token, so it can trail the provider's by up to a second: wait for that too, or the
-        // callers may all (rightly) use the token the broker still believes valid.
-        let expires_at = record.access_expires_at.expect("an expiring token");
-        while patchbay_broker::ids::now_unix() < expires_at {
-            assert!(std::time::Instant::now() < deadline, "the broker's expiry never came");
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        until_the_broker_sees_it_expired(&record).await;
         let replica = b.replica().await;
         let brokers: Vec<&TestBroker> = if replicas == 1 { vec![&b] } else { vec![&b, &replica] };
         let tokens = concurrent_refreshes(&brokers, &record, 200 / replicas).await;

@@ -22,7 +22,7 @@ extern "C" {
 
     /// `callback` wrapped so that a trap (a panic) inside it rejects with `INTERNAL` through
     /// `reject` instead of escaping into the browser's event loop.
-    fn guard(callback: &JsValue, reject: &Function) -> Function;
+    pub fn guard(callback: &JsValue, reject: &Function) -> Function;
 
     /// Records a panic's message for the `INTERNAL` error (debug builds).
     #[cfg(debug_assertions)]
@@ -102,20 +102,15 @@ pub fn listener<E: wasm_bindgen::convert::FromWasmAbi + 'static>(
     callback: impl FnMut(E) + 'static,
     reject: &Function,
 ) -> Result<Function, JsValue> {
-    let function = guarded(Closure::<dyn FnMut(E)>::new(callback).into_js_value(), reject);
+    let function = guard(&Closure::<dyn FnMut(E)>::new(callback).into_js_value(), reject);
     target.add_event_listener_with_callback(event, &function)?;
     Ok(function)
-}
-
-/// A guarded function running `callback`.
-pub fn guarded(callback: JsValue, reject: &Function) -> Function {
-    guard(&callback, reject)
 }
 
 /// Runs `callback` now, guarded by `reject` (used where a future resumes the SDK's logic, so a
 /// panic there rejects the operation instead of breaking the task queue).
 pub fn run_guarded(callback: impl FnOnce() + 'static, reject: &Function) {
-    let _ = guarded(Closure::once_into_js(callback), reject).call0(&JsValue::UNDEFINED);
+    let _ = guard(&Closure::once_into_js(callback), reject).call0(&JsValue::UNDEFINED);
 }
 
 /// Installs the debug panic hook (once): the panic message is handed to `js/error.js` before

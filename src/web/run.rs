@@ -11,7 +11,7 @@ use web_sys::{AbortController, Element, MessageEvent, Window};
 
 use super::broker::{self, Answer};
 use super::client::{resume_pending, Inner, Patchbay};
-use super::convert::{error_to_js, from_js, guarded, listener, run_guarded, to_js};
+use super::convert::{error_to_js, from_js, guard, listener, run_guarded, to_js};
 use super::pending;
 use super::surface::Surface;
 use crate::error::SdkError;
@@ -301,7 +301,7 @@ impl Run {
                 run.on(|flow| flow.tick(closed));
             }
         });
-        let tick = guarded(tick.into_js_value(), &self.reject);
+        let tick = guard(&tick.into_js_value(), &self.reject);
         let interval = window().set_interval_with_callback_and_timeout_and_arguments_0(&tick, TICK_MS).ok();
         let mut held = self.held.borrow_mut();
         held.on_message = on_message.ok();

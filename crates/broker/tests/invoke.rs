@@ -6,7 +6,7 @@ mod support;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::oidc::{attempt, connect, OidcProvider, IDP_CATALOG};
+use support::oidc::{attempt, connect, refreshing_only_on_401, OidcProvider};
 use support::{httpbin_url, Reply, TestBroker};
 
 const ECHO: &str = r#"{ title = "Echo", path = "/anything/{args.item}", query = { q = "{args.q}" }, parameters = { type = "object", required = ["item"], properties = { item = { type = "string" }, q = { type = "string" } } } }"#;
@@ -386,11 +386,7 @@ async fn cursors_go_where_declared_and_come_back_from_the_response() {
 #[tokio::test]
 async fn an_expired_oauth_token_is_refreshed_on_401_and_the_call_retried() {
     let provider = OidcProvider::start(3);
-    // A negative margin: the broker never refreshes ahead, so only the provider's 401 can trigger it.
-    let b = TestBroker::start(IDP_CATALOG, vec![("OIDC".into(), provider.url.clone())], |c| {
-        c.oauth_refresh_margin_seconds = -3600;
-    })
-    .await;
+    let b = refreshing_only_on_401(&provider).await;
     let alice = b.session("alice").await;
     let (attempt_id, _) = connect(&b, &alice, "idp", "alice").await;
     assert_eq!(attempt(&b, &alice, &attempt_id).await["status"], "connected");

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use patchbay_broker::create_workspace;
 use serde_json::{json, Value};
-use support::oidc::{attempt, connect, OidcProvider, IDP_CATALOG};
+use support::oidc::{attempt, connect, refreshing_only_on_401, OidcProvider};
 use support::{httpbin_url, Reply, TestBroker};
 
 const CATALOG: &str = r#"
@@ -190,11 +190,7 @@ async fn accounts_of_other_workspaces_are_indistinguishable_from_missing_ones() 
 #[tokio::test]
 async fn an_expired_token_is_refreshed_once_and_the_proxied_request_retried() {
     let provider = OidcProvider::start(3);
-    // A negative margin: the broker never refreshes ahead, so only the provider's 401 can trigger it.
-    let b = TestBroker::start(IDP_CATALOG, vec![("OIDC".into(), provider.url.clone())], |c| {
-        c.oauth_refresh_margin_seconds = -3600;
-    })
-    .await;
+    let b = refreshing_only_on_401(&provider).await;
     let alice = b.session("alice").await;
     let (attempt_id, _) = connect(&b, &alice, "idp", "alice").await;
     let id = attempt(&b, &alice, &attempt_id).await["accountId"].as_str().expect("account").to_owned();

@@ -20,6 +20,8 @@
 import http from "node:http";
 import { createRequire } from "node:module";
 
+import { signInAtProvider } from "./e2e/provider.mjs";
+
 const require = createRequire(import.meta.url);
 const { chromium } = require("playwright-core");
 
@@ -55,32 +57,12 @@ const testPage = () =>
 const atProvider = async (provider) => (await pages()).find((p) => !p.isClosed() && p.url().startsWith(provider));
 
 async function signIn({ provider, login }) {
-  await until(`a page at ${provider}`, () => atProvider(provider));
-  // Login form, then consent form; each submit navigates (a provider sending COOP may move the
-  // popup to a new browsing context group, so the page is looked up again every round).
-  for (let round = 0; round < 8; round++) {
-    const page = await atProvider(provider);
-    if (!page) {
-      // End the provider session (its cookie is host-wide: every 127.0.0.1 port shares it), so
-      // the next sign-in, whichever test makes it, meets the login form again.
-      for (const context of (await connect()).contexts()) await context.clearCookies();
-      return { done: true, rounds: round };
-    }
-    await page.waitForLoadState("domcontentloaded").catch(() => {});
-    const url = page.url();
-    try {
-      if (await page.locator('input[name="login"]').count()) {
-        await page.fill('input[name="login"]', login);
-        await page.fill('input[name="password"]', "any-password");
-      }
-      const submit = page.locator('button[type="submit"], input[type="submit"]').first();
-      if (await submit.count()) await submit.click({ timeout: 5000 });
-    } catch {
-      // The page navigated or closed under us: look again.
-    }
-    await until("the provider's next page", async () => page.isClosed() || page.url() !== url, 10000).catch(() => {});
-  }
-  throw new Error("the provider never let the popup go");
+  await signInAtProvider(await until(`a page at ${provider}`, () => atProvider(provider)), login);
+  await until("the popup to leave the provider", async () => !(await atProvider(provider)));
+  // End the provider session (its cookie is host-wide: every 127.0.0.1 port shares it), so the
+  // next sign-in, whichever test makes it, meets the login form again.
+  for (const context of (await connect()).contexts()) await context.clearCookies();
+  return { done: true };
 }
 
 const routes = {

@@ -286,11 +286,6 @@ async fn without_user_activation() {
     until("user activation to expire", 15, || !user_active()).await;
 }
 
-#[wasm_bindgen_test]
-fn sdk_version_is_the_crate_version() {
-    assert_eq!(patchbay_sdk::sdk_version(), env!("CARGO_PKG_VERSION"));
-}
-
 /// `connectApp` must open its popup inside the caller's click; outside a user gesture the browser
 /// refuses. This also proves that `tests/webdriver.json` took effect.
 #[wasm_bindgen_test]

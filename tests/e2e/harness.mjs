@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
+export { signInAtProvider } from "./provider.mjs";
+
 /** URLs and keys of the running environment, from the variables xtask sets. */
 export const env = Object.fromEntries(
   ["APP_URL", "COOP_APP_URL", "BROKER_URL", "OIDC_URL", "SECRET_KEY", "ACCESS_TOKEN_TTL", "TARBALL", "OUTPUT_DIR"].map((name) => {
@@ -44,18 +46,6 @@ export async function screenshot(page, name) {
   const dir = join(env.OUTPUT_DIR, "screenshots");
   await mkdir(dir, { recursive: true });
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
-}
-
-/** Signs in at oidc-provider's development login and consent pages, in `page`. */
-export async function signInAtProvider(page, login) {
-  await page.waitForURL(/\/interaction\//);
-  await page.fill('input[name="login"]', login);
-  await page.fill('input[name="password"]', "any-password");
-  await page.click('button[type="submit"]');
-  await page.waitForURL(/\/interaction\/|\/oauth\/callback|\/admin\//);
-  if (/\/interaction\//.test(page.url())) {
-    await page.click('button[type="submit"]'); // consent
-  }
 }
 
 const axeSource = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");

@@ -1,6 +1,8 @@
 //! The Patchbay broker as a library: [`router`] builds the whole HTTP surface from an
 //! [`AppState`], so tests drive it in-process and `main` only parses the command line.
 
+#![forbid(unsafe_code)]
+
 pub mod accounts;
 pub mod admin;
 pub mod catalog;

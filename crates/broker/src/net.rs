@@ -413,18 +413,6 @@ mod failure_tests {
     }
 
     fn socket2_linger_zero(socket: &std::net::TcpStream) {
-        use std::os::fd::AsRawFd;
-        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
-        // SAFETY: a valid socket descriptor and a correctly sized `linger` value.
-        let rc = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                std::ptr::addr_of!(linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0, "setsockopt SO_LINGER");
+        socket2::SockRef::from(socket).set_linger(Some(Duration::ZERO)).expect("SO_LINGER");
     }
 }

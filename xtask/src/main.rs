@@ -38,9 +38,9 @@ commands:
   setup                  install the toolchain, browsers, peers and npm/Python tools (idempotent)
   demo                   run the broker, local OAuth/API apps and the example app; prints the URL
   test [--only STAGE]    run every check, stopping at the first failure; --only (repeatable or
-                         comma-separated) runs just the named stages: fmt, clippy, native, browser,
-                         budget, e2e
-  fuzz [TARGET] [SECS]   fuzz the broker with cargo-fuzz (nightly): every target, or TARGET, SECS each
+                         comma-separated) runs just the named stages: fmt, clippy, native,
+                         fuzz, browser, budget, e2e
+  fuzz [TARGET] [SECS]   fuzz the broker with cargo-fuzz (optimised build): every target, or TARGET, SECS each
                          (default 60); the targets: catalog, template, session_token, callback_query,
                          json_bodies
   budget                 build the release wasm bundle and check its gzipped size budget
@@ -81,7 +81,7 @@ fn run(args: Vec<String>) -> Result<()> {
         "e2e" => e2e::run(&Workspace::locate()?, rest),
         "fuzz" => {
             let (target, seconds) = fuzz::parse_args(rest)?;
-            fuzz::run(&Workspace::locate()?, target.as_deref(), seconds)
+            fuzz::run(&Workspace::locate()?, target.as_deref(), seconds, fuzz::Build::Optimised)
         }
         "pack" => {
             no_extra_args(command, rest)?;

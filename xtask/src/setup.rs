@@ -13,9 +13,12 @@ use crate::workspace::Workspace;
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// Cargo-installed tools at pinned versions (their own lockfiles work here, so `--locked`), each
 /// with the name its `--version` prints: wasm-pack runs the browser tests, twiggy names what the
-/// wasm bundle's bytes are.
-const CARGO_TOOLS: &[(&str, &str, &str)] =
-    &[("wasm-pack", "0.15.1", "wasm-pack"), ("twiggy", "0.8.0", "twiggy-opt")];
+/// wasm bundle's bytes are, cargo-fuzz runs the broker's fuzz targets (on stable: no sanitizer).
+const CARGO_TOOLS: &[(&str, &str, &str)] = &[
+    ("wasm-pack", "0.15.1", "wasm-pack"),
+    ("twiggy", "0.8.0", "twiggy-opt"),
+    ("cargo-fuzz", "0.13.2", "cargo-fuzz"),
+];
 /// Debian packages, each with the file that proves it is installed.
 const APT_PACKAGES: &[(&str, &str)] = &[
     ("chromium", "/usr/bin/chromium"),
@@ -74,34 +77,6 @@ fn wasm_bindgen_cli(ws: &Workspace) -> Result<()> {
             "wasm-bindgen-cli",
             "--version",
             &version,
-            "--force",
-        ]))?;
-    }
-    Ok(())
-}
-
-/// cargo-fuzz's pinned version (`cargo xtask fuzz`; libFuzzer needs the nightly toolchain).
-const CARGO_FUZZ_VERSION: &str = "0.13.2";
-
-/// The nightly toolchain and cargo-fuzz, installed by `cargo xtask fuzz` itself: a fuzz build
-/// instruments every dependency (over half an hour on 2 cores), so the test run only replays the
-/// committed corpus on stable and `setup` stays without them.
-pub fn fuzz_tools(ws: &Workspace) -> Result<()> {
-    let nightly = cmd::probe(ws.command("rustup").args(["run", "nightly", "rustc", "--version"])).is_some();
-    report("rust toolchain nightly", !nightly);
-    if !nightly {
-        cmd::run(ws.command("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))?;
-    }
-    let present = cmd::probe(ws.command("cargo").args(["fuzz", "--version"]))
-        .is_some_and(|out| out.split_whitespace().eq(["cargo-fuzz", CARGO_FUZZ_VERSION]));
-    report(&format!("cargo-fuzz {CARGO_FUZZ_VERSION}"), !present);
-    if !present {
-        cmd::run(ws.command("cargo").args([
-            "install",
-            "cargo-fuzz",
-            "--version",
-            CARGO_FUZZ_VERSION,
-            "--locked",
             "--force",
         ]))?;
     }

@@ -27,6 +27,9 @@ pub enum Stage {
     Clippy,
     /// `cargo test --workspace` against real peers.
     Native,
+    /// A short coverage-guided run of every broker fuzz target (the corpus replay is part of
+    /// `native`).
+    Fuzz,
     /// The SDK's wasm-bindgen tests in headless Chromium.
     Browser,
     /// The release bundle's gzipped size budget.
@@ -37,8 +40,8 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in the order they run.
-    pub const ALL: [Stage; 6] =
-        [Stage::Fmt, Stage::Clippy, Stage::Native, Stage::Browser, Stage::Budget, Stage::E2e];
+    pub const ALL: [Stage; 7] =
+        [Stage::Fmt, Stage::Clippy, Stage::Native, Stage::Fuzz, Stage::Browser, Stage::Budget, Stage::E2e];
 
     /// The stage's name on the command line and in reports.
     pub fn name(self) -> &'static str {
@@ -46,6 +49,7 @@ impl Stage {
             Stage::Fmt => "fmt",
             Stage::Clippy => "clippy",
             Stage::Native => "native",
+            Stage::Fuzz => "fuzz",
             Stage::Browser => "browser",
             Stage::Budget => "budget",
             Stage::E2e => "e2e",
@@ -100,6 +104,7 @@ impl Stage {
                 cmd::run(&mut command)
                 // `postgres` and `peers` drop here (or on `?` above): the peers are stopped.
             }
+            Stage::Fuzz => crate::fuzz::run(ws, None, crate::fuzz::TEST_SECONDS, crate::fuzz::Build::Quick),
             Stage::Browser => {
                 let webdriver_json = ws.root.join(WEBDRIVER_JSON);
                 if !webdriver_json.is_file() {

@@ -17,11 +17,9 @@ use support::TestBroker;
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
 const CATALOG: &str = r#"
-[apps.notes]
-name = "Notes"
-auth = "api_key"
-base_url = "https://notes.example"
-inject = { headers = { "X-Api-Key" = "{api_key}" } }
+[apps.tracker]
+name = "Tracker"
+auth = "basic_url"
 "#;
 
 /// The methods an OpenAPI path item can hold, which are also the ones axum's `any` routes.
@@ -34,12 +32,14 @@ const CONSOLE_PREFIX: &str = "/admin/";
 /// (method, path template), `get` and `/v1/apps/{app}`.
 type Operations = BTreeSet<(String, String)>;
 
-async fn broker() -> TestBroker {
-    let sdk = tempfile::tempdir().expect("tempdir").keep();
+/// A broker serving an SDK folder (kept alive by the returned directory) with its two entry points.
+async fn broker() -> (TestBroker, tempfile::TempDir) {
+    let sdk = tempfile::tempdir().expect("tempdir");
     for file in ["embed.js", "patchbay.js"] {
-        std::fs::write(sdk.join(file), "export {};").expect("write");
+        std::fs::write(sdk.path().join(file), "export {};").expect("write");
     }
-    TestBroker::start(CATALOG, vec![], |c| c.sdk_dir = Some(sdk)).await
+    let dir = sdk.path().to_owned();
+    (TestBroker::start(CATALOG, vec![], |c| c.sdk_dir = Some(dir)).await, sdk)
 }
 
 async fn document(b: &TestBroker) -> Value {
@@ -51,7 +51,7 @@ async fn document(b: &TestBroker) -> Value {
 
 /// The document written to a file, for the command-line tools.
 async fn document_file(dir: &Path) -> std::path::PathBuf {
-    let doc = document(&broker().await).await;
+    let doc = document(&broker().await.0).await;
     let path = dir.join("openapi.json");
     std::fs::write(&path, doc.to_string()).expect("write the document");
     path
@@ -160,7 +160,7 @@ fn the_route_reader_finds_methods_and_expands_any() {
 
 #[tokio::test]
 async fn the_document_has_exactly_the_routers_routes_and_the_readmes() {
-    let documented = operations(&document(&broker().await).await);
+    let documented = operations(&document(&broker().await.0).await);
     let registered = registered_routes();
     assert!(registered.len() > 30, "the reader found the routes ({})", registered.len());
     let api: Operations =
@@ -183,8 +183,8 @@ async fn the_document_has_exactly_the_routers_routes_and_the_readmes() {
 /// A concrete request path for a template.
 fn concrete(template: &str) -> String {
     template
-        .replace("{app}", "notes")
-        .replace("{name}", "notes-list")
+        .replace("{app}", "tracker")
+        .replace("{name}", "tracker-list")
         .replace("{account}", "ca_missing")
         .replace("{path}", "patchbay.js")
         .replace("{id}", "missing")
@@ -192,7 +192,7 @@ fn concrete(template: &str) -> String {
 
 #[tokio::test]
 async fn each_documented_operation_answers_as_documented_with_its_security() {
-    let b = broker().await;
+    let (b, _sdk) = broker().await;
     let doc = document(&b).await;
     let schemes = doc["components"]["securitySchemes"].as_object().expect("security schemes");
     for (method, path) in operations(&doc) {
@@ -228,7 +228,7 @@ async fn each_documented_operation_answers_as_documented_with_its_security() {
 
 #[tokio::test]
 async fn the_error_body_and_every_error_code_are_in_the_document() {
-    let b = broker().await;
+    let (b, _sdk) = broker().await;
     let doc = document(&b).await;
     let codes: Vec<&str> = doc["components"]["schemas"]["ErrorCode"]["enum"]
         .as_array()

@@ -190,38 +190,55 @@ fn concrete(template: &str) -> String {
         .replace("{id}", "missing")
 }
 
+/// Whether `reply` came from the router's fallbacks: no route for the path, or not for the method.
+fn fallback(reply: &support::Reply) -> bool {
+    reply.status == StatusCode::METHOD_NOT_ALLOWED || reply.json["error"]["message"] == "no such route"
+}
+
 #[tokio::test]
-async fn each_documented_operation_answers_as_documented_with_its_security() {
+async fn each_documented_operation_is_routed_and_takes_its_documented_credential_only() {
     let (b, _sdk) = broker().await;
     let doc = document(&b).await;
-    let schemes = doc["components"]["securitySchemes"].as_object().expect("security schemes");
+    let declared = doc["components"]["securitySchemes"].as_object().expect("security schemes");
+    let credentials = [("sessionToken", b.session("ann").await), ("secretKey", b.secret_key.clone())];
     for (method, path) in operations(&doc) {
         let operation = &doc["paths"][&path][&method];
-        let uri = concrete(&path);
-        let reply = b
-            .call(Method::from_bytes(method.to_uppercase().as_bytes()).expect("method"), &uri, None, None)
-            .await;
-        let what = format!("{method} {uri}: {} {}", reply.status, reply.json);
-        let fallback = reply.status == StatusCode::METHOD_NOT_ALLOWED
-            || reply.json["error"]["message"] == "no such route";
-        assert!(!fallback, "the router has no such route: {what}");
-        // Required unless one of the alternatives is `{}` (no credentials).
+        let (method, uri) =
+            (Method::from_bytes(method.to_uppercase().as_bytes()).expect("method"), concrete(&path));
         let security = operation["security"].as_array().map(Vec::as_slice).unwrap_or_default();
-        let required =
-            !security.is_empty() && security.iter().all(|s| s.as_object().is_some_and(|s| !s.is_empty()));
-        for requirement in security {
-            for scheme in requirement.as_object().expect("requirement").keys() {
-                assert!(schemes.contains_key(scheme), "{method} {path}: unknown scheme {scheme}");
-            }
+        let schemes: Vec<&str> = security
+            .iter()
+            .flat_map(|s| s.as_object().expect("requirement").keys())
+            .map(String::as_str)
+            .collect();
+        for scheme in &schemes {
+            assert!(declared.contains_key(*scheme), "{method} {path}: undeclared scheme {scheme}");
         }
-        if required {
-            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{what}");
-            if method != "head" {
-                assert_eq!(reply.code(), "UNAUTHORIZED", "{what}");
-            }
-        } else {
-            let status = reply.status.as_str();
-            assert!(operation["responses"].get(status).is_some(), "{what}: status not documented");
+        // `{}` among the alternatives: credentials are optional (the metrics token).
+        let open =
+            security.is_empty() || security.iter().any(|s| s.as_object().is_some_and(|s| s.is_empty()));
+
+        let reply = b.call(method.clone(), &uri, None, None).await;
+        let what = format!("{method} {uri} without credentials: {} {}", reply.status, reply.json);
+        assert!(!fallback(&reply), "the router has no such route: {what}");
+        if open {
+            assert!(
+                operation["responses"].get(reply.status.as_str()).is_some(),
+                "{what}: status not documented"
+            );
+            continue;
+        }
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{what}");
+        if method != Method::HEAD {
+            assert_eq!(reply.code(), "UNAUTHORIZED", "{what}");
+        }
+        assert!(schemes.iter().all(|s| credentials.iter().any(|(name, _)| name == s)), "{what}: {schemes:?}");
+        for (name, credential) in &credentials {
+            let reply = b.call(method.clone(), &uri, Some(credential), None).await;
+            let what = format!("{method} {uri} with the {name}: {} {}", reply.status, reply.json);
+            assert!(!fallback(&reply), "{what}");
+            let accepted = reply.status != StatusCode::UNAUTHORIZED;
+            assert_eq!(accepted, schemes.contains(name), "{what}; documented: {schemes:?}");
         }
     }
 }

@@ -189,7 +189,12 @@ const SDK_CRATES: [&str; 9] = [
     "thiserror",
 ];
 
-/// Fails when one of [`SDK_CRATES`] dropped out of the SDK's shipped dependency graph.
+/// Crates the SDK must never ship: the broker's OpenAPI derives, behind patchbay-protocol's
+/// `openapi` feature, which only the broker enables.
+const NOT_SDK_CRATES: [&str; 2] = ["utoipa", "utoipa-gen"];
+
+/// Fails when one of [`SDK_CRATES`] dropped out of the SDK's shipped dependency graph, or one of
+/// [`NOT_SDK_CRATES`] came into it.
 fn sdk_crates(ws: &Workspace) -> Result<()> {
     let tree = cmd::capture(ws.command("cargo").args([
         "tree",
@@ -208,7 +213,15 @@ fn sdk_crates(ws: &Workspace) -> Result<()> {
     if !missing.is_empty() {
         bail!("the SDK's shipped dependency graph lacks {}", missing.join(", "));
     }
-    println!("SDK crates: all {} in the wasm32 dependency graph", SDK_CRATES.len());
+    let leaked: Vec<&str> = NOT_SDK_CRATES.iter().copied().filter(|name| shipped.contains(name)).collect();
+    if !leaked.is_empty() {
+        bail!("the SDK's shipped dependency graph has {} (the broker's OpenAPI derives)", leaked.join(", "));
+    }
+    println!(
+        "SDK crates: all {} in the wasm32 dependency graph, none of {}",
+        SDK_CRATES.len(),
+        NOT_SDK_CRATES.join(", ")
+    );
     Ok(())
 }
 

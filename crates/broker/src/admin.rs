@@ -17,7 +17,7 @@ use crate::store::{AppSettings, AttemptPurpose, Owner};
 const ADMIN_USER: &str = "(admin)";
 
 /// An app as the admin sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminApp {
     /// Catalog id.
@@ -34,11 +34,12 @@ pub struct AdminApp {
     pub catalog_accounts_policy: AccountsPolicy,
     /// OAuth settings, for OAuth apps.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub oauth: Option<AdminOAuth>,
 }
 
 /// OAuth client settings of an app.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminOAuth {
     /// The redirect URL to register at the provider.
@@ -57,7 +58,7 @@ pub struct AdminOAuth {
 }
 
 /// The workspace's own client (never its secret).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnClientView {
     /// Client id.
@@ -71,7 +72,7 @@ pub struct OwnClientView {
 }
 
 /// A test run's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestResult {
     /// Test (attempt) id.

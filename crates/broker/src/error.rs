@@ -119,19 +119,26 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     }
 }
 
-/// The wire error body plus the request id. Kept here rather than in the protocol crate: the id is
-/// the broker's addition for operators, and the SDK builds `ErrorPayload`s of its own.
-#[derive(serde::Serialize)]
-struct Body {
+// The wire error body plus the request id. Kept here rather than in the protocol crate: the id is
+// the broker's addition for operators, and the SDK builds `ErrorPayload`s of its own.
+/// Every error response of the broker.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorBody)]
+pub(crate) struct Body {
+    /// The error.
     error: Payload,
 }
 
-#[derive(serde::Serialize)]
+/// The error: a stable code, a message, code-specific details and the request's id.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
 #[serde(rename_all = "camelCase")]
 struct Payload {
     #[serde(flatten)]
     payload: ErrorPayload,
+    /// The request's `x-request-id`, also on its log lines.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     request_id: Option<String>,
 }
 

@@ -104,16 +104,18 @@ fn secret_aad(workspace_id: &str) -> Vec<u8> {
 }
 
 /// The endpoint as the admin API shows it; `secret` only when it was just created.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointView {
     /// Where events are POSTed.
     pub url: String,
     /// The new `whsec_…` secret, shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub secret: Option<String>,
     /// Until when the previous secret still signs (after a rotation).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub previous_secret_valid_until: Option<i64>,
 }
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Whether an account can be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountStatus {
     /// Usable.
@@ -16,6 +17,7 @@ pub enum AccountStatus {
 
 /// One user's credentials for one app, as the browser may see them (never the secrets).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectedAccount {
     /// Stable id (`ca_…`).
@@ -34,6 +36,7 @@ pub struct ConnectedAccount {
 
 /// `GET /v1/apps/{app}/accounts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountList {
     /// The session user's accounts for the app, oldest first.
     pub accounts: Vec<ConnectedAccount>,
@@ -41,6 +44,7 @@ pub struct AccountList {
 
 /// `POST /v1/apps/{app}/connect`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectRequest {
     /// Credential values keyed by field name; empty for OAuth 2.0.
@@ -48,16 +52,19 @@ pub struct ConnectRequest {
     pub fields: BTreeMap<String, String>,
     /// Reconnect this existing account in place instead of following the accounts policy.
     #[serde(default, alias = "connectedAccountID", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub connected_account_id: Option<String>,
     /// OAuth 2.0 redirect mode (hosts that cannot open popups): after the callback the broker sends
     /// the browser back to this URL, which must be on one of the session's allowed origins, with
     /// `patchbay_attempt=<id>` added to its query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub return_to: Option<String>,
 }
 
 /// The outcome of `POST /v1/apps/{app}/connect`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum ConnectResponse {
     /// Credentials were verified and saved.

@@ -6,6 +6,7 @@ use crate::functions::FunctionSummary;
 
 /// How a user authenticates with an app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AuthType {
     /// OAuth 2.0 authorization code with PKCE, in a popup.
@@ -71,6 +72,7 @@ impl AuthType {
 
 /// The kind of a credential field, which decides the input the SDK renders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
     /// Plain text (a username).
@@ -94,6 +96,7 @@ impl FieldKind {
 
 /// One input of a credential form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialField {
     /// The key under which the value is submitted (`api_key`, `base_url`…).
@@ -106,14 +109,17 @@ pub struct CredentialField {
     pub required: bool,
     /// Optional help text shown under the input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub help: Option<String>,
     /// Optional placeholder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub placeholder: Option<String>,
 }
 
 /// How many accounts one user may connect to an app.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountsPolicy {
     /// One account: connecting again replaces its credentials in place (same id).
@@ -125,6 +131,7 @@ pub enum AccountsPolicy {
 
 /// An app in the marketplace list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AppSummary {
     /// Catalog id (`hubspot`).
@@ -133,6 +140,7 @@ pub struct AppSummary {
     pub name: String,
     /// Short description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub description: Option<String>,
     /// Auth type.
     pub auth_type: AuthType,
@@ -144,6 +152,7 @@ pub struct AppSummary {
 
 /// `GET /v1/apps`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppList {
     /// Apps enabled for the workspace.
     pub apps: Vec<AppSummary>,
@@ -151,6 +160,7 @@ pub struct AppList {
 
 /// `GET /v1/apps/{app}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AppDetail {
     /// The list entry.
@@ -165,6 +175,7 @@ pub struct AppDetail {
 /// A generated app tile: initials on a colour derived from the app id. Ours to ship (no
 /// trademarked logo files); the same app always gets the same tile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AppIcon {
     /// One to three characters (`HS`).
@@ -178,15 +189,18 @@ pub struct AppIcon {
 /// Marketplace metadata of an app. Sent flattened beside [`AppSummary`] (in [`AppEntry`]) and
 /// beside [`AppDetail`] (in [`AppPage`]), so clients that decode only the older types still work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AppListing {
     /// Category id (`crm`, `chat`, `email`…; the README lists them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub category: Option<String>,
     /// The tile to show.
     pub icon: AppIcon,
     /// The provider's API documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub docs_url: Option<String>,
     /// Whether a user can connect the app now. False for an OAuth app with no client this workspace
     /// may use (no operator client configured, or the app requires the workspace's own client and
@@ -203,6 +217,7 @@ pub struct AppListing {
 
 /// One app of `GET /v1/apps`: the summary plus its marketplace metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppEntry {
     /// The summary.
     #[serde(flatten)]
@@ -214,6 +229,7 @@ pub struct AppEntry {
 
 /// `GET /v1/apps` with marketplace metadata (a superset of [`AppList`] on the wire).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppEntryList {
     /// Apps enabled for the workspace.
     pub apps: Vec<AppEntry>,
@@ -221,6 +237,7 @@ pub struct AppEntryList {
 
 /// `GET /v1/apps/{app}` with marketplace metadata (a superset of [`AppDetail`] on the wire).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppPage {
     /// Auth type, fields, functions.
     #[serde(flatten)]

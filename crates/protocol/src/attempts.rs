@@ -7,6 +7,7 @@ use crate::errors::ErrorCode;
 
 /// Where an attempt stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AttemptStatus {
     /// The user has not come back from the provider yet.
@@ -19,6 +20,7 @@ pub enum AttemptStatus {
 
 /// Why an attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptError {
     /// Stable code (`USER_CANCELLED` is never produced by the broker; `CREDENTIALS_REJECTED` for a
@@ -28,6 +30,7 @@ pub struct AttemptError {
     pub message: String,
     /// The provider's OAuth error string (`access_denied`, `invalid_grant`…), when there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub provider_error: Option<String>,
 }
 
@@ -39,6 +42,7 @@ pub const MAX_ATTEMPT_WAIT_SECONDS: u64 = 25;
 /// status leaves `pending`, or after that many seconds (at most [`MAX_ATTEMPT_WAIT_SECONDS`]) with
 /// `pending`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectAttempt {
     /// Attempt id.
@@ -49,9 +53,11 @@ pub struct ConnectAttempt {
     pub status: AttemptStatus,
     /// The connected account, once `connected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub account_id: Option<String>,
     /// Why it failed, once `failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub error: Option<AttemptError>,
     /// RFC 3339 time after which a pending attempt fails.
     pub expires_at: String,
@@ -60,6 +66,7 @@ pub struct ConnectAttempt {
 /// The message the broker's callback page posts to `window.opener`, with the exact origin the
 /// attempt was started from as target. `type` is always `"patchbay:oauth"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CallbackMessage {
     /// Always [`CALLBACK_MESSAGE_TYPE`].
@@ -71,9 +78,11 @@ pub struct CallbackMessage {
     pub status: AttemptStatus,
     /// The connected account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub account_id: Option<String>,
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub error: Option<AttemptError>,
 }
 

@@ -19,6 +19,26 @@ macro_rules! error_codes {
                 match self { $(ErrorCode::$variant => $wire,)* }
             }
         }
+
+        /// A string enum of every wire string, each described by its doc comment (written out
+        /// here because derives cannot read the `rename`s this macro generates).
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for ErrorCode {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let described = [$(concat!("`", $wire, "`:", $($doc),*)),*];
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some(ErrorCode::ALL.iter().map(|code| code.as_str())))
+                    .description(Some(format!(
+                        "A stable, documented error code. The list is closed: clients may match on it.\n\n{}",
+                        described.join("\n")
+                    )))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for ErrorCode {}
     };
 }
 
@@ -89,6 +109,7 @@ impl std::fmt::Display for ErrorCode {
 
 /// One failing field of a form or an arguments object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FieldError {
     /// Field name, or a JSON Pointer for nested arguments (`/address/zip`).
@@ -99,6 +120,7 @@ pub struct FieldError {
 
 /// One of several accounts a call could act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AccountCandidate {
     /// Account id.
@@ -109,6 +131,7 @@ pub struct AccountCandidate {
 
 /// Code-specific details. Every member is optional so clients can read the ones their code uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorDetails {
     /// INVALID_ARGUMENTS, URL_NOT_ALLOWED: the failing fields.
@@ -119,18 +142,23 @@ pub struct ErrorDetails {
     pub candidates: Vec<AccountCandidate>,
     /// CREDENTIALS_REJECTED: the app's explanation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub reason: Option<String>,
     /// UPSTREAM_ERROR, CREDENTIALS_REJECTED: the app's HTTP status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub status: Option<u16>,
     /// UPSTREAM_ERROR: the app's response body, size-capped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub body: Option<String>,
     /// RATE_LIMITED: seconds to wait, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub retry_after_seconds: Option<u64>,
     /// Invoke failures: how many requests were sent upstream (retries included).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub attempts: Option<u32>,
 }
 
@@ -143,6 +171,7 @@ impl ErrorDetails {
 
 /// The inside of an error body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorPayload {
     /// Stable code.
     pub code: ErrorCode,
@@ -155,6 +184,7 @@ pub struct ErrorPayload {
 
 /// Every broker error response: `{"error": {"code", "message", "details"?}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorPayload,

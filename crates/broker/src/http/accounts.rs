@@ -18,6 +18,10 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/v1/apps/{app}/accounts", get(list)).route("/v1/accounts/{id}", delete(disconnect))
 }
 
+/// The session user's accounts for the app (never their secrets).
+#[utoipa::path(get, path = "/v1/apps/{app}/accounts", tag = "sdk", operation_id = "listAccounts",
+    security(("sessionToken" = [])), params(("app" = String, Path, description = "Catalog id of the app (`hubspot`)")),
+    responses((status = 200, description = "Oldest first", body = AccountList)))]
 async fn list(
     State(state): State<Arc<AppState>>,
     session: Session,
@@ -28,6 +32,10 @@ async fn list(
     Ok(Json(AccountList { accounts: accounts.into_iter().map(to_wire).collect() }))
 }
 
+/// Disconnects the account (revoking the grant upstream when the app can).
+#[utoipa::path(delete, path = "/v1/accounts/{id}", tag = "sdk", operation_id = "disconnectAccount",
+    security(("sessionToken" = [])), params(("id" = String, Path, description = "Account id (`ca_…`)")),
+    responses((status = 204, description = "Disconnected")))]
 async fn disconnect(
     State(state): State<Arc<AppState>>,
     session: Session,

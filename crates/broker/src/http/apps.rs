@@ -61,6 +61,10 @@ fn listing(app: &App, settings: Option<&AppSettings>) -> AppListing {
     }
 }
 
+/// Apps the workspace shows, with the user's account counts.
+#[utoipa::path(get, path = "/v1/apps", tag = "sdk", operation_id = "listApps",
+    security(("sessionToken" = [])),
+    responses((status = 200, description = "The marketplace's apps", body = AppEntryList)))]
 async fn list(State(state): State<Arc<AppState>>, session: Session) -> ApiResult<Json<AppEntryList>> {
     let mut counts: HashMap<String, u32> = HashMap::new();
     for account in state.store.accounts(&session.owner, None).await? {
@@ -85,6 +89,10 @@ async fn list(State(state): State<Arc<AppState>>, session: Session) -> ApiResult
     Ok(Json(AppEntryList { apps }))
 }
 
+/// An app's auth type, credential fields, accounts policy and functions.
+#[utoipa::path(get, path = "/v1/apps/{app}", tag = "sdk", operation_id = "getApp",
+    security(("sessionToken" = [])), params(("app" = String, Path, description = "Catalog id of the app (`hubspot`)")),
+    responses((status = 200, description = "The app", body = AppPage)))]
 async fn detail(
     State(state): State<Arc<AppState>>,
     session: Session,
@@ -104,6 +112,13 @@ async fn detail(
     Ok(Json(AppPage { detail, listing: listing(app, Some(&settings)) }))
 }
 
+/// Connects the app: verifies and saves credentials, or starts an OAuth 2.0 attempt.
+#[utoipa::path(post, path = "/v1/apps/{app}/connect", tag = "sdk", operation_id = "connectApp",
+    security(("sessionToken" = [])), params(("app" = String, Path, description = "Catalog id of the app (`hubspot`)")), request_body = ConnectRequest,
+    responses(
+        (status = 201, description = "Credentials verified and saved as a new account", body = ConnectResponse),
+        (status = 200, description = "An account reconnected in place, or (OAuth 2.0) the attempt to follow", body = ConnectResponse),
+    ))]
 async fn connect(
     State(state): State<Arc<AppState>>,
     session: Session,

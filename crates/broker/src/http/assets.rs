@@ -20,6 +20,9 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/sdk/{*path}", get(asset)).route("/embed.js", get(embed))
 }
 
+/// The one-tag marketplace embed script (revalidated on every load).
+#[utoipa::path(get, path = "/embed.js", tag = "pages", operation_id = "embedScript",
+    responses((status = 200, description = "The script", content_type = "text/javascript")))]
 async fn embed(state: State<Arc<AppState>>) -> Response {
     asset(state, ApiPath("embed.js".to_owned())).await
 }
@@ -51,6 +54,11 @@ fn safe_segments(path: &str) -> bool {
     })
 }
 
+/// A file of the built SDK: the fixed entry points are revalidated, content-hashed files cached a
+/// year.
+#[utoipa::path(get, path = "/sdk/{path}", tag = "pages", operation_id = "sdkFile",
+    params(("path" = String, Path, description = "`patchbay.js`, or a file it loads")),
+    responses((status = 200, description = "The file (JavaScript, wasm, declarations)")))]
 async fn asset(State(state): State<Arc<AppState>>, ApiPath(file): ApiPath<String>) -> Response {
     let not_found = || ApiError::new(ErrorCode::NotFound, "no such file").into_response();
     if !safe_segments(&file) {

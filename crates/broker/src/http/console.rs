@@ -127,6 +127,10 @@ fn sign_in_page(message: Option<&str>) -> Response {
     page("Sign in", pages::sign_in(message))
 }
 
+/// The admin console (sign in with the workspace secret key). Its own pages and forms below
+/// `/admin/` are the console's, not an API, and are left out of the document.
+#[utoipa::path(get, path = "/admin", tag = "pages", operation_id = "adminConsole",
+    responses((status = 200, description = "The console, or its sign-in page", content_type = "text/html")))]
 async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let Some(session) = signed(&state, &headers).await else { return sign_in_page(None) };
     let apps = match admin::list(&state, &session.workspace_id).await {

@@ -19,6 +19,10 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/v1/functions/{name}", get(spec)).route("/v1/functions/{name}/invoke", post(run))
 }
 
+/// The function's title, description and JSON-Schema parameters.
+#[utoipa::path(get, path = "/v1/functions/{name}", tag = "sdk", operation_id = "getFunction",
+    security(("sessionToken" = [])), params(("name" = String, Path, description = "Function name, `<app id>-<function key>`")),
+    responses((status = 200, description = "The function", body = FunctionSpec<Value>)))]
 async fn spec(
     State(state): State<Arc<AppState>>,
     _: Session,
@@ -35,6 +39,10 @@ async fn spec(
     }))
 }
 
+/// Invokes the function on one of the user's accounts.
+#[utoipa::path(post, path = "/v1/functions/{name}/invoke", tag = "sdk", operation_id = "invokeFunction",
+    security(("sessionToken" = [])), params(("name" = String, Path, description = "Function name, `<app id>-<function key>`")), request_body = InvokeRequest<Value>,
+    responses((status = 200, description = "The app's answer, mapped", body = InvokeResponse<Value>)))]
 async fn run(
     State(state): State<Arc<AppState>>,
     session: Session,

@@ -17,6 +17,10 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/metrics", get(metrics))
 }
 
+/// Prometheus metrics; the bearer token is needed only when `PATCHBAY_METRICS_TOKEN` is set.
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    security((), ("metricsToken" = [])),
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
 async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Some(token) = &state.config.metrics_token {
         let sent = super::auth::bearer(&headers).unwrap_or_default();

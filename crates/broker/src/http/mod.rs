@@ -11,6 +11,7 @@ mod health;
 mod metrics;
 mod oauth;
 mod observe;
+mod openapi;
 mod pages;
 mod proxy;
 mod sessions;
@@ -54,6 +55,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(oauth::callback_router())
         .merge(health::router())
         .merge(metrics::router())
+        .merge(openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

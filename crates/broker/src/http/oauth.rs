@@ -29,6 +29,15 @@ pub fn callback_router() -> Router<Arc<AppState>> {
     Router::new().route("/oauth/callback", get(callback))
 }
 
+/// The provider's redirect target: a page that reports to the SDK's popup opener, or a redirect
+/// (redirect mode, admin client tests).
+#[utoipa::path(get, path = "/oauth/callback", tag = "pages", operation_id = "oauthCallback",
+    params(CallbackParams),
+    responses(
+        (status = 200, description = "The popup's page", content_type = "text/html"),
+        (status = 303, description = "Back to `returnTo`, or to the console's test page"),
+        (status = 400, description = "A page saying the sign-in cannot complete", content_type = "text/html"),
+    ))]
 async fn callback(
     State(state): State<Arc<AppState>>,
     ApiQuery(params): ApiQuery<CallbackParams>,
@@ -70,11 +79,19 @@ async fn callback(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StatusQuery {
+    /// Long-poll: answer as soon as the attempt leaves `pending`, or after this many seconds (at
+    /// most 25).
     wait: Option<u64>,
 }
 
+/// Where an OAuth 2.0 connect attempt stands (long-polls with `wait`).
+#[utoipa::path(get, path = "/v1/connect-attempts/{id}", tag = "sdk", operation_id = "getConnectAttempt",
+    security(("sessionToken" = [])),
+    params(("id" = String, Path, description = "Attempt id from `connectApp`"), StatusQuery),
+    responses((status = 200, description = "The attempt", body = ConnectAttempt)))]
 async fn attempt_status(
     State(state): State<Arc<AppState>>,
     session: Session,

@@ -19,6 +19,15 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/v1/proxy/{account}/{*path}", any(forward))
 }
 
+/// Sends the request, with the account's credentials injected, to the account's app at
+/// `{app base URL}/{path}` (query and body as sent).
+#[utoipa::path(method(get, put, post, delete, options, head, patch, trace), path = "/v1/proxy/{account}/{path}",
+    tag = "proxy", operation_id = "proxy", security(("secretKey" = [])),
+    params(
+        ("account" = String, Path, description = "Account id (`ca_…`) in the workspace"),
+        ("path" = String, Path, description = "The path at the app, `/` included"),
+    ),
+    responses((status = "2XX", description = "The app's answer as it sent it (statuses of every class pass through; an error body in the broker's format means the broker answered)")))]
 async fn forward(
     State(state): State<Arc<AppState>>,
     WorkspaceAuth(workspace): WorkspaceAuth,

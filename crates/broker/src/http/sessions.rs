@@ -17,6 +17,10 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/v1/sessions", post(create))
 }
 
+/// Mints a session token for one of the workspace's users.
+#[utoipa::path(post, path = "/v1/sessions", tag = "backend", operation_id = "createSession",
+    security(("secretKey" = [])), request_body = SessionRequest,
+    responses((status = 200, description = "The token to hand to the page", body = SessionResponse)))]
 async fn create(
     State(state): State<Arc<AppState>>,
     WorkspaceAuth(workspace): WorkspaceAuth,

@@ -25,12 +25,17 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/admin/webhook/deliveries", get(deliveries))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = WebhookEndpoint)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SetBody {
+    /// Where to POST events (an https URL the broker may call).
     url: String,
 }
 
+/// Sets the webhook endpoint; the first time, returns its `whsec_` secret (shown once).
+#[utoipa::path(put, path = "/v1/admin/webhook", tag = "webhooks", operation_id = "setWebhook", security(("secretKey" = [])),
+    request_body = SetBody, responses((status = 200, description = "The endpoint", body = EndpointView)))]
 async fn set(
     State(state): State<Arc<AppState>>,
     WorkspaceAuth(ws): WorkspaceAuth,
@@ -39,12 +44,17 @@ async fn set(
     webhooks::set_endpoint(&state, &ws.id, &body.url).await.map(Json)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[schema(as = WebhookRotation)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RotateBody {
+    /// How long the previous secret keeps signing (default a day).
     overlap_seconds: Option<i64>,
 }
 
+/// Replaces the signing secret; the previous one keeps signing for the overlap.
+#[utoipa::path(post, path = "/v1/admin/webhook/rotate", tag = "webhooks", operation_id = "rotateWebhookSecret", security(("secretKey" = [])),
+    request_body = RotateBody, responses((status = 200, description = "The new secret", body = EndpointView)))]
 async fn rotate(
     State(state): State<Arc<AppState>>,
     WorkspaceAuth(ws): WorkspaceAuth,
@@ -54,11 +64,16 @@ async fn rotate(
     webhooks::rotate_secret(&state, &ws.id, overlap).await.map(Json)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookDeliveries)]
 struct DeliveriesBody {
+    /// The workspace's deliveries.
     deliveries: Vec<Delivery>,
 }
 
+/// The delivery log: attempts, next retry, last status.
+#[utoipa::path(get, path = "/v1/admin/webhook/deliveries", tag = "webhooks", operation_id = "listWebhookDeliveries", security(("secretKey" = [])),
+    responses((status = 200, description = "The log", body = DeliveriesBody)))]
 async fn deliveries(
     State(state): State<Arc<AppState>>,
     WorkspaceAuth(ws): WorkspaceAuth,
@@ -66,12 +81,17 @@ async fn deliveries(
     Ok(Json(DeliveriesBody { deliveries: webhooks::deliveries(&state, &ws.id).await? }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookTestQueued)]
 #[serde(rename_all = "camelCase")]
 struct TestBody {
+    /// The queued event's `webhook-id`.
     webhook_id: String,
 }
 
+/// Queues a signed `webhook.test` event.
+#[utoipa::path(post, path = "/v1/admin/webhook/test", tag = "webhooks", operation_id = "testWebhook", security(("secretKey" = [])),
+    responses((status = 200, description = "Queued", body = TestBody)))]
 async fn test(
     State(state): State<Arc<AppState>>,
     WorkspaceAuth(ws): WorkspaceAuth,

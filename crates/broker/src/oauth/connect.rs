@@ -172,7 +172,8 @@ pub async fn start(
 }
 
 /// What the provider's redirect back carries.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackParams {
     /// The one-time state the attempt was started with.
     pub state: Option<String>,

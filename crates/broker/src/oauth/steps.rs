@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// How a step went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// It worked.
@@ -14,7 +14,7 @@ pub enum StepStatus {
 }
 
 /// One step: what was sent, what came back (secrets redacted) and what an error means.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Step {
     /// `authorize`, `redirect`, `code_exchange` or `token_check`.
@@ -25,15 +25,19 @@ pub struct Step {
     pub status: StepStatus,
     /// HTTP status of the step's request, when it made one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub http_status: Option<u16>,
     /// What was sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub request: Option<Value>,
     /// What came back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub response: Option<Value>,
     /// What the error means and what to do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub explanation: Option<String>,
 }
 
@@ -86,7 +90,7 @@ impl Step {
 }
 
 /// Every step of one test.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StepLog {
     /// In order.
     pub steps: Vec<Step>,

@@ -194,7 +194,7 @@ pub struct WebhookEndpoint {
 }
 
 /// One outbox row, for the delivery log (payloads stay out: the log is for status).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     /// The `webhook-id` of every attempt.

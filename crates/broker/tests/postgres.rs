@@ -85,6 +85,7 @@ on_both_backends!(
     concurrent_callbacks_claim_once,
     concurrent_leases_have_one_holder,
     outbox_rows_go_to_one_sender_at_a_time_and_keep_their_id,
+    background_refresh_selection_and_failure_series,
 );
 
 #[tokio::test]

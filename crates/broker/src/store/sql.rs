@@ -424,7 +424,7 @@ macro_rules! sql_store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(row) = marked else { return Ok(false) };
-                let owner = Owner { workspace_id: row.try_get("workspace_id")?, user_id: row.try_get("user_id")? };
+                let owner = rows::owner(&row)?;
                 enqueue!(tx, EventKind::NeedsReauth, &owner, &rows::account(&row)?, now_unix());
                 tx.commit().await?;
                 Ok(true)
@@ -450,8 +450,7 @@ macro_rules! sql_store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 if let Some(row) = &began {
-                    let owner =
-                        Owner { workspace_id: row.try_get("workspace_id")?, user_id: row.try_get("user_id")? };
+                    let owner = rows::owner(row)?;
                     enqueue!(tx, EventKind::RefreshFailed, &owner, &rows::account(row)?, now);
                 }
                 sqlx::query("UPDATE accounts SET refresh_after = $1 WHERE id = $2 AND version = $3")
@@ -488,8 +487,7 @@ macro_rules! sql_store {
                 found
                     .iter()
                     .map(|row| {
-                        let owner =
-                            Owner { workspace_id: row.try_get("workspace_id")?, user_id: row.try_get("user_id")? };
+                        let owner = rows::owner(row)?;
                         Ok((owner, rows::account(row)?))
                     })
                     .collect()

@@ -266,7 +266,7 @@ async fn refresh_with_lease(
             };
             if code == ErrorCode::UpstreamUnavailable {
                 state.metrics.refresh("unavailable");
-                record_unavailable(state, current).await?;
+                record_unavailable(state, current).await;
             } else {
                 state.metrics.refresh("error");
             }
@@ -286,18 +286,27 @@ async fn refresh_with_lease(
 /// arrived): the first failure of a series queues `account.refresh_failed`, later ones only push
 /// the background refresher's next try back, so a provider outage is signalled once per account
 /// and not at every tick.
-async fn record_unavailable(state: &AppState, account: &AccountRecord) -> Result<(), ApiError> {
+async fn record_unavailable(state: &AppState, account: &AccountRecord) {
     let now = now_unix();
     let config = &state.config;
     // A quarter of the lead leaves several tries before the token expires.
     let wait = (config.background_refresh_ahead_seconds / 4)
         .max(i64::try_from(config.background_refresh_interval_seconds).unwrap_or(i64::MAX))
         .max(1);
-    if state.store.record_refresh_failure(&account.id, account.version, now, now.saturating_add(wait)).await?
+    // The caller's answer is the provider's failure; a storage fault here only goes to the log.
+    match state
+        .store
+        .record_refresh_failure(&account.id, account.version, now, now.saturating_add(wait))
+        .await
     {
-        tracing::warn!(account = %account.id, "token refresh failing; account.refresh_failed queued");
+        Ok(true) => {
+            tracing::warn!(account = %account.id, "token refresh failing; account.refresh_failed queued")
+        }
+        Ok(false) => {}
+        Err(err) => {
+            tracing::warn!(account = %account.id, error = %err, "could not record the refresh failure")
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]

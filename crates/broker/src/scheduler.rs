@@ -62,7 +62,8 @@ pub async fn run_round(state: &Arc<AppState>) -> Result<Round, ApiError> {
             Err(err) if err.code == ErrorCode::ReauthRequired => round.needs_reauth += 1,
             Err(err) => {
                 round.failed += 1;
-                tracing::warn!(account = %account.id, code = err.code.as_str(), error = %err.message, "background refresh failed");
+                let code = err.code.as_str();
+                tracing::warn!(account = %account.id, code, error = %err.message, "background refresh failed");
                 // A failure that is not the provider being away (recorded by the refresh itself)
                 // would repeat at every round: wait as long as for an idle probe.
                 if err.code != ErrorCode::UpstreamUnavailable {

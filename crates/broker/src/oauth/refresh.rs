@@ -89,8 +89,8 @@ impl When {
 }
 
 /// Credentials for `account`, refreshed first if it is OAuth and its access token expires within
-/// `oauth_refresh_margin_seconds` (at most a quarter of its lifetime), or if `force` (the upstream just answered 401 to the token of
-/// `account.version`).
+/// `oauth_refresh_margin_seconds` (at most a quarter of its lifetime), or if `force` (the upstream
+/// just answered 401 to the token of `account.version`).
 pub async fn usable_credentials(
     state: &Arc<AppState>,
     owner: &Owner,

@@ -2,7 +2,8 @@
 // Webhooks library (npm `standardwebhooks`), never with the broker's own code.
 //
 // Env: PORT, SECRETS (comma-separated whsec_… secrets: a delivery must verify with each of them,
-// which is how a rotation's overlap is tested), FAIL_FIRST (answer 500 to that many deliveries).
+// which is how a rotation's overlap is tested), FAIL_FIRST (answer 500 to that many deliveries),
+// HOLD_FIRST (never answer that many deliveries: the sender is caught mid-delivery).
 // GET /__log returns every delivery seen: {id, type, accountId, verified, answered}.
 import http from "node:http";
 import { Webhook } from "standardwebhooks";
@@ -10,6 +11,7 @@ import { Webhook } from "standardwebhooks";
 const port = Number(process.env.PORT);
 const secrets = (process.env.SECRETS || "").split(",").filter(Boolean);
 let failFirst = Number(process.env.FAIL_FIRST || 0);
+let holdFirst = Number(process.env.HOLD_FIRST || 0);
 const log = [];
 
 const server = http.createServer((req, res) => {
@@ -30,8 +32,10 @@ const server = http.createServer((req, res) => {
         verified = false;
       }
     }
-    const answered = !verified ? 400 : failFirst > 0 ? 500 : 204;
-    if (verified && failFirst > 0) failFirst -= 1;
+    const held = verified && holdFirst > 0;
+    const answered = held ? null : !verified ? 400 : failFirst > 0 ? 500 : 204;
+    if (held) holdFirst -= 1;
+    else if (verified && failFirst > 0) failFirst -= 1;
     log.push({
       id: req.headers["webhook-id"],
       type: event && event.type,
@@ -39,6 +43,8 @@ const server = http.createServer((req, res) => {
       verified,
       answered,
     });
+    // A held request stays open until the sender gives up or dies.
+    if (held) return;
     res.statusCode = answered;
     res.end();
   });

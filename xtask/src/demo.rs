@@ -29,6 +29,9 @@ pub struct Options {
     pub coop_app_port: Option<u16>,
     /// Refresh OAuth tokens this many seconds before expiry.
     pub refresh_margin_seconds: i64,
+    /// Let the background refresher renew idle accounts' tokens (off where a journey counts the
+    /// refreshes its own calls cause).
+    pub background_refresh: bool,
 }
 
 /// A running environment; everything stops when it is dropped.
@@ -59,6 +62,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
         access_token_ttl: 120,
         coop_app_port: None,
         refresh_margin_seconds: 30,
+        background_refresh: true,
     };
     let env = start(ws, &options)?;
     println!(
@@ -101,7 +105,11 @@ pub fn start(ws: &Workspace, options: &Options) -> Result<Env> {
 
     fs::write(
         options.data_dir.join("patchbay.toml"),
-        format!("oauth_refresh_margin_seconds = {}\n", options.refresh_margin_seconds),
+        format!(
+            "oauth_refresh_margin_seconds = {}\n{}",
+            options.refresh_margin_seconds,
+            if options.background_refresh { "" } else { "background_refresh_interval_seconds = 0\n" }
+        ),
     )?;
     let broker = Broker::new(ws, bin, "broker", options.broker_port)
         .env("PATCHBAY_DATABASE_URL", format!("sqlite://{}", options.data_dir.join("patchbay.db").display()))

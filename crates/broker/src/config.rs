@@ -49,6 +49,14 @@ pub struct Config {
     pub sdk_dir: Option<PathBuf>,
     /// A bearer token `/metrics` requires; without one, `/metrics` is open.
     pub metrics_token: Option<MetricsToken>,
+    /// How often the background refresher looks for due accounts; 0 turns it off.
+    pub background_refresh_interval_seconds: u64,
+    /// Refresh idle accounts' tokens this long before they expire (at most half their lifetime).
+    pub background_refresh_ahead_seconds: i64,
+    /// Probe the grant of an account whose credentials have not changed for this long.
+    pub background_probe_idle_seconds: i64,
+    /// How long a webhook receiver may take to answer.
+    pub webhook_timeout_seconds: u64,
 }
 
 /// The `/metrics` bearer token; its `Debug` hides it, since the configuration may be logged.
@@ -89,6 +97,10 @@ impl Default for Config {
             max_upstream_body_bytes: 1024 * 1024,
             sdk_dir: None,
             metrics_token: None,
+            background_refresh_interval_seconds: 30,
+            background_refresh_ahead_seconds: 600,
+            background_probe_idle_seconds: 24 * 60 * 60,
+            webhook_timeout_seconds: 15,
         }
     }
 }
@@ -174,6 +186,14 @@ impl Config {
         set(env, "PATCHBAY_OAUTH_ATTEMPT_TTL_SECONDS", &mut self.oauth_attempt_ttl_seconds)?;
         set(env, "PATCHBAY_MAX_BODY_BYTES", &mut self.max_body_bytes)?;
         set(env, "PATCHBAY_MAX_UPSTREAM_BODY_BYTES", &mut self.max_upstream_body_bytes)?;
+        set(
+            env,
+            "PATCHBAY_BACKGROUND_REFRESH_INTERVAL_SECONDS",
+            &mut self.background_refresh_interval_seconds,
+        )?;
+        set(env, "PATCHBAY_BACKGROUND_REFRESH_AHEAD_SECONDS", &mut self.background_refresh_ahead_seconds)?;
+        set(env, "PATCHBAY_BACKGROUND_PROBE_IDLE_SECONDS", &mut self.background_probe_idle_seconds)?;
+        set(env, "PATCHBAY_WEBHOOK_TIMEOUT_SECONDS", &mut self.webhook_timeout_seconds)?;
         Ok(())
     }
 
@@ -203,6 +223,15 @@ impl Config {
         if self.max_body_bytes == 0 || self.max_upstream_body_bytes == 0 {
             let setting = if self.max_body_bytes == 0 { "max_body_bytes" } else { "max_upstream_body_bytes" };
             return invalid(setting, "must be at least 1");
+        }
+        if self.background_refresh_ahead_seconds < 0 {
+            return invalid("background_refresh_ahead_seconds", "must not be negative");
+        }
+        if self.background_probe_idle_seconds <= 0 {
+            return invalid("background_probe_idle_seconds", "must be at least 1");
+        }
+        if self.webhook_timeout_seconds == 0 {
+            return invalid("webhook_timeout_seconds", "must be at least 1");
         }
         Ok(())
     }
@@ -335,7 +364,7 @@ mod tests {
     }
 
     /// Every setting of the README's table, with its variable and a value unlike the default.
-    const EVERY_SETTING: [(&str, &str); 15] = [
+    const EVERY_SETTING: [(&str, &str); 19] = [
         ("PATCHBAY_LISTEN", "127.0.0.1:9100"),
         ("PATCHBAY_PUBLIC_URL", "https://broker.example/"),
         ("PATCHBAY_DATABASE_URL", "postgres://db.example/patchbay"),
@@ -351,6 +380,10 @@ mod tests {
         ("PATCHBAY_OAUTH_ATTEMPT_TTL_SECONDS", "300"),
         ("PATCHBAY_MAX_BODY_BYTES", "1000"),
         ("PATCHBAY_MAX_UPSTREAM_BODY_BYTES", "2000"),
+        ("PATCHBAY_BACKGROUND_REFRESH_INTERVAL_SECONDS", "5"),
+        ("PATCHBAY_BACKGROUND_REFRESH_AHEAD_SECONDS", "120"),
+        ("PATCHBAY_BACKGROUND_PROBE_IDLE_SECONDS", "3600"),
+        ("PATCHBAY_WEBHOOK_TIMEOUT_SECONDS", "3"),
     ];
 
     #[test]
@@ -373,6 +406,10 @@ mod tests {
             c.oauth_attempt_ttl_seconds.to_string(),
             c.max_body_bytes.to_string(),
             c.max_upstream_body_bytes.to_string(),
+            c.background_refresh_interval_seconds.to_string(),
+            c.background_refresh_ahead_seconds.to_string(),
+            c.background_probe_idle_seconds.to_string(),
+            c.webhook_timeout_seconds.to_string(),
         ];
         for ((name, value), seen) in EVERY_SETTING.iter().zip(&seen) {
             assert_eq!(seen, value, "{name}");

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod net;
 pub mod oauth;
 pub mod proxy;
+pub mod scheduler;
 pub mod sessions;
 pub mod state;
 pub mod store;
@@ -100,7 +101,12 @@ pub async fn serve(state: Arc<AppState>) -> anyhow::Result<()> {
     let public_url = state.config.public_url();
     tracing::info!(%public_url, apps = state.catalog.apps().count(), "patchbay broker listening");
     println!("patchbay-broker listening on {public_url}");
-    tokio::spawn(webhooks::run_sender(state.clone(), webhooks::SenderSettings::default()));
+    let timeout = std::time::Duration::from_secs(state.config.webhook_timeout_seconds);
+    let sender = webhooks::SenderSettings { timeout, ..webhooks::SenderSettings::default() };
+    tokio::spawn(webhooks::run_sender(state.clone(), sender));
+    if state.config.background_refresh_interval_seconds > 0 {
+        tokio::spawn(scheduler::run(state.clone()));
+    }
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())
 }

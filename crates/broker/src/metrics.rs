@@ -82,6 +82,8 @@ pub struct Metrics {
     pub connects: Family<AppOutcome, Counter>,
     /// Open database connections, read at each scrape.
     pub db_connections: Gauge,
+    /// Rounds of the background refresher this process ran.
+    pub background_rounds: Counter,
 }
 
 impl Default for Metrics {
@@ -96,6 +98,7 @@ impl Default for Metrics {
             refresh_lease_waits: Counter::default(),
             connects: Family::default(),
             db_connections: Gauge::default(),
+            background_rounds: Counter::default(),
             registry: Registry::with_prefix("patchbay"),
         };
         let registry = &mut metrics.registry;
@@ -132,6 +135,11 @@ impl Default for Metrics {
         );
         registry.register("connects", "Connect attempts by app and outcome", metrics.connects.clone());
         registry.register("db_connections", "Open database connections", metrics.db_connections.clone());
+        registry.register(
+            "background_refresh_rounds",
+            "Rounds of the background refresher in this process",
+            metrics.background_rounds.clone(),
+        );
         let build: Family<BuildLabels, Gauge> = Family::default();
         build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION") }).set(1);
         registry.register("build_info", "The broker's version", build);

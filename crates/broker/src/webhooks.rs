@@ -159,6 +159,18 @@ pub async fn rotate_secret(
     Ok(EndpointView { url: endpoint.url, secret: Some(secret), previous_secret_valid_until: Some(until) })
 }
 
+/// The workspace's endpoint, without its secret.
+pub async fn endpoint(state: &AppState, workspace_id: &str) -> ApiResult<Option<EndpointView>> {
+    Ok(state.store.webhook_endpoint(workspace_id).await?.map(|endpoint| EndpointView {
+        url: endpoint.url,
+        secret: None,
+        previous_secret_valid_until: endpoint
+            .previous
+            .map(|(_, until)| until)
+            .filter(|until| *until > now_unix()),
+    }))
+}
+
 /// The workspace's recent deliveries, newest first.
 pub async fn deliveries(state: &AppState, workspace_id: &str) -> ApiResult<Vec<Delivery>> {
     Ok(state.store.webhook_deliveries(workspace_id, 100).await?)

@@ -2,8 +2,9 @@
 //! exports as `PATCHBAY_TEST_POSTGRES_URL`; without it these tests fail, they never skip).
 //!
 //! Every [`Store`] contract runs on both backends, SQLite (a temporary file) and PostgreSQL (a
-//! fresh database per test), as `sqlite::<check>` and `postgres::<check>`; then the two-replica
-//! refresh scenario of `tests/replicas.rs` runs with PostgreSQL as the shared database.
+//! fresh database per test), as `sqlite::<check>` and `postgres::<check>`; then two broker
+//! processes share a PostgreSQL database: the refresh scenario of `tests/replicas.rs`, the
+//! background refresher renewing an idle token once, and each webhook delivered once.
 
 mod support;
 
@@ -14,7 +15,10 @@ use std::sync::Arc;
 
 use patchbay_broker::open_store;
 use patchbay_broker::store::Store;
-use support::replicas::refresh_once_across_two_processes;
+use support::replicas::{
+    background_refresh_once_across_two_processes, refresh_once_across_two_processes,
+    two_replicas_deliver_each_event_once,
+};
 
 /// A store under test, on a database of its own.
 pub struct Fixture {
@@ -81,6 +85,7 @@ on_both_backends!(
     concurrent_callbacks_claim_once,
     concurrent_leases_have_one_holder,
     outbox_rows_go_to_one_sender_at_a_time_and_keep_their_id,
+    background_refresh_selection_and_failure_series,
 );
 
 #[tokio::test]
@@ -96,4 +101,16 @@ async fn open_store_takes_both_postgres_schemes_and_names_what_it_supports() {
 async fn two_broker_processes_on_one_postgres_database_refresh_an_expired_token_once() {
     let url = support::postgres::fresh_database().await;
     refresh_once_across_two_processes(|_| url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_broker_processes_on_postgres_refresh_an_idle_token_once_in_the_background() {
+    let url = support::postgres::fresh_database().await;
+    background_refresh_once_across_two_processes(|_| url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_broker_processes_on_postgres_deliver_each_webhook_once() {
+    let url = support::postgres::fresh_database().await;
+    two_replicas_deliver_each_event_once(|_| url).await;
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use patchbay_broker::credentials::Credentials;
 use patchbay_broker::oauth::refresh::usable_credentials;
+use patchbay_broker::scheduler::{run_round, Round};
 use patchbay_broker::webhooks::{deliver_due, SenderSettings};
 use serde_json::{json, Value};
 use support::oidc::{attempt, connect, OidcProvider, IDP_CATALOG};
@@ -206,26 +207,37 @@ async fn during_a_rotation_deliveries_and_test_events_verify_with_the_old_and_th
     );
 }
 
-#[tokio::test]
-async fn a_grant_revoked_at_the_provider_is_signalled_as_needs_reauth() {
-    let provider = OidcProvider::start(300);
-    // The shared catalog plus the revocation endpoint, so the test can revoke the grant.
+/// The shared catalog plus the revocation endpoint, so a test can revoke the grant.
+fn revocable_catalog() -> String {
     let catalog = IDP_CATALOG.replace(
         r#"token_url = "${OIDC}/token","#,
         r#"token_url = "${OIDC}/token", revoke_url = "${OIDC}/token/revocation","#,
     );
     assert_ne!(catalog, IDP_CATALOG);
-    let b = TestBroker::start(&catalog, vec![("OIDC".into(), provider.url.clone())], |_| {}).await;
+    catalog
+}
+
+/// A broker on `provider` with a verifying receiver as its endpoint, and alice's account there.
+/// Returns the broker, the receiver and the account id.
+async fn connected_with_receiver(
+    provider: &OidcProvider,
+    catalog: &str,
+    configure: impl FnOnce(&mut patchbay_broker::config::Config),
+) -> (TestBroker, Receiver, String) {
+    let b = TestBroker::start(catalog, vec![("OIDC".into(), provider.url.clone())], configure).await;
     let (_, endpoint) = set_endpoint(&b, "http://127.0.0.1:9/not-yet").await;
     let receiver = Receiver::start(&[endpoint["secret"].as_str().expect("secret")], 0);
     set_endpoint(&b, &receiver.url).await;
     let alice = b.session("alice").await;
     let (attempt_id, _) = connect(&b, &alice, "idp", "alice").await;
     let id = attempt(&b, &alice, &attempt_id).await["accountId"].as_str().expect("account").to_owned();
+    (b, receiver, id)
+}
 
-    // The user revokes access at the provider, behind the broker's back.
+/// The user revokes access at the provider, behind the broker's back.
+async fn revoke_at_the_provider(b: &TestBroker, id: &str) {
     let (owner, record) =
-        b.state.store.workspace_account(&b.workspace.id, &id).await.expect("store").expect("account");
+        b.state.store.workspace_account(&b.workspace.id, id).await.expect("store").expect("account");
     let app = b.state.catalog.app("idp").expect("app");
     let creds = Credentials::open(&b.state.keyring, &owner, "idp", &record.credentials).expect("decrypts");
     let oauth = app.oauth2.as_ref().expect("oauth");
@@ -234,6 +246,29 @@ async fn a_grant_revoked_at_the_provider_is_signalled_as_needs_reauth() {
     patchbay_broker::oauth::revoke(&b.state.upstreams, oauth, client, refresh_token, "refresh_token", &creds)
         .await
         .expect("revoked");
+}
+
+/// Runs background refresh rounds until `done` holds for one (or fails at the deadline).
+async fn round_until(b: &TestBroker, done: impl Fn(&Round) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let round = run_round(&b.state).await.expect("round");
+        if done(&round) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "never happened; last round: {round:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_grant_revoked_at_the_provider_is_signalled_as_needs_reauth() {
+    let provider = OidcProvider::start(300);
+    let (b, receiver, id) = connected_with_receiver(&provider, &revocable_catalog(), |_| {}).await;
+    revoke_at_the_provider(&b, &id).await;
+    let (owner, record) =
+        b.state.store.workspace_account(&b.workspace.id, &id).await.expect("store").expect("account");
+    let app = b.state.catalog.app("idp").expect("app");
     let refused = usable_credentials(&b.state, &owner, app, &record, true).await.err().expect("refused");
     assert_eq!(refused.code.as_str(), "REAUTH_REQUIRED");
 
@@ -241,4 +276,41 @@ async fn a_grant_revoked_at_the_provider_is_signalled_as_needs_reauth() {
     let types: Vec<&str> = log.iter().filter_map(|d| d["type"].as_str()).collect();
     assert_eq!(types, ["account.connected", "account.needs_reauth"]);
     assert!(log.iter().all(|d| d["verified"] == true && d["accountId"] == id.as_str()), "{log:?}");
+}
+
+#[tokio::test]
+async fn the_background_refresher_probes_an_idle_grant_and_signals_its_revocation_without_a_user_request() {
+    let provider = OidcProvider::start(300);
+    // Long-lived tokens: only the idle probe (after a second here) finds the revoked grant.
+    let (b, receiver, id) =
+        connected_with_receiver(&provider, &revocable_catalog(), |c| c.background_probe_idle_seconds = 1)
+            .await;
+    revoke_at_the_provider(&b, &id).await;
+    round_until(&b, |round| round.needs_reauth == 1).await;
+    let log = deliver_until(&b, &receiver, |log| log.len() == 2).await;
+    let types: Vec<&str> = log.iter().filter_map(|d| d["type"].as_str()).collect();
+    assert_eq!(types, ["account.connected", "account.needs_reauth"]);
+    assert!(log.iter().all(|d| d["verified"] == true && d["accountId"] == id.as_str()), "{log:?}");
+    assert_eq!(run_round(&b.state).await.expect("round").visited, 0, "a marked account is left alone");
+}
+
+#[tokio::test]
+async fn a_provider_that_cannot_be_reached_is_signalled_once_as_refresh_failed() {
+    let provider = OidcProvider::start(300);
+    let (b, receiver, id) =
+        connected_with_receiver(&provider, IDP_CATALOG, |c| c.background_probe_idle_seconds = 1).await;
+    drop(provider);
+    round_until(&b, |round| round.failed == 1).await;
+    assert_eq!(run_round(&b.state).await.expect("round").visited, 0, "retried later, not at every round");
+    let log = deliver_until(&b, &receiver, |log| log.len() == 2).await;
+    let types: Vec<&str> = log.iter().filter_map(|d| d["type"].as_str()).collect();
+    assert_eq!(types, ["account.connected", "account.refresh_failed"]);
+    assert!(log.iter().all(|d| d["verified"] == true && d["accountId"] == id.as_str()), "{log:?}");
+    let (_, record) =
+        b.state.store.workspace_account(&b.workspace.id, &id).await.expect("store").expect("account");
+    assert_eq!(
+        record.status,
+        patchbay_protocol::AccountStatus::Active,
+        "a passing failure is not a dead grant"
+    );
 }

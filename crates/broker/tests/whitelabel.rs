@@ -1,15 +1,17 @@
 //! White-label OAuth against the real oidc-provider with two registered clients (the operator's
 //! default `patchbay-basic` and the workspace's own `workspace-own`): test with a step log, enable,
 //! which client the provider sees for new connections and for refreshes; app visibility and policy;
-//! and the admin console's cookie and CSRF protections.
+//! the admin console's cookie and CSRF protections, and its webhooks page.
 
 mod support;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use patchbay_broker::oauth::refresh::usable_credentials;
+use patchbay_broker::webhooks::{deliver_due, SenderSettings};
 use serde_json::{json, Value};
 use support::oidc::{attempt, connect, deliver, sign_in, OidcProvider, IDP_CATALOG};
+use support::receiver::Receiver;
 use support::{Reply, TestBroker};
 
 /// Besides `IDP_CATALOG`'s `idp` (the operator's default client): an app without one, and a
@@ -255,7 +257,10 @@ async fn the_console_signs_in_with_a_protected_cookie_and_checks_csrf_on_every_f
     // Every form the console renders (home and an OAuth app's page), each probed with every way a
     // forged POST can arrive. Collected from the pages, so a new form cannot skip the probe.
     let app_page = b.send(get("/admin/apps/idp", &cookie)).await.json.as_str().expect("html").to_owned();
-    let mut actions: Vec<String> = [html.as_str(), app_page.as_str()]
+    let endpoint = json!({ "url": "https://hooks.example/in" });
+    admin(&b, Method::PUT, "/v1/admin/webhook", Some(endpoint)).await;
+    let hooks_page = b.send(get("/admin/webhooks", &cookie)).await.json.as_str().expect("html").to_owned();
+    let mut actions: Vec<String> = [html.as_str(), app_page.as_str(), hooks_page.as_str()]
         .iter()
         .flat_map(|page| page.split("<form").skip(1))
         .filter_map(|form| form.split("action=\"").nth(1)?.split('"').next().map(str::to_owned))
@@ -268,6 +273,9 @@ async fn the_console_signs_in_with_a_protected_cookie_and_checks_csrf_on_every_f
         "/admin/apps/idp/client",
         "/admin/apps/idp/test",
         "/admin/apps/idp/enable",
+        "/admin/webhooks/endpoint",
+        "/admin/webhooks/rotate",
+        "/admin/webhooks/test",
     ] {
         assert!(actions.iter().any(|a| a == expected), "{expected} not among the forms {actions:?}");
     }
@@ -341,4 +349,63 @@ async fn apps_without_a_usable_client_are_shown_as_needing_one() {
     assert_eq!(usable("zoomish"), Some(json!(false)));
     assert_eq!(usable("idp"), Some(json!(true)));
     assert_eq!(usable("notes"), Some(json!(true)));
+}
+
+/// Signs in to the console; returns the session cookie and the CSRF token of its forms.
+async fn console_session(b: &TestBroker) -> (String, String) {
+    let signed =
+        b.send(form("/admin/sign-in", CONSOLE_ORIGIN, None, &format!("secretKey={}", b.secret_key))).await;
+    let cookie =
+        signed.headers["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    let home = b.send(get("/admin", &cookie)).await.json.as_str().expect("html").to_owned();
+    let csrf = home.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("csrf");
+    (cookie, csrf.to_owned())
+}
+
+/// The value of the `<input id="secret">` the page shows once, if any.
+fn shown_secret(html: &str) -> Option<String> {
+    let input = html.split("id=\"secret\"").nth(1)?;
+    Some(input.split("value=\"").nth(1)?.split('"').next()?.to_owned())
+}
+
+#[tokio::test]
+async fn the_console_sets_the_webhook_endpoint_rotates_its_secret_sends_a_test_event_and_logs_deliveries() {
+    let b = TestBroker::with_catalog("", false).await;
+    let (cookie, csrf) = console_session(&b).await;
+    let post = |path: &str, body: String| b.send(form(path, CONSOLE_ORIGIN, Some(&cookie), &body));
+    let empty = b.send(get("/admin/webhooks", &cookie)).await.json.as_str().expect("html").to_owned();
+    assert!(empty.contains("Endpoint URL") && !empty.contains("Rotate secret"), "{empty}");
+
+    let created =
+        post("/admin/webhooks/endpoint", format!("csrf={csrf}&url=http%3A%2F%2F127.0.0.1%3A9%2Fnot-yet"))
+            .await;
+    let secret = shown_secret(created.json.as_str().expect("html")).expect("the new secret is shown");
+    assert!(secret.starts_with("whsec_"));
+    let receiver = Receiver::start(&[&secret], 0);
+    let url: String = url::form_urlencoded::byte_serialize(receiver.url.as_bytes()).collect();
+    let moved = post("/admin/webhooks/endpoint", format!("csrf={csrf}&url={url}")).await;
+    assert_eq!(shown_secret(moved.json.as_str().expect("html")), None, "shown once, not on later saves");
+
+    let sent = post("/admin/webhooks/test", format!("csrf={csrf}")).await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER);
+    assert_eq!(sent.headers["location"], "/admin/webhooks?sent=1");
+    deliver_due(&b.state, &SenderSettings::default()).await.expect("delivery round");
+    let log = receiver.log().await;
+    assert_eq!((log.len(), &log[0]["type"], &log[0]["verified"]), (1, &json!("webhook.test"), &json!(true)));
+    let page = b.send(get("/admin/webhooks?sent=1", &cookie)).await.json.as_str().expect("html").to_owned();
+    let id = log[0]["id"].as_str().expect("id");
+    assert!(
+        page.contains("Test event queued") && page.contains(&format!("data-webhook-id=\"{id}\"")),
+        "{page}"
+    );
+    assert!(page.contains("delivered") && page.contains("HTTP 204"), "the log row shows the outcome: {page}");
+
+    let rotated = post("/admin/webhooks/rotate", format!("csrf={csrf}&overlap=3600")).await;
+    let html = rotated.json.as_str().expect("html");
+    let new_secret = shown_secret(html).expect("the new secret is shown");
+    assert_ne!(new_secret, secret);
+    assert!(html.contains("The previous secret also signs until"), "{html}");
+    let stored = b.state.store.webhook_endpoint(&b.workspace.id).await.expect("store").expect("endpoint");
+    let until = stored.previous.expect("the old secret still signs").1;
+    assert!((3500..=3700).contains(&(until - patchbay_broker::ids::now_unix())), "an hour's overlap");
 }

@@ -39,15 +39,16 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/admin/apps/{app}/test", post(start_test))
         .route("/admin/apps/{app}/enable", post(enable))
         .route("/admin/apps/{app}/tests/{id}", get(test_page))
+        .merge(super::console_webhooks::router())
 }
 
-struct Signed {
-    workspace_id: String,
-    csrf: String,
+pub(super) struct Signed {
+    pub(super) workspace_id: String,
+    pub(super) csrf: String,
     id_hash: [u8; 32],
 }
 
-async fn signed(state: &AppState, headers: &HeaderMap) -> Option<Signed> {
+pub(super) async fn signed(state: &AppState, headers: &HeaderMap) -> Option<Signed> {
     let jar = CookieJar::from_headers(headers);
     let id_hash: [u8; 32] = Sha256::digest(jar.get(SESSION_COOKIE)?.value().as_bytes()).into();
     let (workspace_id, csrf) = state.store.admin_session(&id_hash, now_unix()).await.ok()??;
@@ -80,9 +81,9 @@ fn forbidden() -> Response {
 
 /// A form POST from the signed-in admin whose CSRF token and origin check out. Every console form
 /// handler takes this, so none can skip the checks.
-struct AdminForm {
-    session: Signed,
-    fields: HashMap<String, String>,
+pub(super) struct AdminForm {
+    pub(super) session: Signed,
+    pub(super) fields: HashMap<String, String>,
 }
 
 impl FromRequest<Arc<AppState>> for AdminForm {
@@ -103,11 +104,11 @@ impl FromRequest<Arc<AppState>> for AdminForm {
     }
 }
 
-fn redirect(to: &str) -> Response {
+pub(super) fn redirect(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, to.to_owned())]).into_response()
 }
 
-fn page(title: &str, body: Markup) -> Response {
+pub(super) fn page(title: &str, body: Markup) -> Response {
     let nonce = random_token(16);
     let html = pages::console(&nonce, title, body).into_string();
     let csp =
@@ -140,7 +141,7 @@ async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
     page("Apps", pages::home(&apps, &session.csrf))
 }
 
-fn error_page(err: ApiError) -> Response {
+pub(super) fn error_page(err: ApiError) -> Response {
     (err.status(), page("Error", pages::error(&err.message))).into_response()
 }
 

@@ -6,6 +6,7 @@ mod apps;
 mod assets;
 mod auth;
 mod console;
+mod console_webhooks;
 mod functions;
 mod health;
 mod metrics;

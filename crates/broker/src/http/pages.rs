@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use crate::admin::{AdminApp, AdminOAuth, TestResult};
 use crate::oauth::steps::StepStatus;
+use crate::store::Delivery;
+use crate::webhooks::EndpointView;
 
 /// The console's styles, sent under a nonce (its CSP allows no other style).
 const CONSOLE_CSS: &str = "body{font:15px/1.5 system-ui,sans-serif;color:#1f2328;background:#f6f8fa;margin:0}\
@@ -62,6 +64,7 @@ pub fn sign_in(message: Option<&str>) -> Markup {
 /// Every app with its visibility and policy form.
 pub fn home(apps: &[AdminApp], csrf: &str) -> Markup {
     html! {
+        p { a href="/admin/webhooks" { "Webhooks →" } }
         h1 { "Apps" }
         p.note { "Choose what your users see in the marketplace and how many accounts they may connect." }
         table {
@@ -200,6 +203,100 @@ pub fn test_result(app_id: &str, result: &TestResult, csrf: &str) -> Markup {
                     @if let Some(explanation) = &step.explanation { p.flash { (explanation) } }
                     @if step.request.is_some() { h4 { "Request" } (pretty(&step.request)) }
                     @if step.response.is_some() { h4 { "Response" } (pretty(&step.response)) }
+                }
+            }
+        }
+    }
+}
+
+/// What the webhooks page shows.
+pub struct WebhooksPage<'a> {
+    /// The endpoint, if one is set.
+    pub endpoint: Option<&'a EndpointView>,
+    /// A secret just created, shown this once.
+    pub new_secret: Option<&'a str>,
+    /// What the last form did.
+    pub notice: Option<&'a str>,
+    /// The delivery log, newest first.
+    pub deliveries: &'a [Delivery],
+    /// The session's CSRF token.
+    pub csrf: &'a str,
+}
+
+/// A Unix time as `2026-11-29T02:10:00Z`.
+fn when(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// The webhook endpoint and secret, rotation, a test event and the delivery log.
+pub fn webhooks(p: &WebhooksPage<'_>) -> Markup {
+    html! {
+        p { a href="/admin" { "← Apps" } }
+        h1 { "Webhooks" }
+        p.note {
+            "Account events (connected, reconnected, needs re-authorisation, refresh failed, disconnected) \
+             are POSTed to your endpoint, signed per Standard Webhooks. Verify them with the "
+            code { "standardwebhooks" } " library and this secret."
+        }
+        @if let Some(notice) = p.notice { p.flash role="status" { (notice) } }
+        @if let Some(secret) = p.new_secret {
+            label for="secret" { "Signing secret (shown once: copy it now)" }
+            input #secret readonly value=(secret);
+        }
+        form method="post" action="/admin/webhooks/endpoint" {
+            (csrf_field(p.csrf))
+            label for="url" { "Endpoint URL" }
+            input #url name="url" type="url" required value=(p.endpoint.map_or("", |e| e.url.as_str()));
+            div { button type="submit" { "Save endpoint" } }
+        }
+        @if let Some(endpoint) = p.endpoint {
+            h2 { "Secret" }
+            @if let Some(until) = endpoint.previous_secret_valid_until {
+                p.note { "The previous secret also signs until " (when(until)) "." }
+            }
+            form method="post" action="/admin/webhooks/rotate" {
+                (csrf_field(p.csrf))
+                label for="overlap" { "Keep the old secret signing for" }
+                select #overlap name="overlap" {
+                    option value="86400" { "24 hours" }
+                    option value="3600" { "1 hour" }
+                    option value="0" { "no overlap" }
+                }
+                div { button type="submit" { "Rotate secret" } }
+            }
+            h2 { "Deliveries" }
+            form method="post" action="/admin/webhooks/test" {
+                (csrf_field(p.csrf)) button type="submit" { "Send test event" }
+            }
+            @if p.deliveries.is_empty() {
+                p.note { "No events yet." }
+            } @else {
+                table #deliveries {
+                    thead { tr {
+                        th scope="col" { "Event" } th scope="col" { "Status" } th scope="col" { "Attempts" }
+                        th scope="col" { "Next retry" } th scope="col" { "Last response" }
+                    } }
+                    tbody {
+                        @for d in p.deliveries {
+                            tr data-webhook-id=(d.id) {
+                                td { (d.event_type) br; span.note { code { (d.id) } " " (when(d.created_at)) } }
+                                td {
+                                    @if d.delivered_at.is_some() { span.ok { "delivered" } }
+                                    @else if d.failed_at.is_some() { span.bad { "given up" } }
+                                    @else { "pending" }
+                                }
+                                td { (d.attempts) }
+                                td { @if let Some(next) = d.next_attempt_at { (when(next)) } }
+                                td {
+                                    @if let Some(status) = d.last_status { "HTTP " (status) }
+                                    @if let Some(error) = &d.last_error { " " (error) }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }

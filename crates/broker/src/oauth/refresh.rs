@@ -46,13 +46,6 @@ impl RefreshLocks {
     }
 }
 
-/// How long before `expires_at` a token issued at `issued_at` is refreshed: the configured margin,
-/// but at most a quarter of the token's lifetime. A fixed margin longer than the lifetime (60 s
-/// against a provider's 30 s tokens) would send a token request on every call.
-pub fn refresh_margin(configured: i64, issued_at: i64, expires_at: i64) -> i64 {
-    configured.min(expires_at.saturating_sub(issued_at).max(0) / 4)
-}
-
 /// Decrypted credentials and the row version they came from.
 pub struct Usable {
     /// The credentials to inject.
@@ -66,9 +59,38 @@ fn open(state: &AppState, owner: &Owner, account: &AccountRecord) -> Result<Usab
     Ok(Usable { credentials, version: account.version })
 }
 
+/// When [`refreshed_if`] refreshes an OAuth access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// It expires within `seconds`, but at most `1/share` of its lifetime: a fixed lead longer
+    /// than the lifetime (60 s against a provider's 30 s tokens) would refresh at every look.
+    Expiring {
+        /// The configured lead.
+        seconds: i64,
+        /// The largest part of the lifetime the lead may take.
+        share: i64,
+    },
+    /// Always: the upstream just answered 401 to the token of `account.version`, or the
+    /// background refresher probes the grant.
+    Always,
+}
+
+impl When {
+    /// True when `account`'s access token is due under this rule.
+    pub fn due(self, account: &AccountRecord, now: i64) -> bool {
+        match self {
+            When::Always => true,
+            When::Expiring { seconds, share } => account.access_expires_at.is_some_and(|at| {
+                let lifetime = at.saturating_sub(account.updated_at).max(0);
+                at <= now.saturating_add(seconds.min(lifetime / share.max(1)))
+            }),
+        }
+    }
+}
+
 /// Credentials for `account`, refreshed first if it is OAuth and its access token expires within
-/// the [`refresh_margin`], or if `force` (the upstream just answered 401 to the token of
-/// `account.version`).
+/// `oauth_refresh_margin_seconds` (at most a quarter of its lifetime), or if `force` (the upstream
+/// just answered 401 to the token of `account.version`).
 pub async fn usable_credentials(
     state: &Arc<AppState>,
     owner: &Owner,
@@ -76,19 +98,28 @@ pub async fn usable_credentials(
     account: &AccountRecord,
     force: bool,
 ) -> Result<Usable, ApiError> {
+    let when = if force {
+        When::Always
+    } else {
+        When::Expiring { seconds: state.config.oauth_refresh_margin_seconds, share: 4 }
+    };
+    refreshed_if(state, owner, app, account, when).await
+}
+
+/// Credentials for `account`, refreshed first if it is OAuth and `when` holds for it. Callers of
+/// every kind (requests, the background refresher, every replica) go through the same per-account
+/// mutex and database lease, so each due token is refreshed once.
+pub async fn refreshed_if(
+    state: &Arc<AppState>,
+    owner: &Owner,
+    app: &App,
+    account: &AccountRecord,
+    when: When,
+) -> Result<Usable, ApiError> {
     if account.status == AccountStatus::NeedsReauth {
         return Err(ApiError::reauth_required(&app.name));
     }
-    let expiring = |a: &AccountRecord| {
-        a.access_expires_at.is_some_and(|at| {
-            let margin = refresh_margin(state.config.oauth_refresh_margin_seconds, a.updated_at, at);
-            at <= now_unix().saturating_add(margin)
-        })
-    };
-    if app.auth != AuthType::Oauth2 {
-        return open(state, owner, account);
-    }
-    if !force && !expiring(account) {
+    if app.auth != AuthType::Oauth2 || !when.due(account, now_unix()) {
         return open(state, owner, account);
     }
     let lock = state.refresh_locks.lock_for(&account.id);
@@ -105,7 +136,7 @@ pub async fn usable_credentials(
             return Err(ApiError::reauth_required(&app.name));
         }
         // A newer version than the caller saw was refreshed by someone else: it is the freshest.
-        if current.version != account.version || (!force && !expiring(&current)) {
+        if current.version != account.version || !when.due(&current, now_unix()) {
             return open(state, owner, &current);
         }
         let holder = random_id("lease");
@@ -233,11 +264,12 @@ async fn refresh_with_lease(
                 }
                 _ => ErrorCode::UpstreamError,
             };
-            state.metrics.refresh(if code == ErrorCode::UpstreamUnavailable {
-                "unavailable"
+            if code == ErrorCode::UpstreamUnavailable {
+                state.metrics.refresh("unavailable");
+                record_unavailable(state, current).await;
             } else {
-                "error"
-            });
+                state.metrics.refresh("error");
+            }
             let details = match &err {
                 super::TokenError::Rejected { status, .. } => {
                     ErrorDetails { status: Some(*status), ..Default::default() }
@@ -250,15 +282,66 @@ async fn refresh_with_lease(
     }
 }
 
+/// Notes that the provider could not be reached (after the retries of a request that cannot have
+/// arrived): the first failure of a series queues `account.refresh_failed`, later ones only push
+/// the background refresher's next try back, so a provider outage is signalled once per account
+/// and not at every tick.
+async fn record_unavailable(state: &AppState, account: &AccountRecord) {
+    let now = now_unix();
+    let config = &state.config;
+    // A quarter of the lead leaves several tries before the token expires.
+    let wait = (config.background_refresh_ahead_seconds / 4)
+        .max(i64::try_from(config.background_refresh_interval_seconds).unwrap_or(i64::MAX))
+        .max(1);
+    // The caller's answer is the provider's failure; a storage fault here only goes to the log.
+    match state
+        .store
+        .record_refresh_failure(&account.id, account.version, now, now.saturating_add(wait))
+        .await
+    {
+        Ok(true) => {
+            tracing::warn!(account = %account.id, "token refresh failing; account.refresh_failed queued")
+        }
+        Ok(false) => {}
+        Err(err) => {
+            tracing::warn!(account = %account.id, error = %err, "could not record the refresh failure")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::refresh_margin;
+    use super::When;
+    use crate::crypto::Sealed;
+    use crate::store::AccountRecord;
+    use patchbay_protocol::AccountStatus;
+
+    fn issued_at_expiring(updated_at: i64, expires_at: i64) -> AccountRecord {
+        AccountRecord {
+            id: "ca_1".into(),
+            app_id: "idp".into(),
+            display_name: "a".into(),
+            status: AccountStatus::Active,
+            credentials: Sealed { key_id: "k1".into(), blob: Vec::new() },
+            version: 1,
+            created_at: updated_at,
+            updated_at,
+            access_expires_at: Some(expires_at),
+            oauth_client_id: None,
+        }
+    }
 
     #[test]
-    fn the_margin_is_at_most_a_quarter_of_the_token_lifetime() {
-        assert_eq!(refresh_margin(60, 1000, 4600), 60, "an hour-long token: the configured margin");
-        assert_eq!(refresh_margin(60, 1000, 1030), 7, "a 30 s token: a quarter of it");
-        assert_eq!(refresh_margin(60, 1000, 900), 0, "a clock gone backwards never widens it");
-        assert_eq!(refresh_margin(0, 1000, 4600), 0);
+    fn the_lead_is_at_most_a_share_of_the_token_lifetime() {
+        let on_demand = When::Expiring { seconds: 60, share: 4 };
+        let hour = issued_at_expiring(1000, 4600);
+        assert!(!on_demand.due(&hour, 4539) && on_demand.due(&hour, 4540), "an hour: the configured 60 s");
+        let short = issued_at_expiring(1000, 1030);
+        assert!(!on_demand.due(&short, 1022) && on_demand.due(&short, 1023), "30 s: a quarter of it");
+        let backwards = issued_at_expiring(1000, 900);
+        assert!(!on_demand.due(&backwards, 899), "a clock gone backwards never widens it");
+        let ahead = When::Expiring { seconds: 600, share: 2 };
+        assert!(!ahead.due(&short, 1014) && ahead.due(&short, 1015), "background: half of 30 s");
+        assert!(When::Always.due(&hour, 0));
     }
 }

@@ -338,6 +338,33 @@ pub trait Store: Send + Sync + 'static {
     /// Marks an account `needs_reauth` if it is still at `version` (nobody refreshed it since).
     async fn mark_needs_reauth(&self, account_id: &str, version: i64) -> StoreResult<bool>;
 
+    /// Records a refresh that failed for a passing reason (the provider was unreachable) on the
+    /// account at `version`: the background refresher leaves it alone until `retry_at`. Returns
+    /// true, and queues `account.refresh_failed` in the same transaction, only for the first
+    /// failure since the last success (a refresh or a reconnect ends the series).
+    async fn record_refresh_failure(
+        &self,
+        account_id: &str,
+        version: i64,
+        now: i64,
+        retry_at: i64,
+    ) -> StoreResult<bool>;
+
+    /// Active accounts, with their owners, that the background refresher should look at: an access
+    /// token expiring within `ahead` seconds of `now` (at most half its lifetime), or credentials
+    /// unchanged since `idle_since`; never one deferred past `now`. Soonest expiry first.
+    async fn due_for_refresh(
+        &self,
+        now: i64,
+        ahead: i64,
+        idle_since: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(Owner, AccountRecord)>>;
+
+    /// Keeps the background refresher away from an account until `until` (it has nothing to do
+    /// there: no refresh token, or not an OAuth app).
+    async fn defer_refresh(&self, account_id: &str, until: i64) -> StoreResult<()>;
+
     /// Saves the step log of a test attempt.
     async fn set_step_log(&self, attempt_id: &str, log: &str) -> StoreResult<()>;
 

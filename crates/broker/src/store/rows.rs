@@ -94,6 +94,11 @@ pub fn workspace(row: &impl StoreRow) -> StoreResult<Workspace> {
     Ok(Workspace { id: row.string("id")?, name: row.string("name")?, app_key: row.string("app_key")? })
 }
 
+/// The owner of a row with `workspace_id` and `user_id` columns.
+pub fn owner(row: &impl StoreRow) -> StoreResult<Owner> {
+    Ok(Owner { workspace_id: row.string("workspace_id")?, user_id: row.string("user_id")? })
+}
+
 /// An account from [`account_columns!`].
 pub fn account(row: &impl StoreRow) -> StoreResult<AccountRecord> {
     let status = match row.string("status")?.as_str() {
@@ -136,7 +141,7 @@ pub fn attempt(row: &impl StoreRow) -> StoreResult<AttemptRecord> {
     };
     Ok(AttemptRecord {
         id: row.string("id")?,
-        owner: Owner { workspace_id: row.string("workspace_id")?, user_id: row.string("user_id")? },
+        owner: owner(row)?,
         app_id: row.string("app_id")?,
         origin: row.text("origin")?,
         return_to: row.text("return_to")?,

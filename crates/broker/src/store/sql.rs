@@ -61,7 +61,8 @@ macro_rules! sql_store {
                 let row = sqlx::query(concat!(
                     "UPDATE accounts SET display_name = $1, status = 'active', key_id = $2, \
                      credentials = $3, version = version + 1, updated_at = $4, access_expires_at = $5, \
-                     oauth_client_id = $6, lease_owner = NULL, lease_until = NULL WHERE id = $7 \
+                     oauth_client_id = $6, lease_owner = NULL, lease_until = NULL, refresh_failed_at = NULL, \
+                     refresh_after = NULL WHERE id = $7 \
                      AND workspace_id = $8 AND user_id = $9 AND app_id = $10 RETURNING ",
                     account_columns!()
                 ))
@@ -98,8 +99,8 @@ macro_rules! sql_store {
                      SET display_name = excluded.display_name, status = 'active', key_id = excluded.key_id, \
                      credentials = excluded.credentials, version = accounts.version + 1, \
                      updated_at = excluded.updated_at, access_expires_at = excluded.access_expires_at, \
-                     oauth_client_id = excluded.oauth_client_id, lease_owner = NULL, lease_until = NULL \
-                     RETURNING ",
+                     oauth_client_id = excluded.oauth_client_id, lease_owner = NULL, lease_until = NULL, \
+                     refresh_failed_at = NULL, refresh_after = NULL RETURNING ",
                     account_columns!()
                 ))
                 .bind(&fresh_id)
@@ -396,8 +397,8 @@ macro_rules! sql_store {
             ) -> StoreResult<bool> {
                 let done = sqlx::query(
                     "UPDATE accounts SET key_id = $1, credentials = $2, access_expires_at = $3, \
-                     version = version + 1, updated_at = $4, lease_owner = NULL, lease_until = NULL \
-                     WHERE id = $5 AND lease_owner = $6",
+                     version = version + 1, updated_at = $4, lease_owner = NULL, lease_until = NULL, \
+                     refresh_failed_at = NULL, refresh_after = NULL WHERE id = $5 AND lease_owner = $6",
                 )
                 .bind(&credentials.key_id)
                 .bind(&credentials.blob)
@@ -423,10 +424,82 @@ macro_rules! sql_store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(row) = marked else { return Ok(false) };
-                let owner = Owner { workspace_id: row.try_get("workspace_id")?, user_id: row.try_get("user_id")? };
+                let owner = rows::owner(&row)?;
                 enqueue!(tx, EventKind::NeedsReauth, &owner, &rows::account(&row)?, now_unix());
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn record_refresh_failure(
+                &self,
+                account_id: &str,
+                version: i64,
+                now: i64,
+                retry_at: i64,
+            ) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                // Only the failure that begins a series matches `refresh_failed_at IS NULL`.
+                let began = sqlx::query(concat!(
+                    "UPDATE accounts SET refresh_failed_at = $1 WHERE id = $2 AND version = $3 \
+                     AND status = 'active' AND refresh_failed_at IS NULL RETURNING workspace_id, user_id, ",
+                    account_columns!()
+                ))
+                .bind(now)
+                .bind(account_id)
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(row) = &began {
+                    let owner = rows::owner(row)?;
+                    enqueue!(tx, EventKind::RefreshFailed, &owner, &rows::account(row)?, now);
+                }
+                sqlx::query("UPDATE accounts SET refresh_after = $1 WHERE id = $2 AND version = $3")
+                    .bind(retry_at)
+                    .bind(account_id)
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(began.is_some())
+            }
+
+            async fn due_for_refresh(
+                &self,
+                now: i64,
+                ahead: i64,
+                idle_since: i64,
+                limit: i64,
+            ) -> StoreResult<Vec<(Owner, AccountRecord)>> {
+                let found = sqlx::query(concat!(
+                    "SELECT workspace_id, user_id, ",
+                    account_columns!(),
+                    " FROM accounts WHERE status = 'active' AND (refresh_after IS NULL OR refresh_after <= $1) \
+                     AND ((access_expires_at <= $1 + $2 \
+                     AND access_expires_at - $1 <= (access_expires_at - updated_at) / 2) \
+                     OR updated_at <= $3) ORDER BY COALESCE(access_expires_at, updated_at) LIMIT $4"
+                ))
+                .bind(now)
+                .bind(ahead)
+                .bind(idle_since)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                found
+                    .iter()
+                    .map(|row| {
+                        let owner = rows::owner(row)?;
+                        Ok((owner, rows::account(row)?))
+                    })
+                    .collect()
+            }
+
+            async fn defer_refresh(&self, account_id: &str, until: i64) -> StoreResult<()> {
+                sqlx::query("UPDATE accounts SET refresh_after = $1 WHERE id = $2")
+                    .bind(until)
+                    .bind(account_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             async fn set_step_log(&self, attempt_id: &str, log: &str) -> StoreResult<()> {

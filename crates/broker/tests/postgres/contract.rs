@@ -587,3 +587,42 @@ pub async fn outbox_rows_go_to_one_sender_at_a_time_and_keep_their_id(f: &Fixtur
     let retried = again.iter().find(|row| row.id == mine[0].id).expect("the same id comes back");
     assert_eq!(retried.attempts, 1);
 }
+
+pub async fn background_refresh_selection_and_failure_series(f: &Fixture) {
+    let s = f.store.as_ref();
+    let ws = workspace(s, "a").await;
+    s.set_webhook_endpoint(&ws.id, "https://hooks.example", &sealed("whsec"), None).await.expect("endpoint");
+    let alice = owner(&ws, "alice");
+    let now = now_unix();
+    let lifetime = NewCredentials { access_expires_at: Some(now + 100), ..credentials("hubspot", "v1") };
+    let (acc, _) = save(s, &alice, slot("one"), &lifetime).await;
+    let due = |at: i64, ahead: i64, idle_since: i64| async move {
+        let found = s.due_for_refresh(at, ahead, idle_since, 10).await.expect("due");
+        found.into_iter().map(|(owner, a)| (owner.user_id, a.id)).collect::<Vec<_>>()
+    };
+    let alice_due = vec![("alice".to_owned(), acc.id.clone())];
+    let long_ago = now - 1000;
+    assert!(due(now, 600, long_ago).await.is_empty(), "100 s left of 100: not yet");
+    assert_eq!(due(now + 60, 600, long_ago).await, alice_due, "40 s left: under half its life");
+    assert!(due(now + 60, 30, long_ago).await.is_empty(), "40 s left, 30 s ahead: not yet");
+    assert_eq!(due(now, 0, now).await, alice_due, "idle since the probe cut-off");
+
+    assert!(s.record_refresh_failure(&acc.id, acc.version, now, now + 100).await.expect("failure"));
+    assert!(!s.record_refresh_failure(&acc.id, acc.version, now + 1, now + 100).await.expect("again"));
+    assert!(!s.record_refresh_failure(&acc.id, acc.version + 5, now, now + 100).await.expect("stale"));
+    assert!(due(now + 60, 600, long_ago).await.is_empty(), "left alone until the retry time");
+    assert_eq!(due(now + 100, 600, long_ago).await, alice_due);
+    let events: Vec<String> =
+        s.webhook_deliveries(&ws.id, 10).await.expect("log").into_iter().map(|d| d.event_type).collect();
+    assert_eq!(events, ["account.refresh_failed", "account.connected"], "one event per series");
+
+    // A refresh ends the series: the next failure is signalled again.
+    assert!(s.try_lease(&acc.id, "h1", now, now + 90).await.expect("lease"));
+    assert!(s.store_refreshed(&acc.id, "h1", &sealed("v2"), Some(now + 100)).await.expect("store"));
+    assert!(s.record_refresh_failure(&acc.id, acc.version + 1, now, now + 100).await.expect("new series"));
+
+    s.defer_refresh(&acc.id, now + 500).await.expect("defer");
+    assert!(due(now + 400, 600, now + 400).await.is_empty());
+    assert!(s.mark_needs_reauth(&acc.id, acc.version + 1).await.expect("mark"));
+    assert!(due(now + 600, 600, now + 600).await.is_empty(), "a marked account is never due");
+}

@@ -17,6 +17,16 @@ impl Receiver {
     /// Starts a receiver that requires every delivery to verify with each of `secrets` and
     /// answers 500 to the first `fail_first` verified deliveries.
     pub fn start(secrets: &[&str], fail_first: u32) -> Receiver {
+        Receiver::spawn(secrets, ("FAIL_FIRST", fail_first))
+    }
+
+    /// Starts a receiver that never answers the first `hold_first` verified deliveries (logged with
+    /// `answered: null`), so the sender is caught mid-delivery.
+    pub fn holding(secrets: &[&str], hold_first: u32) -> Receiver {
+        Receiver::spawn(secrets, ("HOLD_FIRST", hold_first))
+    }
+
+    fn spawn(secrets: &[&str], (behaviour, count): (&str, u32)) -> Receiver {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
         assert!(
             std::path::Path::new(&format!("{root}/tests/node_modules/standardwebhooks")).exists(),
@@ -27,7 +37,7 @@ impl Receiver {
             .arg(format!("{root}/tests/peers/webhook-receiver.mjs"))
             .env("PORT", port.to_string())
             .env("SECRETS", secrets.join(","))
-            .env("FAIL_FIRST", fail_first.to_string())
+            .env(behaviour, count.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -7,7 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-export { signInAtProvider } from "./provider.mjs";
+import { signInAtProvider } from "./provider.mjs";
+
+export { signInAtProvider };
 
 /** URLs and keys of the running environment, from the variables xtask sets. */
 export const env = Object.fromEntries(

@@ -17,8 +17,8 @@ use patchbay_protocol::{
 };
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rand::Rng;
-use reqwest::header::{HeaderMap, HeaderValue};
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::header::HeaderValue;
+use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -197,26 +197,27 @@ async fn call(
     validate_args(function, &request.args)?;
     let accounts = state.store.accounts(owner, Some(&app.id)).await?;
     let account = select(&accounts, request.connected_account_id.as_deref())?;
-    let answer = send_with_credentials(state, owner, app, account, function.idempotent, |credentials| {
-        build(state, app, function, credentials, &request.args, request.cursor.as_deref())
-    })
-    .await?;
-    let attempts = answer.attempts;
-    if !answer.status.is_success() {
-        let error = upstream_failure(answer.status, &answer.body, answer.retry_after, false);
+    let Answer { response, retry_after, attempts } =
+        send_with_credentials(state, owner, app, account, function.idempotent, |credentials| {
+            build(state, app, function, credentials, &request.args, request.cursor.as_deref())
+        })
+        .await?;
+    let status = response.status();
+    let body = read_capped(response, state.config.max_upstream_body_bytes)
+        .await
+        .map_err(|e| with_attempts(e, attempts))?;
+    if !status.is_success() {
+        let error = upstream_failure(status, &body, retry_after, false);
         return Err(with_attempts(error, attempts));
     }
-    respond(function, answer.status, &answer.body).map_err(|e| with_attempts(e, attempts))
+    respond(function, status, &body).map_err(|e| with_attempts(e, attempts))
 }
 
-/// The app's final answer to a call, after any refresh and retries.
+/// The app's final answer to a call, after any refresh and retries, its body not read yet:
+/// functions read it whole, the backend proxy streams it.
 pub struct Answer {
-    /// Upstream status.
-    pub status: StatusCode,
-    /// Upstream headers, unfiltered.
-    pub headers: HeaderMap,
-    /// Upstream body, at most `max_upstream_body_bytes`.
-    pub body: Vec<u8>,
+    /// The upstream response.
+    pub response: Response,
     /// `Retry-After` of the final answer, in seconds (capped).
     pub retry_after: Option<u64>,
     /// Requests sent.
@@ -295,12 +296,8 @@ pub async fn send_with_credentials(
             tokio::time::sleep(wait).await;
             continue;
         }
-        let headers = response.headers().clone();
-        let body = read_capped(response, state.config.max_upstream_body_bytes)
-            .await
-            .map_err(|e| with_attempts(e, attempts))?;
         let retry_after = retry_after.map(|d| d.as_secs());
-        return Ok(Answer { status, headers, body, retry_after, attempts });
+        return Ok(Answer { response, retry_after, attempts });
     }
 }
 

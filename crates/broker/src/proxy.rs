@@ -5,16 +5,23 @@
 //! Headers are filtered both ways: hop-by-hop headers belong to one connection, and credential
 //! headers must neither let the caller override the injected ones (or leak the workspace key to
 //! the app) nor hand the app's cookies to the caller.
+//!
+//! The app's body is streamed to the caller as it arrives (a download need not fit in memory,
+//! and the first bytes are not held back), within the upstream body cap: a body declared larger
+//! is refused before anything is sent, one that grows past the cap is cut off.
 
 use std::sync::Arc;
 
-use patchbay_protocol::FieldError;
+use bytes::Bytes;
+use futures_util::stream::{self, Stream};
+use patchbay_protocol::{ErrorCode, ErrorDetails, FieldError};
 use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 
 use crate::credentials::authorized_request;
 use crate::error::{ApiError, ApiResult};
-use crate::invoke::send_with_credentials;
+use crate::invoke::{send_with_credentials, Answer};
+use crate::net::transport_failure;
 use crate::state::AppState;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and those the HTTP client sets itself.
@@ -50,13 +57,36 @@ pub struct ProxyRequest {
 }
 
 /// The app's answer, filtered.
-pub struct ProxyResponse {
+pub struct ProxyResponse<B> {
     /// Upstream status.
     pub status: StatusCode,
     /// Upstream headers without hop-by-hop and credential headers.
     pub headers: HeaderMap,
-    /// Upstream body (at most the upstream body cap).
-    pub body: Vec<u8>,
+    /// Upstream body as it arrives: chunks, then an error if it is cut off.
+    pub body: B,
+}
+
+/// The body of `response` as it arrives, ending in an error after `limit` bytes or when the
+/// transfer fails (the caller then sees a truncated answer, as from the app itself).
+fn capped_stream(response: Response, limit: usize) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
+    stream::try_unfold((response, 0usize), move |(mut response, seen)| async move {
+        match response.chunk().await {
+            Ok(Some(chunk)) if seen + chunk.len() > limit => {
+                tracing::warn!(limit, "proxied body cut off at the upstream body cap");
+                Err(std::io::Error::other("the app's response is larger than the upstream body cap"))
+            }
+            Ok(Some(chunk)) => {
+                let seen = seen + chunk.len();
+                Ok(Some((chunk, (response, seen))))
+            }
+            Ok(None) => Ok(None),
+            Err(err) => {
+                let failure = transport_failure(err);
+                tracing::warn!(cause = failure.cause.as_str(), error = %failure.detail, "proxied body failed");
+                Err(std::io::Error::other("the app's response was cut off"))
+            }
+        }
+    })
 }
 
 /// Idempotent methods (RFC 9110 §9.2.2): only these are retried once they may have left.
@@ -135,7 +165,7 @@ pub async fn proxy(
     workspace_id: &str,
     account_id: &str,
     request: ProxyRequest,
-) -> ApiResult<ProxyResponse> {
+) -> ApiResult<ProxyResponse<impl Stream<Item = std::io::Result<Bytes>> + Send>> {
     check_path(&request.path)?;
     let (owner, account) = state
         .store
@@ -153,7 +183,7 @@ pub async fn proxy(
         Some(query) => format!("{path}?{query}"),
         None => path,
     };
-    let answer =
+    let Answer { response, attempts, .. } =
         send_with_credentials(state, &owner, app, &account, idempotent(&request.method), |credentials| {
             let builder =
                 authorized_request(app, credentials, &state.upstreams, request.method.clone(), &target)?;
@@ -161,10 +191,21 @@ pub async fn proxy(
             Ok(builder.headers(headers.clone()).body(request.body.clone()))
         })
         .await?;
+    let limit = state.config.max_upstream_body_bytes;
+    let status = response.status();
+    if response.content_length().is_some_and(|length| length > limit as u64) {
+        let details =
+            ErrorDetails { status: Some(status.as_u16()), attempts: Some(attempts), ..Default::default() };
+        return Err(ApiError::new(
+            ErrorCode::UpstreamError,
+            format!("the app's response is larger than {} KiB", limit / 1024),
+        )
+        .with_details(details));
+    }
     Ok(ProxyResponse {
-        status: answer.status,
-        headers: filtered(&answer.headers, RESPONSE_CREDENTIALS, &[]),
-        body: answer.body,
+        status,
+        headers: filtered(response.headers(), RESPONSE_CREDENTIALS, &[]),
+        body: capped_stream(response, limit),
     })
 }
 

@@ -5,11 +5,13 @@
 mod support;
 
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
 use patchbay_broker::create_workspace;
 use serde_json::{json, Value};
 use support::oidc::{attempt, connect, refreshing_only_on_401, OidcProvider};
 use support::{httpbin_url, Reply, TestBroker};
+use tower::ServiceExt;
 
 const CATALOG: &str = r#"
 [apps.bin-basic]
@@ -42,6 +44,15 @@ async fn proxied(
     let request =
         Request::builder().method(method).uri(path).header("authorization", format!("Bearer {key}"));
     b.send(build(request).body(body).expect("request")).await
+}
+
+/// The proxy's answer to GET `path`, its body still arriving.
+async fn proxied_stream(b: &TestBroker, path: &str) -> Response<Body> {
+    let request = Request::get(path)
+        .header("authorization", format!("Bearer {}", b.secret_key))
+        .body(Body::empty())
+        .expect("request");
+    b.router.clone().oneshot(request).await.expect("infallible router")
 }
 
 async fn account_id(b: &TestBroker, token: &str, app: &str, fields: Value) -> String {
@@ -211,4 +222,34 @@ async fn an_expired_token_is_refreshed_once_and_the_proxied_request_retried() {
     assert_eq!(me.json["sub"], "alice");
     assert_eq!(provider.refresh_grants().await, 1, "one refresh for the 401, then one retry");
     assert_eq!(provider.stats().await["errors"], json!({}));
+}
+
+#[tokio::test]
+async fn the_apps_body_is_streamed_as_it_arrives_within_the_body_cap() {
+    let vars = vec![("HTTPBIN".to_owned(), httpbin_url())];
+    let b = TestBroker::start(CATALOG, vars, |c| c.max_upstream_body_bytes = 1024).await;
+    let alice = b.session("alice").await;
+    let key = account_id(&b, &alice, "bin-key", json!({ "api_key": "hk-123456789" })).await;
+
+    // httpbin drips two bytes a second apart: a streamed answer hands the first one over alone
+    // (a buffered one would hold it back until the second came).
+    let dripping = proxied_stream(&b, &format!("/v1/proxy/{key}/drip?numbytes=2&duration=2&delay=0")).await;
+    assert_eq!(dripping.status(), StatusCode::OK);
+    let first = dripping.into_body().frame().await.expect("a frame").expect("no error");
+    assert_eq!(first.into_data().expect("data").as_ref(), b"*", "the first byte arrives alone");
+
+    let declared =
+        proxied(&b, &b.secret_key, Method::GET, &format!("/v1/proxy/{key}/bytes/2048"), |r| r, Body::empty())
+            .await;
+    assert_eq!(declared.code(), "UPSTREAM_ERROR", "a body declared past the cap is refused before it starts");
+
+    let undeclared = proxied_stream(&b, &format!("/v1/proxy/{key}/stream-bytes/4096?chunk_size=256")).await;
+    assert_eq!(undeclared.status(), StatusCode::OK, "the status was passed on before the body grew");
+    assert!(
+        undeclared.into_body().collect().await.is_err(),
+        "a body that grows past the cap is cut off with an error, never passed off as complete"
+    );
+    let within = proxied_stream(&b, &format!("/v1/proxy/{key}/stream-bytes/1024?chunk_size=100")).await;
+    let body = within.into_body().collect().await.expect("a body within the cap is whole").to_bytes();
+    assert_eq!(body.len(), 1024);
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
@@ -42,5 +42,5 @@ async fn forward(
     let request =
         ProxyRequest { method, path, query: uri.query().map(str::to_owned), headers, body: body.to_vec() };
     let answer = proxy(&state, &workspace.id, &account, request).await?;
-    Ok((answer.status, answer.headers, answer.body).into_response())
+    Ok((answer.status, answer.headers, Body::from_stream(answer.body)).into_response())
 }

@@ -266,11 +266,17 @@ pub fn free_port() -> Result<u16> {
 
 /// True when `GET http://127.0.0.1:{port}{path}` answers with a 2xx status.
 pub fn http_get_ok(port: u16, path: &str) -> bool {
+    http_get_ok_within(port, path, Duration::from_secs(2))
+}
+
+/// [`http_get_ok`], waiting up to `wait` for the answer (a readiness probe is asked again soon, so
+/// it waits briefly; a test asks once, so it waits as long as a loaded machine may need).
+fn http_get_ok_within(port: u16, path: &str, wait: Duration) -> bool {
     let attempt = || -> std::io::Result<bool> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
-        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+        let mut stream = TcpStream::connect_timeout(&addr, wait)?;
+        stream.set_read_timeout(Some(wait))?;
+        stream.set_write_timeout(Some(wait))?;
         write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
         let mut head = [0u8; 12];
         stream.read_exact(&mut head)?;
@@ -284,8 +290,9 @@ pub fn http_get_ok(port: u16, path: &str) -> bool {
 mod tests {
     use std::io::{BufRead, BufReader, Write};
     use std::net::{Ipv4Addr, TcpListener};
+    use std::time::Duration;
 
-    use super::{free_port, http_get_ok};
+    use super::{free_port, http_get_ok, http_get_ok_within};
 
     #[test]
     fn a_closed_port_is_not_ready() {
@@ -307,7 +314,8 @@ mod tests {
                 let _ = write!(&stream, "HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
                 request_line
             });
-            assert_eq!(http_get_ok(port, "/get"), ready, "{status}");
+            // Generous: this machine may be busy compiling, and the answer is certain to come.
+            assert_eq!(http_get_ok_within(port, "/get", Duration::from_secs(30)), ready, "{status}");
             assert_eq!(server.join().expect("server thread"), "GET /get HTTP/1.0\r\n");
         }
     }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use bytes::Bytes;
 use patchbay_protocol::{ErrorCode, ErrorDetails, FieldError};
 use reqwest::header::RETRY_AFTER;
 use reqwest::{RequestBuilder, Response, StatusCode};
@@ -287,25 +288,58 @@ pub async fn try_send(request: RequestBuilder) -> Result<Response, SendFailure> 
     })
 }
 
+/// Why an upstream body could not be read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyFailure {
+    /// It grew past the cap.
+    #[error("the app's response is larger than the upstream body cap")]
+    TooLarge,
+    /// The transfer failed (logged with its cause).
+    #[error("the app's response was cut off")]
+    CutOff,
+}
+
+/// The next chunk of `response`'s body, counting it into `seen` against `limit`. Functions read
+/// bodies whole through this ([`read_capped`]), the backend proxy streams them.
+pub async fn next_chunk(
+    response: &mut Response,
+    seen: &mut usize,
+    limit: usize,
+) -> Result<Option<Bytes>, BodyFailure> {
+    match response.chunk().await {
+        Ok(Some(chunk)) if *seen + chunk.len() > limit => Err(BodyFailure::TooLarge),
+        Ok(chunk) => {
+            *seen += chunk.as_ref().map_or(0, Bytes::len);
+            Ok(chunk)
+        }
+        Err(err) => {
+            let failure = transport_failure(err);
+            tracing::warn!(cause = failure.cause.as_str(), error = %failure.detail, "upstream body failed");
+            Err(BodyFailure::CutOff)
+        }
+    }
+}
+
 /// Reads at most `limit` bytes; a larger body is an UPSTREAM_ERROR.
 pub async fn read_capped(mut response: Response, limit: usize) -> Result<Vec<u8>, ApiError> {
     let status = response.status().as_u16();
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|err| {
-        let failure = transport_failure(err);
-        tracing::warn!(cause = failure.cause.as_str(), error = %failure.detail, "upstream body failed");
-        ApiError::new(ErrorCode::UpstreamUnavailable, "the app's response was cut off")
-    })? {
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::new(
-                ErrorCode::UpstreamError,
-                format!("the app's response is larger than {} KiB", limit / 1024),
-            )
-            .with_details(ErrorDetails { status: Some(status), ..Default::default() }));
+    let (mut body, mut seen) = (Vec::new(), 0);
+    loop {
+        match next_chunk(&mut response, &mut seen, limit).await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return Ok(body),
+            Err(BodyFailure::CutOff) => {
+                return Err(ApiError::new(ErrorCode::UpstreamUnavailable, BodyFailure::CutOff.to_string()))
+            }
+            Err(BodyFailure::TooLarge) => {
+                return Err(ApiError::new(
+                    ErrorCode::UpstreamError,
+                    format!("the app's response is larger than {} KiB", limit / 1024),
+                )
+                .with_details(ErrorDetails { status: Some(status), ..Default::default() }))
+            }
         }
-        body.extend_from_slice(&chunk);
     }
-    Ok(body)
 }
 
 /// `Retry-After` in seconds, when given as a number.

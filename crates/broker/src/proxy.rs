@@ -18,10 +18,10 @@ use patchbay_protocol::{ErrorCode, ErrorDetails, FieldError};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, Response, StatusCode};
 
-use crate::credentials::authorized_request;
+use crate::catalog::idempotent_method;
+use crate::credentials::{authorized_request, next_chunk};
 use crate::error::{ApiError, ApiResult};
 use crate::invoke::{send_with_credentials, Answer};
-use crate::net::transport_failure;
 use crate::state::AppState;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and those the HTTP client sets itself.
@@ -52,8 +52,9 @@ pub struct ProxyRequest {
     pub query: Option<String>,
     /// The caller's headers (filtered here).
     pub headers: HeaderMap,
-    /// The body (already bounded by the broker's request size limit).
-    pub body: Vec<u8>,
+    /// The body (already bounded by the broker's request size limit; shared, not copied, by
+    /// each retry).
+    pub body: Bytes,
 }
 
 /// The app's answer, filtered.
@@ -69,32 +70,12 @@ pub struct ProxyResponse<B> {
 /// The body of `response` as it arrives, ending in an error after `limit` bytes or when the
 /// transfer fails (the caller then sees a truncated answer, as from the app itself).
 fn capped_stream(response: Response, limit: usize) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
-    stream::try_unfold((response, 0usize), move |(mut response, seen)| async move {
-        match response.chunk().await {
-            Ok(Some(chunk)) if seen + chunk.len() > limit => {
-                tracing::warn!(limit, "proxied body cut off at the upstream body cap");
-                Err(std::io::Error::other("the app's response is larger than the upstream body cap"))
-            }
-            Ok(Some(chunk)) => {
-                let seen = seen + chunk.len();
-                Ok(Some((chunk, (response, seen))))
-            }
-            Ok(None) => Ok(None),
-            Err(err) => {
-                let failure = transport_failure(err);
-                tracing::warn!(cause = failure.cause.as_str(), error = %failure.detail, "proxied body failed");
-                Err(std::io::Error::other("the app's response was cut off"))
-            }
+    stream::try_unfold((response, 0usize), move |(mut response, mut seen)| async move {
+        match next_chunk(&mut response, &mut seen, limit).await {
+            Ok(chunk) => Ok(chunk.map(|chunk| (chunk, (response, seen)))),
+            Err(failure) => Err(std::io::Error::other(failure)),
         }
     })
-}
-
-/// Idempotent methods (RFC 9110 §9.2.2): only these are retried once they may have left.
-fn idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
-    )
 }
 
 /// Header names listed in `Connection`, which are hop-by-hop for this message too.
@@ -183,14 +164,20 @@ pub async fn proxy(
         Some(query) => format!("{path}?{query}"),
         None => path,
     };
-    let Answer { response, attempts, .. } =
-        send_with_credentials(state, &owner, app, &account, idempotent(&request.method), |credentials| {
+    let Answer { response, attempts, .. } = send_with_credentials(
+        state,
+        &owner,
+        app,
+        &account,
+        idempotent_method(&request.method),
+        |credentials| {
             let builder =
                 authorized_request(app, credentials, &state.upstreams, request.method.clone(), &target)?;
             // Injected headers are added before the caller's, which no longer contain them.
             Ok(builder.headers(headers.clone()).body(request.body.clone()))
-        })
-        .await?;
+        },
+    )
+    .await?;
     let limit = state.config.max_upstream_body_bytes;
     let status = response.status();
     if response.content_length().is_some_and(|length| length > limit as u64) {

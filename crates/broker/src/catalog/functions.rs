@@ -137,10 +137,7 @@ impl RawFunction {
             .into_iter()
             .map(|(k, v)| Ok((k, template(&v, "functions.query")?)))
             .collect::<Result<_, FieldProblem>>()?;
-        let idempotent = self.idempotent.unwrap_or(matches!(
-            method,
-            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-        ));
+        let idempotent = self.idempotent.unwrap_or_else(|| idempotent_method(&method));
         let pagination = match self.pagination {
             Some(p) => Some(Pagination {
                 cursor_param: p.cursor_param,
@@ -257,6 +254,15 @@ impl BodyTemplate {
             )),
         }
     }
+}
+
+/// Idempotent methods (RFC 9110 §9.2.2): the default for a function, and what the backend proxy
+/// retries once a request may have left.
+pub fn idempotent_method(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub use builtin::{builtin_layers, Layer};
 pub use builtin::{check_publishable, BUILTIN_DIR, BUILTIN_FILES};
 pub use check::{check, fixture_sources, fixtures, reference_markdown, Fixture, FixtureOperation};
 use functions::RawFunction;
-pub use functions::{arg, arg_text, BodyTemplate, Function, Pagination};
+pub use functions::{arg, arg_text, idempotent_method, BodyTemplate, Function, Pagination};
 use listing::RawIcon;
 pub use listing::CATEGORIES;
 use oauth::RawOAuth2;

@@ -39,8 +39,7 @@ async fn forward(
 ) -> ApiResult<Response> {
     // The raw path, not the decoded wildcard: `%2F` inside a segment must reach the app as sent.
     let path = uri.path().splitn(5, '/').nth(4).map(|rest| format!("/{rest}")).unwrap_or_default();
-    let request =
-        ProxyRequest { method, path, query: uri.query().map(str::to_owned), headers, body: body.to_vec() };
+    let request = ProxyRequest { method, path, query: uri.query().map(str::to_owned), headers, body };
     let answer = proxy(&state, &workspace.id, &account, request).await?;
     Ok((answer.status, answer.headers, Body::from_stream(answer.body)).into_response())
 }

@@ -18,6 +18,7 @@ use super::ApiPath;
 use crate::accounts::{connect_with_credentials, effective_policy, to_wire, SaveOutcome};
 use crate::catalog::App;
 use crate::error::ApiResult;
+use crate::oauth::clients::can_connect;
 use crate::oauth::connect::{start, Caller};
 use crate::state::AppState;
 use crate::store::AppSettings;
@@ -43,13 +44,9 @@ fn summary(app: &App, settings: Option<&AppSettings>, connected_accounts: u32) -
 
 /// Category, tile, docs link, and whether this workspace's users can connect the app now.
 fn listing(app: &App, settings: Option<&AppSettings>) -> AppListing {
-    let own_client = settings.is_some_and(|s| s.own_client_enabled && s.own_client_id.is_some());
     let (usable, requires_own_client) = match &app.oauth2 {
         None => (true, false),
-        Some(oauth) => (
-            own_client || (oauth.default_client.is_some() && !oauth.requires_own_client),
-            oauth.requires_own_client,
-        ),
+        Some(oauth) => (can_connect(oauth, settings), oauth.requires_own_client),
     };
     AppListing {
         category: app.category.clone(),

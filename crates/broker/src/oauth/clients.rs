@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::catalog::{App, OAuth2, OAuthClient};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::StoredClient;
+use crate::store::{AppSettings, StoredClient};
 
 /// A client ready to use, with the scopes to request through it.
 pub struct ChosenClient {
@@ -68,6 +68,18 @@ fn oauth(app: &App) -> ApiResult<&OAuth2> {
     app.oauth2.as_ref().ok_or_else(|| ApiError::internal("not an OAuth app"))
 }
 
+/// The operator's client, when the app lets workspaces connect with it.
+fn operator_client(oauth: &OAuth2) -> Option<&OAuthClient> {
+    oauth.default_client.as_ref().filter(|_| !oauth.requires_own_client)
+}
+
+/// Whether new connections have a client (what [`for_new_connection`] picks): the workspace's
+/// own, set and enabled, or else the operator's.
+pub fn can_connect(oauth: &OAuth2, settings: Option<&AppSettings>) -> bool {
+    settings.is_some_and(|s| s.own_client_enabled && s.own_client_id.is_some())
+        || operator_client(oauth).is_some()
+}
+
 /// The client new connections of this workspace use.
 pub async fn for_new_connection(state: &AppState, workspace_id: &str, app: &App) -> ApiResult<ChosenClient> {
     let oauth = oauth(app)?;
@@ -77,9 +89,9 @@ pub async fn for_new_connection(state: &AppState, workspace_id: &str, app: &App)
             return Ok(chosen);
         }
     }
-    match (&oauth.default_client, oauth.requires_own_client) {
-        (Some(default), false) => Ok(ChosenClient { client: default.clone(), scopes: oauth.scopes.clone() }),
-        _ => Err(ApiError::new(
+    match operator_client(oauth) {
+        Some(default) => Ok(ChosenClient { client: default.clone(), scopes: oauth.scopes.clone() }),
+        None => Err(ApiError::new(
             ErrorCode::OwnClientRequired,
             format!(
                 "{} can only be connected with your own OAuth client: set it up, test it and enable it",

@@ -159,25 +159,12 @@ impl Config {
         set_some(env, "PATCHBAY_PUBLIC_URL", &mut self.public_url)?;
         set(env, "PATCHBAY_DATABASE_URL", &mut self.database_url)?;
         set(env, "PATCHBAY_CATALOG", &mut self.catalog)?;
-        if let Some(v) = env("PATCHBAY_BUILTIN_CATALOG") {
-            self.builtin_catalog = !matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "false" | "no");
-        }
+        set_flag(env, "PATCHBAY_BUILTIN_CATALOG", &mut self.builtin_catalog)?;
         set_some(env, "PATCHBAY_MASTER_KEYS_FILE", &mut self.master_keys_file)?;
         set_some(env, "PATCHBAY_SDK_DIR", &mut self.sdk_dir)?;
         set_some(env, "PATCHBAY_METRICS_TOKEN", &mut self.metrics_token)?;
         self.metrics_token = self.metrics_token.take().filter(|t| !t.0.trim().is_empty());
-        if let Some(raw) = env("PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS") {
-            self.allow_loopback_upstreams = match raw.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" => true,
-                "0" | "false" | "no" | "" => false,
-                _ => {
-                    return Err(ConfigError::Env {
-                        name: "PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS",
-                        problem: "expected true or false (1/0, yes/no)".into(),
-                    })
-                }
-            };
-        }
+        set_flag(env, "PATCHBAY_ALLOW_LOOPBACK_UPSTREAMS", &mut self.allow_loopback_upstreams)?;
         set(env, "PATCHBAY_SESSION_DEFAULT_TTL_SECONDS", &mut self.session_default_ttl_seconds)?;
         set(env, "PATCHBAY_SESSION_MAX_TTL_SECONDS", &mut self.session_max_ttl_seconds)?;
         set(env, "PATCHBAY_UPSTREAM_TIMEOUT_SECONDS", &mut self.upstream_timeout_seconds)?;
@@ -305,6 +292,25 @@ where
 }
 
 /// [`set`] for an optional setting; an empty variable leaves it unset.
+/// A switch: `1`/`true`/`yes` or `0`/`false`/`no` (or empty); anything else is an error rather
+/// than a guess.
+fn set_flag(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    slot: &mut bool,
+) -> Result<(), ConfigError> {
+    if let Some(raw) = env(name) {
+        *slot = match raw.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" => true,
+            "0" | "false" | "no" | "" => false,
+            _ => {
+                return Err(ConfigError::Env { name, problem: "expected true or false (1/0, yes/no)".into() })
+            }
+        };
+    }
+    Ok(())
+}
+
 fn set_some<T: std::str::FromStr>(
     env: &impl Fn(&str) -> Option<String>,
     name: &'static str,

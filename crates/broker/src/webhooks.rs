@@ -11,16 +11,13 @@ use hmac::{Hmac, Mac};
 use rand::Rng;
 use serde_json::{json, Value};
 use sha2::Sha256;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 use patchbay_protocol::{ErrorCode, ErrorDetails, FieldError};
 use serde::Serialize;
 
 use crate::catalog::parse_base_url;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::now_unix;
-use crate::ids::random_id;
+use crate::ids::{now_unix, random_id, rfc3339};
 use crate::state::AppState;
 use crate::store::{AccountRecord, Attempted, Claimed, Delivery, Owner};
 
@@ -57,10 +54,7 @@ impl EventKind {
 
 /// The event body: who and which account, never a credential.
 pub fn payload(kind: EventKind, owner: &Owner, account: &AccountRecord, at: i64) -> Value {
-    let timestamp = OffsetDateTime::from_unix_timestamp(at)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default();
+    let timestamp = rfc3339(at);
     json!({
         "type": kind.as_str(),
         "timestamp": timestamp,
@@ -180,7 +174,7 @@ pub async fn deliveries(state: &AppState, workspace_id: &str) -> ApiResult<Vec<D
 pub async fn send_test_event(state: &AppState, workspace_id: &str) -> ApiResult<String> {
     state.store.webhook_endpoint(workspace_id).await?.ok_or_else(no_endpoint)?;
     let id = random_id("msg");
-    let timestamp = OffsetDateTime::now_utc().format(&Rfc3339).map_err(ApiError::internal)?;
+    let timestamp = rfc3339(now_unix());
     let payload =
         json!({ "type": "webhook.test", "timestamp": timestamp, "data": { "workspaceId": workspace_id } });
     state.store.enqueue_webhook(workspace_id, &id, "webhook.test", &payload.to_string()).await?;

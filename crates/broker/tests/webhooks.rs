@@ -13,7 +13,7 @@ use patchbay_broker::webhooks::{deliver_due, SenderSettings};
 use serde_json::{json, Value};
 use support::oidc::{attempt, connect, OidcProvider, IDP_CATALOG};
 use support::receiver::Receiver;
-use support::{httpbin_url, TestBroker};
+use support::{httpbin_url, Reply, TestBroker};
 
 const CATALOG: &str = r#"
 [apps.bin-basic]
@@ -24,14 +24,17 @@ verify = { path = "/basic-auth/demo/correct-horse", display_name = "/user" }
 "#;
 
 async fn set_endpoint(b: &TestBroker, url: &str) -> (StatusCode, Value) {
-    let reply = b
-        .call(Method::PUT, "/v1/admin/webhook", Some(&b.secret_key.clone()), Some(json!({ "url": url })))
-        .await;
+    let reply =
+        b.call(Method::PUT, "/v1/admin/webhook", Some(&b.secret_key), Some(json!({ "url": url }))).await;
     (reply.status, reply.json)
 }
 
+async fn rotate(b: &TestBroker, body: Value) -> Reply {
+    b.call(Method::POST, "/v1/admin/webhook/rotate", Some(&b.secret_key), Some(body)).await
+}
+
 async fn event_types(b: &TestBroker) -> Vec<String> {
-    let reply = b.call(Method::GET, "/v1/admin/webhook/deliveries", Some(&b.secret_key.clone()), None).await;
+    let reply = b.call(Method::GET, "/v1/admin/webhook/deliveries", Some(&b.secret_key), None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
     let mut types: Vec<String> = reply.json["deliveries"]
         .as_array()
@@ -67,7 +70,7 @@ async fn every_account_change_writes_one_outbox_row_once_an_endpoint_is_set() {
     assert_eq!(created.status, StatusCode::CREATED);
     assert_eq!(event_types(&b).await.last().map(String::as_str), Some("account.connected"));
 
-    let log = b.call(Method::GET, "/v1/admin/webhook/deliveries", Some(&b.secret_key.clone()), None).await;
+    let log = b.call(Method::GET, "/v1/admin/webhook/deliveries", Some(&b.secret_key), None).await;
     let text = log.json.to_string();
     assert!(!text.contains("correct-horse"), "no credential in the log: {text}");
     assert_eq!(log.json["deliveries"][0]["attempts"], 0);
@@ -84,22 +87,14 @@ async fn the_secret_is_shown_once_kept_on_url_changes_and_rotated_with_an_overla
     );
     let not_http = set_endpoint(&b, "ftp://hooks.example").await;
     assert_eq!(not_http.1["error"]["code"], "URL_NOT_ALLOWED");
-    let rotate_first =
-        b.call(Method::POST, "/v1/admin/webhook/rotate", Some(&b.secret_key.clone()), Some(json!({}))).await;
+    let rotate_first = rotate(&b, json!({})).await;
     assert_eq!(rotate_first.status, StatusCode::NOT_FOUND);
 
     let (_, first) = set_endpoint(&b, "https://hooks.example/a").await;
     let (_, moved) = set_endpoint(&b, "https://hooks.example/b").await;
     assert!(first["secret"].is_string());
     assert!(moved.get("secret").is_none(), "a URL change keeps (and does not show) the secret: {moved}");
-    let rotated = b
-        .call(
-            Method::POST,
-            "/v1/admin/webhook/rotate",
-            Some(&b.secret_key.clone()),
-            Some(json!({ "overlapSeconds": 600 })),
-        )
-        .await;
+    let rotated = rotate(&b, json!({ "overlapSeconds": 600 })).await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.json);
     assert_ne!(rotated.json["secret"], first["secret"]);
     assert_eq!(rotated.json["url"], "https://hooks.example/b");
@@ -166,8 +161,7 @@ async fn the_standard_library_verifies_every_event_and_a_failing_receiver_gets_t
     assert_eq!(types, ["account.connected", "account.reconnected", "account.disconnected"]);
     assert!(log.iter().all(|d| d["accountId"] == id.as_str()));
 
-    let deliveries =
-        b.call(Method::GET, "/v1/admin/webhook/deliveries", Some(&b.secret_key.clone()), None).await;
+    let deliveries = b.call(Method::GET, "/v1/admin/webhook/deliveries", Some(&b.secret_key), None).await;
     let oldest = deliveries.json["deliveries"].as_array().and_then(|d| d.last()).cloned().expect("row");
     assert_eq!((oldest["attempts"].as_i64(), oldest["lastStatus"].as_i64()), (Some(3), Some(204)));
     assert!(oldest["deliveredAt"].is_i64() && oldest["nextAttemptAt"].is_null());
@@ -177,14 +171,7 @@ async fn the_standard_library_verifies_every_event_and_a_failing_receiver_gets_t
 async fn during_a_rotation_deliveries_and_test_events_verify_with_the_old_and_the_new_secret() {
     let b = TestBroker::with_catalog(CATALOG, false).await;
     let (_, first) = set_endpoint(&b, "http://127.0.0.1:9/not-yet").await;
-    let rotated = b
-        .call(
-            Method::POST,
-            "/v1/admin/webhook/rotate",
-            Some(&b.secret_key.clone()),
-            Some(json!({ "overlapSeconds": 600 })),
-        )
-        .await;
+    let rotated = rotate(&b, json!({ "overlapSeconds": 600 })).await;
     let (old, new) = (first["secret"].as_str().expect("old"), rotated.json["secret"].as_str().expect("new"));
     let receiver = Receiver::start(&[old, new], 0);
     set_endpoint(&b, &receiver.url).await;
@@ -198,7 +185,7 @@ async fn during_a_rotation_deliveries_and_test_events_verify_with_the_old_and_th
     );
 
     // The console's "send test event" goes through the same outbox and signature.
-    let test = b.call(Method::POST, "/v1/admin/webhook/test", Some(&b.secret_key.clone()), None).await;
+    let test = b.call(Method::POST, "/v1/admin/webhook/test", Some(&b.secret_key), None).await;
     assert_eq!(test.status, StatusCode::OK, "{}", test.json);
     let log = deliver_until(&b, &receiver, |log| log.len() == 2).await;
     assert_eq!(

@@ -148,8 +148,6 @@ pub async fn sign_in(authorize_url: &str, login: &str) -> String {
     panic!("the provider never redirected back")
 }
 
-/// Starts a connect, signs in at the provider as `login`, and delivers the provider's redirect to
-/// the broker's callback. Returns the attempt id and the callback's reply.
 /// A broker on `provider`'s [`IDP_CATALOG`] that never refreshes ahead of expiry (a negative
 /// margin), so only the provider's 401 can trigger a refresh.
 pub async fn refreshing_only_on_401(provider: &OidcProvider) -> TestBroker {
@@ -159,6 +157,8 @@ pub async fn refreshing_only_on_401(provider: &OidcProvider) -> TestBroker {
     .await
 }
 
+/// Starts a connect, signs in at the provider as `login`, and delivers the provider's redirect to
+/// the broker's callback. Returns the attempt id and the callback's reply.
 pub async fn connect(b: &TestBroker, token: &str, app: &str, login: &str) -> (String, Reply) {
     let started =
         b.call(Method::POST, &format!("/v1/apps/{app}/connect"), Some(token), Some(json!({}))).await;

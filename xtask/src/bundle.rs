@@ -72,6 +72,7 @@ pub fn build_release(ws: &Workspace) -> Result<Bundle> {
     if fs::read_to_string(out_dir.join(STAMP)).is_ok_and(|built| built == stamp)
         && wasm.is_file()
         && js.is_file()
+        && out_dir.join(NAMED).is_file()
     {
         println!("bundle in {} is up to date", out_dir.display());
         return Bundle::found(wasm, js, &out_dir);

@@ -90,7 +90,6 @@ pub fn run(ws: &Workspace, target: Option<&str>, seconds: u64, build: Build) -> 
         Some(name) => bail!("no fuzz target `{name}` (targets: {})", all.join(", ")),
         None => all,
     };
-    cmd::run(ws.command("cargo").args(["fuzz", "build", "--fuzz-dir", FUZZ_DIR]).args(build.args()))?;
     for name in &chosen {
         let scratch = ws.xtask_dir().join(build.scratch()).join(name);
         if build == Build::Quick && scratch.exists() {

@@ -35,7 +35,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  setup                  install the toolchain, browsers, peers and npm/Python tools (idempotent)
+  setup                  install the toolchain, cargo tools (wasm-pack, twiggy, cargo-fuzz), browsers,
+                         peers and npm/Python tools (idempotent)
   demo                   run the broker, local OAuth/API apps and the example app; prints the URL
   test [--only STAGE]    run every check, stopping at the first failure; --only (repeatable or
                          comma-separated) runs just the named stages: fmt, clippy, native,

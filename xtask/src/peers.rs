@@ -274,7 +274,7 @@ pub fn http_get_ok(port: u16, path: &str) -> bool {
 fn http_get_ok_within(port: u16, path: &str, wait: Duration) -> bool {
     let attempt = || -> std::io::Result<bool> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let mut stream = TcpStream::connect_timeout(&addr, wait)?;
+        let mut stream = TcpStream::connect_timeout(&addr, wait.min(Duration::from_secs(1)))?;
         stream.set_read_timeout(Some(wait))?;
         stream.set_write_timeout(Some(wait))?;
         write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;

@@ -2,6 +2,8 @@
 //! applied to the rendered tiles without re-rendering them (the search box keeps its focus and
 //! caret while the user types).
 
+use patchbay_protocol::CATEGORIES;
+
 use crate::json::Json;
 
 /// Marketplaces with more apps than this get the search box and the category filter.
@@ -57,28 +59,9 @@ pub fn categories(apps: &[Json]) -> Vec<String> {
     ids
 }
 
-/// A category's label (the catalog's category ids; an unknown id is shown as it is).
+/// A category's label, from the catalog's own list (an unknown id is shown as it is).
 pub fn category_label(id: &str) -> &str {
-    const LABELS: &[(&str, &str)] = &[
-        ("accounting", "Accounting"),
-        ("calendar", "Calendar"),
-        ("chat", "Chat"),
-        ("cms", "Websites and CMS"),
-        ("communications", "Communications"),
-        ("crm", "CRM"),
-        ("design", "Design"),
-        ("developer", "Developer tools"),
-        ("ecommerce", "E-commerce"),
-        ("email", "Email"),
-        ("files", "Files"),
-        ("forms", "Forms"),
-        ("marketing", "Marketing"),
-        ("payments", "Payments"),
-        ("productivity", "Productivity"),
-        ("project_management", "Project management"),
-        ("support", "Support"),
-    ];
-    LABELS.iter().find(|(known, _)| *known == id).map_or(id, |(_, label)| label)
+    CATEGORIES.iter().find(|(known, _)| *known == id).map_or(id, |(_, label)| label)
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ test("60+ apps: search and category filter by keyboard, icons, accessible", asyn
   await page.keyboard.press("Tab");
   const category = page.getByRole("combobox", { name: "Category" });
   assert.equal(await category.evaluate((e) => e === e.getRootNode().activeElement), true, "Tab reaches the category filter");
-  await category.selectOption({ label: "Support" });
+  await category.selectOption({ label: "Customer support" });
   await page.waitForFunction(() => {
     const tiles = [...document.querySelector("#marketplace [data-patchbay]").shadowRoot.querySelectorAll("li[data-app-id]")];
     return tiles.filter((t) => !t.hidden).length > 0 && tiles.filter((t) => !t.hidden).length < 15;

@@ -246,3 +246,26 @@ pub struct AppPage {
     #[serde(flatten)]
     pub listing: AppListing,
 }
+
+/// The closed list of marketplace categories with their labels: the broker refuses any other
+/// id in a catalog, and the SDK labels its category filter and tiles from the same list.
+pub const CATEGORIES: [(&str, &str); 18] = [
+    ("crm", "CRM"),
+    ("chat", "Chat"),
+    ("email", "Email"),
+    ("calendar", "Calendar"),
+    ("files", "Files"),
+    ("developer", "Developer tools"),
+    ("project_management", "Project management"),
+    ("support", "Customer support"),
+    ("marketing", "Marketing"),
+    ("accounting", "Accounting"),
+    ("payments", "Payments"),
+    ("ecommerce", "E-commerce"),
+    ("communications", "SMS, voice and video"),
+    ("forms", "Forms and scheduling"),
+    ("design", "Design"),
+    ("productivity", "Docs and productivity"),
+    ("cms", "Websites and CMS"),
+    ("other", "Other"),
+];

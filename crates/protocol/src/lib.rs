@@ -16,7 +16,7 @@ pub mod sessions;
 pub use accounts::{AccountList, AccountStatus, ConnectRequest, ConnectResponse, ConnectedAccount};
 pub use apps::{
     AccountsPolicy, AppDetail, AppEntry, AppEntryList, AppIcon, AppList, AppListing, AppPage, AppSummary,
-    AuthType, CredentialField, FieldKind,
+    AuthType, CredentialField, FieldKind, CATEGORIES,
 };
 pub use attempts::{
     AttemptError, AttemptStatus, CallbackMessage, ConnectAttempt, CALLBACK_MESSAGE_TYPE,

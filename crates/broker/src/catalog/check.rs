@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use super::builtin::{builtin_layers, check_publishable, Layer};
-use super::listing::CATEGORIES;
 use super::{Catalog, CatalogError};
+use patchbay_protocol::CATEGORIES;
 
 /// Loads the built-in catalog with `extra` layers on top and applies [`check_publishable`] to
 /// every app. Returns the catalog, or every problem found (a load error stops at the first).

@@ -1,32 +1,10 @@
 //! Marketplace metadata: the category list and the generated monogram tile.
 
-use patchbay_protocol::AppIcon;
+use patchbay_protocol::{AppIcon, CATEGORIES};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::FieldProblem;
-
-/// The closed list of categories, so the marketplace filter never shows a typo as a category.
-pub const CATEGORIES: [(&str, &str); 18] = [
-    ("crm", "CRM"),
-    ("chat", "Chat"),
-    ("email", "Email"),
-    ("calendar", "Calendar"),
-    ("files", "Files"),
-    ("developer", "Developer tools"),
-    ("project_management", "Project management"),
-    ("support", "Customer support"),
-    ("marketing", "Marketing"),
-    ("accounting", "Accounting"),
-    ("payments", "Payments"),
-    ("ecommerce", "E-commerce"),
-    ("communications", "SMS, voice and video"),
-    ("forms", "Forms and scheduling"),
-    ("design", "Design"),
-    ("productivity", "Docs and productivity"),
-    ("cms", "Websites and CMS"),
-    ("other", "Other"),
-];
 
 /// `icon = { monogram = "HS", background = "#ff7a59" }`: either part overrides the generated one.
 #[derive(Deserialize)]

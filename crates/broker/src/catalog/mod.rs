@@ -20,9 +20,9 @@ pub use check::{check, fixture_sources, fixtures, reference_markdown, Fixture, F
 use functions::RawFunction;
 pub use functions::{arg, arg_text, idempotent_method, BodyTemplate, Function, Pagination};
 use listing::RawIcon;
-pub use listing::CATEGORIES;
 use oauth::RawOAuth2;
 pub use oauth::{ClientAuth, Endpoint, OAuth2, OAuthClient, TokenBody, TokenShape};
+pub use patchbay_protocol::CATEGORIES;
 use patchbay_protocol::{AccountsPolicy, AppIcon, AuthType, CredentialField, FieldKind};
 use serde::Deserialize;
 pub use template::Template;

@@ -109,7 +109,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen { .. } | Command::Catalog(_) => Ok(()),
         Command::Serve => crate::serve(crate::build_state(config).await?).await,
         Command::Workspace(WorkspaceCommand::Create { name }) => {
-            let store = crate::open_store(&config.database_url).await?;
+            let store = crate::open_store(&config.database_url, std::time::Duration::ZERO).await?;
             let (workspace, secret_key) = crate::create_workspace(store.as_ref(), &name).await?;
             let out = serde_json::json!({
                 "id": workspace.id, "name": workspace.name, "appKey": workspace.app_key, "secretKey": secret_key,
@@ -119,7 +119,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Session(SessionCommand::Create { workspace, user, origins, ttl }) => {
             let keyring = Keyring::parse(&config.master_keys(|name| std::env::var(name).ok())?)?;
-            let store = crate::open_store(&config.database_url).await?;
+            let store = crate::open_store(&config.database_url, std::time::Duration::ZERO).await?;
             if store.workspace(&workspace).await?.is_none() {
                 anyhow::bail!("no workspace `{workspace}`");
             }

@@ -57,6 +57,9 @@ pub struct Config {
     pub background_probe_idle_seconds: i64,
     /// How long a webhook receiver may take to answer.
     pub webhook_timeout_seconds: u64,
+    /// How long an invoke may use accounts read earlier; 0 reads them for every call. Every
+    /// replica must use the same value: it bounds how long a write waits for the others.
+    pub account_cache_seconds: u64,
 }
 
 /// The `/metrics` bearer token; its `Debug` hides it, since the configuration may be logged.
@@ -101,6 +104,7 @@ impl Default for Config {
             background_refresh_ahead_seconds: 600,
             background_probe_idle_seconds: 24 * 60 * 60,
             webhook_timeout_seconds: 15,
+            account_cache_seconds: 2,
         }
     }
 }
@@ -181,6 +185,7 @@ impl Config {
         set(env, "PATCHBAY_BACKGROUND_REFRESH_AHEAD_SECONDS", &mut self.background_refresh_ahead_seconds)?;
         set(env, "PATCHBAY_BACKGROUND_PROBE_IDLE_SECONDS", &mut self.background_probe_idle_seconds)?;
         set(env, "PATCHBAY_WEBHOOK_TIMEOUT_SECONDS", &mut self.webhook_timeout_seconds)?;
+        set(env, "PATCHBAY_ACCOUNT_CACHE_SECONDS", &mut self.account_cache_seconds)?;
         Ok(())
     }
 
@@ -370,7 +375,7 @@ mod tests {
     }
 
     /// Every setting of the README's table, with its variable and a value unlike the default.
-    const EVERY_SETTING: [(&str, &str); 19] = [
+    const EVERY_SETTING: [(&str, &str); 20] = [
         ("PATCHBAY_LISTEN", "127.0.0.1:9100"),
         ("PATCHBAY_PUBLIC_URL", "https://broker.example/"),
         ("PATCHBAY_DATABASE_URL", "postgres://db.example/patchbay"),
@@ -390,6 +395,7 @@ mod tests {
         ("PATCHBAY_BACKGROUND_REFRESH_AHEAD_SECONDS", "120"),
         ("PATCHBAY_BACKGROUND_PROBE_IDLE_SECONDS", "3600"),
         ("PATCHBAY_WEBHOOK_TIMEOUT_SECONDS", "3"),
+        ("PATCHBAY_ACCOUNT_CACHE_SECONDS", "5"),
     ];
 
     #[test]
@@ -416,6 +422,7 @@ mod tests {
             c.background_refresh_ahead_seconds.to_string(),
             c.background_probe_idle_seconds.to_string(),
             c.webhook_timeout_seconds.to_string(),
+            c.account_cache_seconds.to_string(),
         ];
         for ((name, value), seen) in EVERY_SETTING.iter().zip(&seen) {
             assert_eq!(seen, value, "{name}");

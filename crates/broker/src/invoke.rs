@@ -195,7 +195,7 @@ async fn call(
     request: InvokeRequest<Value>,
 ) -> ApiResult<InvokeResponse<Value>> {
     validate_args(function, &request.args)?;
-    let accounts = state.store.accounts(owner, Some(&app.id)).await?;
+    let accounts = state.store.app_accounts(owner, &app.id).await?;
     let account = select(&accounts, request.connected_account_id.as_deref())?;
     let Answer { response, retry_after, attempts } =
         send_with_credentials(state, owner, app, account, function.idempotent, |credentials| {

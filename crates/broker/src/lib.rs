@@ -27,6 +27,7 @@ pub mod webhooks;
 pub mod workspaces;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 pub use http::router;
@@ -39,8 +40,9 @@ use crate::crypto::Keyring;
 use crate::store::{PostgresStore, SqliteStore, Store};
 
 /// Opens the store named by `database_url`: `sqlite://path` (the embedded default) or
-/// `postgres://…` / `postgresql://…` (shared by replicas).
-pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+/// `postgres://…` / `postgresql://…` (shared by replicas), caching accounts for `account_cache`
+/// (zero: not at all).
+pub async fn open_store(database_url: &str, account_cache: Duration) -> anyhow::Result<Arc<dyn Store>> {
     if database_url.starts_with("sqlite:") {
         if let Some(dir) = database_url
             .trim_start_matches("sqlite://")
@@ -52,10 +54,10 @@ pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
         {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        return Ok(Arc::new(SqliteStore::open(database_url).await?));
+        return Ok(Arc::new(SqliteStore::open(database_url, account_cache).await?));
     }
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        return Ok(Arc::new(PostgresStore::open(database_url).await?));
+        return Ok(Arc::new(PostgresStore::open(database_url, account_cache).await?));
     }
     anyhow::bail!("unsupported database URL scheme (expected sqlite://… or postgres://…)")
 }
@@ -72,7 +74,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
     } else {
         Catalog::load(&config.catalog)?
     };
-    let store = open_store(&config.database_url).await.with_context(|| {
+    let account_cache = Duration::from_secs(config.account_cache_seconds);
+    let store = open_store(&config.database_url, account_cache).await.with_context(|| {
         format!(
             "database {} (database_url) cannot be opened or reached",
             without_password(&config.database_url)

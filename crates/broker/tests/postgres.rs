@@ -12,6 +12,7 @@ mod support;
 mod contract;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use patchbay_broker::open_store;
 use patchbay_broker::store::Store;
@@ -19,6 +20,9 @@ use support::replicas::{
     background_refresh_once_across_two_processes, refresh_once_across_two_processes,
     two_replicas_deliver_each_event_once,
 };
+
+/// The account cache lifetime of every store under test (the broker's default).
+const ACCOUNT_CACHE: Duration = Duration::from_secs(2);
 
 /// A store under test, on a database of its own.
 pub struct Fixture {
@@ -32,17 +36,17 @@ impl Fixture {
     async fn sqlite() -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("store.db").display());
-        Fixture { store: open_store(&url).await.expect("sqlite store"), url, _dir: Some(dir) }
+        Fixture { store: open_store(&url, ACCOUNT_CACHE).await.expect("sqlite store"), url, _dir: Some(dir) }
     }
 
     async fn postgres() -> Fixture {
         let url = support::postgres::fresh_database().await;
-        Fixture { store: open_store(&url).await.expect("postgres store"), url, _dir: None }
+        Fixture { store: open_store(&url, ACCOUNT_CACHE).await.expect("postgres store"), url, _dir: None }
     }
 
     /// A second store on the same database, with its own connection pool (another replica).
     pub async fn another_handle(&self) -> Arc<dyn Store> {
-        open_store(&self.url).await.expect("second store")
+        open_store(&self.url, ACCOUNT_CACHE).await.expect("second store")
     }
 }
 
@@ -81,6 +85,7 @@ on_both_backends!(
     app_settings,
     own_clients,
     admin_sessions,
+    cached_accounts_follow_every_write_at_once,
     concurrent_connects_share_one_slot,
     concurrent_callbacks_claim_once,
     concurrent_leases_have_one_holder,
@@ -92,8 +97,9 @@ on_both_backends!(
 async fn open_store_takes_both_postgres_schemes_and_names_what_it_supports() {
     let url = support::postgres::fresh_database().await;
     let alias = url.replacen("postgres://", "postgresql://", 1);
-    open_store(&alias).await.expect("postgresql:// opens").ping().await.expect("ping");
-    let unsupported = open_store("mysql://localhost/patchbay").await.err().expect("mysql is refused");
+    open_store(&alias, ACCOUNT_CACHE).await.expect("postgresql:// opens").ping().await.expect("ping");
+    let unsupported =
+        open_store("mysql://localhost/patchbay", ACCOUNT_CACHE).await.err().expect("mysql is refused");
     assert!(unsupported.to_string().contains("postgres://"), "{unsupported}");
 }
 

@@ -7,6 +7,7 @@
 //! (a 500, or an error outside the JSON error format).
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -129,7 +130,9 @@ fn harness() -> &'static Harness {
         };
         let keyring = Keyring::parse(KEY).expect("key");
         let (router, secret_key, session) = runtime.block_on(async {
-            let store = open_store(&config.database_url).await.expect("store");
+            let store = open_store(&config.database_url, Duration::from_secs(config.account_cache_seconds))
+                .await
+                .expect("store");
             let (workspace, secret_key) = create_workspace(store.as_ref(), "Fuzz").await.expect("workspace");
             let request = SessionRequest {
                 user_id: "fuzz".into(),

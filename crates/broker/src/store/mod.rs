@@ -1,10 +1,14 @@
 //! Persistence behind one trait, so the SQLite default and a PostgreSQL implementation are
 //! interchangeable for every caller.
 
+mod cache;
+mod channel;
 mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use patchbay_protocol::{AccountStatus, AccountsPolicy, AttemptError, AttemptStatus};
@@ -16,7 +20,7 @@ use crate::crypto::Sealed;
 /// A storage fault (the message is for logs, never for clients).
 #[derive(Debug, thiserror::Error)]
 #[error("storage: {0}")]
-pub struct StoreError(String);
+pub struct StoreError(pub(crate) String);
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
@@ -284,6 +288,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The owner's accounts for one app (or every app), oldest first.
     async fn accounts(&self, owner: &Owner, app_id: Option<&str>) -> StoreResult<Vec<AccountRecord>>;
+
+    /// The owner's accounts for one app, oldest first, from memory while the account cache holds
+    /// them (every account write, in any process, forgets what it changed before it returns).
+    async fn app_accounts(&self, owner: &Owner, app_id: &str) -> StoreResult<Arc<[AccountRecord]>>;
 
     /// One of the owner's accounts.
     async fn account(&self, owner: &Owner, id: &str) -> StoreResult<Option<AccountRecord>>;

@@ -8,10 +8,14 @@
 //! `UPDATE` waiting on a row lock re-checks its `WHERE` against the row the other writer
 //! committed, so both give exactly one winner.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use patchbay_protocol::{AccountsPolicy, AttemptError};
 use sqlx::Row;
 
+use super::cache::{self, Changed};
+use super::channel::CHANNEL;
 use super::postgres::PostgresStore;
 use super::rows::{self, account_columns, attempt_columns, settings_columns};
 use super::sqlite::SqliteStore;
@@ -45,7 +49,17 @@ macro_rules! enqueue {
     }};
 }
 
-/// Implements [`Store`] for `$store`, a struct with a sqlx `pool` field whose database has the
+/// Sends the announcement of the account change `$pending` inside the transaction `tx` (on
+/// PostgreSQL), so other replicas hear of it exactly when it commits.
+macro_rules! announce {
+    ($tx:ident, $pending:expr) => {{
+        if let Some(payload) = $pending.announcement() {
+            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&mut *$tx).await?;
+        }
+    }};
+}
+
+/// Implements [`Store`] for `$store`, a struct with a sqlx `pool` field and an account `cache` whose database has the
 /// schema of `migrations/*`. `tiebreak` is the column that orders accounts created in the same
 /// second by creation.
 macro_rules! sql_store {
@@ -184,6 +198,16 @@ macro_rules! sql_store {
                 found.iter().map(rows::account).collect()
             }
 
+            async fn app_accounts(&self, owner: &Owner, app_id: &str) -> StoreResult<Arc<[AccountRecord]>> {
+                let key = cache::key(owner, app_id);
+                if let Some(accounts) = self.cache.get(&key) {
+                    return Ok(accounts);
+                }
+                let ticket = self.cache.ticket();
+                let accounts = self.accounts(owner, Some(app_id)).await?;
+                Ok(self.cache.put(ticket, key, accounts))
+            }
+
             async fn account(&self, owner: &Owner, id: &str) -> StoreResult<Option<AccountRecord>> {
                 let row = sqlx::query(concat!(
                     "SELECT ",
@@ -225,6 +249,7 @@ macro_rules! sql_store {
                 new: &NewCredentials,
             ) -> StoreResult<Option<(AccountRecord, bool)>> {
                 let now = now_unix();
+                let change = self.cache.change(Changed::Accounts(cache::key(owner, &new.app_id)));
                 let mut tx = self.pool.begin().await?;
                 let saved = match target {
                     Target::Slot(slot) => Some(Self::upsert_slot(&mut tx, owner, slot, new, now).await?),
@@ -235,12 +260,15 @@ macro_rules! sql_store {
                 if let Some((record, existed)) = &saved {
                     let kind = if *existed { EventKind::Reconnected } else { EventKind::Connected };
                     enqueue!(tx, kind, owner, record, now);
+                    announce!(tx, change);
                 }
                 tx.commit().await?;
+                change.applied().await;
                 Ok(saved)
             }
 
             async fn delete_account(&self, owner: &Owner, id: &str) -> StoreResult<bool> {
+                let change = self.cache.change(Changed::Account(id.to_owned()));
                 let mut tx = self.pool.begin().await?;
                 let deleted = sqlx::query(concat!(
                     "DELETE FROM accounts WHERE id = $1 AND workspace_id = $2 AND user_id = $3 RETURNING ",
@@ -253,7 +281,9 @@ macro_rules! sql_store {
                 .await?;
                 let Some(row) = deleted else { return Ok(false) };
                 enqueue!(tx, EventKind::Disconnected, owner, &rows::account(&row)?, now_unix());
+                announce!(tx, change);
                 tx.commit().await?;
+                change.applied().await;
                 Ok(true)
             }
 
@@ -395,6 +425,8 @@ macro_rules! sql_store {
                 credentials: &Sealed,
                 access_expires_at: Option<i64>,
             ) -> StoreResult<bool> {
+                let change = self.cache.change(Changed::Account(account_id.to_owned()));
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
                     "UPDATE accounts SET key_id = $1, credentials = $2, access_expires_at = $3, \
                      version = version + 1, updated_at = $4, lease_owner = NULL, lease_until = NULL, \
@@ -406,12 +438,19 @@ macro_rules! sql_store {
                 .bind(now_unix())
                 .bind(account_id)
                 .bind(holder)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                announce!(tx, change);
+                tx.commit().await?;
+                change.applied().await;
+                Ok(true)
             }
 
             async fn mark_needs_reauth(&self, account_id: &str, version: i64) -> StoreResult<bool> {
+                let change = self.cache.change(Changed::Account(account_id.to_owned()));
                 let mut tx = self.pool.begin().await?;
                 // `status = 'active'`: an account already marked is not signalled twice.
                 let marked = sqlx::query(concat!(
@@ -426,7 +465,9 @@ macro_rules! sql_store {
                 let Some(row) = marked else { return Ok(false) };
                 let owner = rows::owner(&row)?;
                 enqueue!(tx, EventKind::NeedsReauth, &owner, &rows::account(&row)?, now_unix());
+                announce!(tx, change);
                 tx.commit().await?;
+                change.applied().await;
                 Ok(true)
             }
 

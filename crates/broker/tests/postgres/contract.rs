@@ -480,6 +480,37 @@ async fn racers(f: &Fixture) -> [std::sync::Arc<dyn Store>; 2] {
     [f.store.clone(), f.another_handle().await]
 }
 
+/// The owner's accounts for `hubspot` as `app_accounts` serves them (from memory when cached).
+async fn cached(store: &dyn Store, owner: &Owner) -> Vec<(String, i64, AccountStatus)> {
+    let accounts = store.app_accounts(owner, "hubspot").await.expect("accounts");
+    accounts.iter().map(|a| (a.id.clone(), a.version, a.status)).collect()
+}
+
+/// What `app_accounts` serves from memory follows every account write as soon as the write
+/// returns, whether it was made through the same handle or another replica's.
+pub async fn cached_accounts_follow_every_write_at_once(f: &Fixture) {
+    let [here, there] = racers(f).await;
+    let (here, there) = (here.as_ref(), there.as_ref());
+    let alice = owner(&workspace(here, "a").await, "alice");
+    assert!(cached(here, &alice).await.is_empty());
+    let (first, _) = save(there, &alice, slot("one"), &credentials("hubspot", "v1")).await;
+    assert_eq!(cached(here, &alice).await, [(first.id.clone(), 1, AccountStatus::Active)], "connected");
+    let (second, _) = save(there, &alice, slot("two"), &credentials("hubspot", "other")).await;
+    assert_eq!(cached(here, &alice).await.len(), 2, "a second account");
+
+    let now = now_unix();
+    assert!(there.try_lease(&first.id, "h1", now, now + 90).await.expect("lease"));
+    assert!(there.store_refreshed(&first.id, "h1", &sealed("v2"), None).await.expect("refreshed"));
+    assert_eq!(cached(here, &alice).await[0], (first.id.clone(), 2, AccountStatus::Active), "refreshed");
+    assert!(there.mark_needs_reauth(&first.id, 2).await.expect("marked"));
+    assert_eq!(cached(here, &alice).await[0].2, AccountStatus::NeedsReauth, "marked");
+    assert!(there.delete_account(&alice, &first.id).await.expect("deleted"));
+    assert_eq!(cached(here, &alice).await, [(second.id.clone(), 1, AccountStatus::Active)], "disconnected");
+    assert!(here.delete_account(&alice, &second.id).await.expect("deleted"));
+    assert!(cached(here, &alice).await.is_empty(), "this handle's own write");
+    assert!(cached(there, &alice).await.is_empty(), "seen by the other handle too");
+}
+
 pub async fn concurrent_connects_share_one_slot(f: &Fixture) {
     let stores = racers(f).await;
     let alice = owner(&workspace(stores[0].as_ref(), "a").await, "alice");

@@ -8,6 +8,7 @@ pub mod receiver;
 pub mod replicas;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -116,7 +117,9 @@ impl TestBroker {
             ..Config::default()
         };
         configure(&mut config);
-        let store = open_store(&config.database_url).await.expect("store");
+        let store = open_store(&config.database_url, Duration::from_secs(config.account_cache_seconds))
+            .await
+            .expect("store");
         let (workspace, secret_key) =
             create_workspace(store.as_ref(), "Test workspace").await.expect("workspace");
         let state = assemble(catalog, &vars, config, store, &key_entry);
@@ -136,7 +139,9 @@ impl TestBroker {
     /// would be (its own connection pool, its own in-process locks).
     pub async fn replica(&self) -> TestBroker {
         let config = self.state.config.clone();
-        let store = open_store(&config.database_url).await.expect("store");
+        let store = open_store(&config.database_url, Duration::from_secs(config.account_cache_seconds))
+            .await
+            .expect("store");
         let state = assemble(&self.catalog, &self.vars, config, store, &self.key_entry);
         TestBroker {
             router: router(state.clone()),

@@ -150,7 +150,8 @@ impl Cluster {
 
     /// Alice's account as the replicas stored it, with its decrypted credentials.
     pub async fn stored_account(&self) -> (AccountRecord, Credentials) {
-        let store = patchbay_broker::open_store(&self.database_url).await.expect("store");
+        let store =
+            patchbay_broker::open_store(&self.database_url, std::time::Duration::ZERO).await.expect("store");
         let owner = patchbay_broker::store::Owner {
             workspace_id: self.workspace["id"].as_str().expect("id").to_owned(),
             user_id: "alice".into(),

@@ -19,6 +19,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rand::Rng;
 use reqwest::header::HeaderValue;
 use reqwest::{RequestBuilder, Response, StatusCode};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -165,13 +166,23 @@ fn backoff(retry: u32) -> Duration {
     base + base.mul_f64(rand::thread_rng().gen_range(0.0..0.5))
 }
 
+/// A function's output: the app's JSON untouched when the function maps nothing, or mapped.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum Output {
+    /// The app's body as it came (already in the form a parse-and-write would give).
+    Untouched(Box<RawValue>),
+    /// Parsed, then picked from or wrapped.
+    Mapped(Value),
+}
+
 /// Runs `name` for the session's user.
 pub async fn invoke(
     state: &Arc<AppState>,
     owner: &Owner,
     name: &str,
     request: InvokeRequest<Value>,
-) -> ApiResult<InvokeResponse<Value>> {
+) -> ApiResult<InvokeResponse<Output>> {
     let (app, function) = state.catalog.find_function(name)?;
     let started = Instant::now();
     let result = call(state, owner, app, function, request).await;
@@ -193,7 +204,7 @@ async fn call(
     app: &App,
     function: &Function,
     request: InvokeRequest<Value>,
-) -> ApiResult<InvokeResponse<Value>> {
+) -> ApiResult<InvokeResponse<Output>> {
     validate_args(function, &request.args)?;
     let accounts = state.store.app_accounts(owner, &app.id).await?;
     let account = select(&accounts, request.connected_account_id.as_deref())?;
@@ -301,7 +312,16 @@ pub async fn send_with_credentials(
     }
 }
 
-fn respond(function: &Function, status: StatusCode, body: &[u8]) -> ApiResult<InvokeResponse<Value>> {
+fn respond(function: &Function, status: StatusCode, body: &[u8]) -> ApiResult<InvokeResponse<Output>> {
+    if function.output.is_none() && function.pagination.is_none() {
+        if let Some(raw) = crate::canonical_json::untouched(body) {
+            return Ok(InvokeResponse {
+                status: status.as_u16(),
+                output: Output::Untouched(raw),
+                next_cursor: None,
+            });
+        }
+    }
     let mut parsed = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else if let Ok(json) = serde_json::from_slice::<Value>(body) {
@@ -324,5 +344,5 @@ fn respond(function: &Function, status: StatusCode, body: &[u8]) -> ApiResult<In
         Some(pointer) => parsed.pointer_mut(pointer).map(Value::take).unwrap_or(Value::Null),
         None => parsed,
     };
-    Ok(InvokeResponse { status: status.as_u16(), output, next_cursor })
+    Ok(InvokeResponse { status: status.as_u16(), output: Output::Mapped(output), next_cursor })
 }

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod canonical_json;
 pub mod catalog;
 pub mod cli;
 pub mod config;

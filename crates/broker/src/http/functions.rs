@@ -12,7 +12,7 @@ use super::auth::Session;
 use super::ApiJson;
 use super::ApiPath;
 use crate::error::ApiResult;
-use crate::invoke::invoke;
+use crate::invoke::{invoke, Output};
 use crate::state::AppState;
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -48,6 +48,6 @@ async fn run(
     session: Session,
     ApiPath(name): ApiPath<String>,
     ApiJson(request): ApiJson<InvokeRequest<Value>>,
-) -> ApiResult<Json<InvokeResponse<Value>>> {
+) -> ApiResult<Json<InvokeResponse<Output>>> {
     invoke(&state, &session.owner, &name, request).await.map(Json)
 }

@@ -1,11 +1,19 @@
-//! `cargo xtask bench`: what the broker's invoke path adds to a call. One fast local upstream
-//! (nginx returning a small JSON document) is loaded with `wrk` three ways: directly, through
-//! nginx as a reverse proxy, and through the broker's `POST /v1/functions/{name}/invoke` (session
-//! check, account lookup, decryption, credential injection, pooled upstream call). Prints
-//! throughput and p50/p99 latency for each, and the ratios against the direct call.
+//! `cargo xtask bench [--runs N]`: what the broker's invoke path adds to a call, on each database
+//! backend. One fast local upstream (nginx returning a small JSON document) is loaded with `wrk`
+//! four ways: directly, through nginx as a reverse proxy, and through the broker's
+//! `POST /v1/functions/{name}/invoke` (session check, account lookup, decryption, credential
+//! injection, pooled upstream call) with the broker on SQLite and on PostgreSQL (a throwaway
+//! server started as the test run starts one, see [`postgres`]). Both brokers get the same setup:
+//! a workspace, a session token and a connected account.
+//!
+//! For each path it prints throughput and p50/p99 latency (p99 is reported, never gated); for the
+//! two brokers also the broker's CPU time per call, read from `/proc` for the broker process just
+//! before and just after the wrk window, and the ratio of the broker's throughput to nginx's in
+//! the same run. The whole measurement is repeated `--runs` times (default 3): each run's figures,
+//! then the medians, which are the figures to quote.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -13,21 +21,93 @@ use anyhow::{bail, Context, Result};
 use crate::broker::{self, Broker};
 use crate::cmd;
 use crate::peers::{free_port, http_get_ok, Peer};
+use crate::postgres;
 use crate::workspace::Workspace;
 
-/// Load settings: enough connections to keep both cores busy, long enough for stable medians.
+/// Load settings: enough connections to keep both cores busy, long enough for stable figures.
 const CONNECTIONS: &str = "16";
 const THREADS: &str = "2";
 const DURATION: &str = "8s";
+/// Load before the first run, to fill connection pools and caches.
+const WARM_UP: &str = "2s";
+/// Runs when `--runs` is not given: the fewest with a median that ignores one outlier run.
+const DEFAULT_RUNS: usize = 3;
 
-/// One load run's figures.
+/// `bench`'s arguments: the number of runs (`--runs N` or `--runs=N`, at least 1).
+pub fn parse_args(args: &[String]) -> Result<usize> {
+    let value = match args {
+        [] => return Ok(DEFAULT_RUNS),
+        [flag, value] if flag == "--runs" => value.as_str(),
+        [arg] => match arg.strip_prefix("--runs=") {
+            Some(value) => value,
+            None => bail!("usage: cargo xtask bench [--runs N]"),
+        },
+        _ => bail!("usage: cargo xtask bench [--runs N]"),
+    };
+    match value.parse::<usize>() {
+        Ok(runs) if runs > 0 => Ok(runs),
+        _ => bail!("`--runs` needs a whole number of runs, at least 1 (got `{value}`)"),
+    }
+}
+
+/// What one wrk window read from wrk's own report.
 struct Figures {
+    /// Requests completed in the window (wrk's "N requests in …").
+    requests: u64,
     requests_per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
 }
 
-pub fn run(ws: &Workspace) -> Result<()> {
+/// One path under load.
+struct Target {
+    label: &'static str,
+    role: Role,
+    url: String,
+    /// The Lua script that makes wrk send the invoke POST with its token.
+    script: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Direct,
+    NginxProxy,
+    /// The broker, whose process id is where its CPU time is read.
+    Broker {
+        pid: u32,
+    },
+}
+
+/// The database a broker runs on.
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Names its peer log, its files and its row.
+    fn describe(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Backend::Sqlite => ("bench-broker-sqlite", "sqlite", "broker invoke, SQLite"),
+            Backend::Postgres => ("bench-broker-postgres", "postgres", "broker invoke, PostgreSQL"),
+        }
+    }
+}
+
+/// One path's figures in one run, or the medians of several runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Row {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    /// Broker rows: the broker's CPU microseconds per completed request.
+    cpu_us_per_call: Option<f64>,
+    /// Broker rows: its throughput over the nginx proxy's in the same run.
+    vs_nginx: Option<f64>,
+}
+
+pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
     let dir = ws.xtask_dir().join("bench");
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(dir.join("nginx-temp")).context("creating the bench folder")?;
@@ -38,7 +118,6 @@ pub fn run(ws: &Workspace) -> Result<()> {
     let proxy_port = free_port()?;
     let mut nginx = start_nginx(ws, &dir, upstream_port, proxy_port)?;
     nginx.wait_ready(|| http_get_ok(upstream_port, "/ping") && http_get_ok(proxy_port, "/ping"))?;
-
     fs::write(
         dir.join("catalog.toml"),
         format!(
@@ -46,19 +125,75 @@ pub fn run(ws: &Workspace) -> Result<()> {
              inject = {{ headers = {{ X-Api-Key = \"{{api_key}}\" }} }}\nfunctions.ping = {{ title = \"Ping\", path = \"/ping\" }}\n"
         ),
     )?;
-    let broker_port = free_port()?;
-    let broker = Broker::new(ws, broker_bin.clone(), "bench-broker", broker_port)
-        .env("PATCHBAY_MASTER_KEYS", broker::keygen(&broker_bin)?)
-        .env("PATCHBAY_DATABASE_URL", format!("sqlite://{}", dir.join("bench.db").display()))
+
+    // Declared before the brokers, so it is dropped after them: they stop before their database.
+    let cluster = postgres::Cluster::start(ws)?;
+    let sqlite_url = format!("sqlite://{}", dir.join("bench.db").display());
+    let (_sqlite_broker, sqlite) = start_broker(ws, &broker_bin, &dir, Backend::Sqlite, &sqlite_url)?;
+    let (_postgres_broker, postgres) = start_broker(ws, &broker_bin, &dir, Backend::Postgres, cluster.url())?;
+
+    let ping = |port: u16| format!("http://127.0.0.1:{port}/ping");
+    let targets = [
+        Target { label: "direct to upstream", role: Role::Direct, url: ping(upstream_port), script: None },
+        Target { label: "nginx reverse proxy", role: Role::NginxProxy, url: ping(proxy_port), script: None },
+        sqlite,
+        postgres,
+    ];
+    for target in &targets {
+        load(target, WARM_UP)?;
+    }
+
+    let header = format!("wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}, 2 cores shared by load and servers");
+    let mut per_run = Vec::with_capacity(runs);
+    for run in 0..runs {
+        let order = run_order(targets.len(), run);
+        let mut figures: Vec<Option<(Figures, Option<f64>)>> = targets.iter().map(|_| None).collect();
+        for &index in &order {
+            figures[index] = Some(measure(&targets[index])?);
+        }
+        let figures: Vec<_> = figures.into_iter().flatten().collect();
+        let rows = rows(&targets, &figures)?;
+        let order: Vec<_> = order.iter().map(|&i| targets[i].label).collect();
+        println!("\nrun {}/{runs}: {header}\norder: {}\n", run + 1, order.join(" → "));
+        print_table(&targets, &rows);
+        per_run.push(rows);
+    }
+
+    println!("\nmedians of {runs} runs ({header}):\n");
+    print_table(&targets, &medians(&per_run));
+    println!(
+        "\nCPU µs/call: user+system CPU of the broker process (all threads) over the wrk window, read from\n\
+         /proc/<pid>/stat, divided by the requests wrk completed. On PostgreSQL the database server's own\n\
+         CPU is not in it (on SQLite the database runs inside the broker). vs nginx: broker req/s over\n\
+         nginx reverse proxy req/s in the same run; the medians table gives the median of those ratios.\n\
+         PostgreSQL runs as the test run starts it (fsync and synchronous_commit off)."
+    );
+    Ok(())
+}
+
+/// Starts a broker on `database_url` with the bench catalog, creates its workspace, mints a session
+/// and connects the bench app's account with it: the same setup for every backend, so their rows
+/// differ only in the database. Returns the serving broker (stopped on drop) and its target.
+fn start_broker(
+    ws: &Workspace,
+    bin: &Path,
+    dir: &Path,
+    backend: Backend,
+    database_url: &str,
+) -> Result<(Peer, Target)> {
+    let (peer_name, file_name, label) = backend.describe();
+    let port = free_port()?;
+    let broker = Broker::new(ws, bin.to_path_buf(), peer_name, port)
+        .env("PATCHBAY_MASTER_KEYS", broker::keygen(bin)?)
+        .env("PATCHBAY_DATABASE_URL", database_url)
         .env("PATCHBAY_CATALOG", dir.join("catalog.toml"))
         .env("PATCHBAY_BUILTIN_CATALOG", "0")
         .env("RUST_LOG", "warn");
     let workspace_id = broker.create_workspace("bench")?.id;
     let token = broker.mint(&workspace_id, "bench", &[], 3600)?;
-    let _broker = broker.serve(ws)?;
-    let base = format!("http://127.0.0.1:{broker_port}");
+    let serving = broker.serve(ws)?;
     // The token goes through a file so the echoed command line does not print it.
-    let auth_header = dir.join("authorization.header");
+    let auth_header = dir.join(format!("authorization-{file_name}.header"));
     fs::write(&auth_header, format!("authorization: Bearer {token}\n"))?;
     cmd::run(Command::new("curl").args([
         "-sf",
@@ -66,7 +201,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
         "/dev/null",
         "-X",
         "POST",
-        &format!("{base}/v1/apps/bench/connect"),
+        &format!("{}/v1/apps/bench/connect", broker.url()),
         "-H",
         &format!("@{}", auth_header.display()),
         "-H",
@@ -74,7 +209,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
         "-d",
         r#"{"fields":{"api_key":"bench-key-0001"}}"#,
     ]))?;
-    let script = dir.join("invoke.lua");
+    let script = dir.join(format!("invoke-{file_name}.lua"));
     fs::write(
         &script,
         format!(
@@ -82,42 +217,146 @@ pub fn run(ws: &Workspace) -> Result<()> {
              wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
         ),
     )?;
-    let invoke = format!("{base}/v1/functions/bench-ping/invoke");
-    // Warm the connection pools and caches before measuring.
-    load(&format!("http://127.0.0.1:{upstream_port}/ping"), None, "2s")?;
-    load(&invoke, Some(&script), "2s")?;
+    let target = Target {
+        label,
+        role: Role::Broker { pid: serving.pid() },
+        url: format!("{}/v1/functions/bench-ping/invoke", broker.url()),
+        script: Some(script),
+    };
+    Ok((serving, target))
+}
 
-    let direct = load(&format!("http://127.0.0.1:{upstream_port}/ping"), None, DURATION)?;
-    let proxied = load(&format!("http://127.0.0.1:{proxy_port}/ping"), None, DURATION)?;
-    let brokered = load(&invoke, Some(&script), DURATION)?;
+/// The order of the targets in run `run`: as listed, then reversed, alternately. On a machine
+/// whose background load drifts (other builds start and stop), no path is then always measured
+/// first or last, and over an even number of runs every path has the same mean position.
+fn run_order(targets: usize, run: usize) -> Vec<usize> {
+    if run.is_multiple_of(2) {
+        (0..targets).collect()
+    } else {
+        (0..targets).rev().collect()
+    }
+}
 
-    println!("\ninvoke benchmark: wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}, 2 cores shared by load and servers\n");
+/// One measured wrk window on `target`, with the broker's CPU microseconds per call for a broker.
+fn measure(target: &Target) -> Result<(Figures, Option<f64>)> {
+    let Role::Broker { pid } = target.role else {
+        return Ok((load(target, DURATION)?, None));
+    };
+    let before = cpu_ticks(pid)?;
+    let figures = load(target, DURATION)?;
+    let after = cpu_ticks(pid)?;
+    if figures.requests == 0 {
+        bail!("wrk completed no requests against {}", target.url);
+    }
+    let seconds = after.saturating_sub(before) as f64 / clock_ticks_per_second()?;
+    let cpu_us_per_call = seconds * 1e6 / figures.requests as f64;
+    Ok((figures, Some(cpu_us_per_call)))
+}
+
+/// The table rows of one run: `figures` in the order of `targets`.
+fn rows(targets: &[Target], figures: &[(Figures, Option<f64>)]) -> Result<Vec<Row>> {
+    let proxy = targets.iter().position(|t| t.role == Role::NginxProxy).context("no nginx proxy target")?;
+    let proxy_rps = figures[proxy].0.requests_per_second;
+    Ok(targets
+        .iter()
+        .zip(figures)
+        .map(|(target, (f, cpu_us_per_call))| Row {
+            requests_per_second: f.requests_per_second,
+            p50_ms: f.p50_ms,
+            p99_ms: f.p99_ms,
+            cpu_us_per_call: *cpu_us_per_call,
+            vs_nginx: matches!(target.role, Role::Broker { .. }).then(|| f.requests_per_second / proxy_rps),
+        })
+        .collect())
+}
+
+fn print_table(targets: &[Target], rows: &[Row]) {
     println!(
-        "{:<26} {:>10} {:>9} {:>9} {:>12} {:>14}",
-        "path", "req/s", "p50 ms", "p99 ms", "throughput", "p50 added ms"
+        "{:<27} {:>10} {:>9} {:>9} {:>12} {:>9}",
+        "path", "req/s", "p50 ms", "p99 ms", "CPU µs/call", "vs nginx"
     );
-    for (name, f) in
-        [("direct to upstream", &direct), ("nginx reverse proxy", &proxied), ("patchbay invoke", &brokered)]
-    {
+    let optional = |value: Option<f64>, precision: usize, suffix: &str| match value {
+        Some(value) => format!("{value:.precision$}{suffix}"),
+        None => "-".to_owned(),
+    };
+    for (target, row) in targets.iter().zip(rows) {
         println!(
-            "{:<26} {:>10.0} {:>9.3} {:>9.3} {:>11.2}x {:>14.3}",
-            name,
-            f.requests_per_second,
-            f.p50_ms,
-            f.p99_ms,
-            f.requests_per_second / direct.requests_per_second,
-            f.p50_ms - direct.p50_ms
+            "{:<27} {:>10.0} {:>9.3} {:>9.3} {:>12} {:>9}",
+            target.label,
+            row.requests_per_second,
+            row.p50_ms,
+            row.p99_ms,
+            optional(row.cpu_us_per_call, 1, ""),
+            optional(row.vs_nginx, 2, "x"),
         );
     }
-    println!(
-        "\npatchbay vs nginx: {:.2}x the throughput, {:.2}x the p50, {:.2}x the p99",
-        brokered.requests_per_second / proxied.requests_per_second,
-        brokered.p50_ms / proxied.p50_ms,
-        brokered.p99_ms / proxied.p99_ms
-    );
-    drop(broker);
-    drop(nginx);
-    Ok(())
+}
+
+/// Each path's median of each column over `runs` (one row per path in each run).
+fn medians(runs: &[Vec<Row>]) -> Vec<Row> {
+    let paths = runs.first().map_or(0, Vec::len);
+    (0..paths)
+        .map(|path| {
+            let column = |value: fn(&Row) -> Option<f64>| {
+                let values: Vec<f64> = runs.iter().filter_map(|run| value(&run[path])).collect();
+                median(&values)
+            };
+            Row {
+                requests_per_second: column(|r| Some(r.requests_per_second)).unwrap_or(f64::NAN),
+                p50_ms: column(|r| Some(r.p50_ms)).unwrap_or(f64::NAN),
+                p99_ms: column(|r| Some(r.p99_ms)).unwrap_or(f64::NAN),
+                cpu_us_per_call: column(|r| r.cpu_us_per_call),
+                vs_nginx: column(|r| r.vs_nginx),
+            }
+        })
+        .collect()
+}
+
+/// The median (the mean of the middle two for an even count), `None` for no values.
+fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(sorted[middle]),
+        _ => Some((sorted[middle - 1] + sorted[middle]) / 2.0),
+    }
+}
+
+/// User plus system CPU time of process `pid` so far, in clock ticks.
+///
+/// Read from `/proc/<pid>/stat` rather than summing `/proc/<pid>/task/*/schedstat`: the process's
+/// stat counts every thread it ever had, including threads that exited during the window (tokio
+/// retires idle blocking-pool threads), which a sum over the live tasks loses. Its total is the
+/// scheduler's exact runtime split into user and system time and truncated to ticks (1/100 s), so
+/// a window is off by at most two ticks: 20 ms against the seconds of CPU a broker spends in one
+/// 8-second window, well under 1%.
+fn cpu_ticks(pid: u32) -> Result<u64> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    stat_cpu_ticks(&stat).with_context(|| format!("unexpected {path}: {stat}"))
+}
+
+/// `utime + stime` (fields 14 and 15) of a `/proc/<pid>/stat` line.
+fn stat_cpu_ticks(stat: &str) -> Option<u64> {
+    // Field 2, the command name, is in parentheses and may itself hold spaces and parentheses:
+    // count fields from the last `)`, after which field 3 comes first.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(14 - 3);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The kernel's clock ticks per second (`USER_HZ`), the unit of `/proc/<pid>/stat`'s CPU times.
+fn clock_ticks_per_second() -> Result<f64> {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks <= 0 {
+        bail!("sysconf(_SC_CLK_TCK) failed");
+    }
+    Ok(ticks as f64)
 }
 
 fn start_nginx(ws: &Workspace, dir: &Path, upstream: u16, proxy: u16) -> Result<Peer> {
@@ -142,13 +381,14 @@ fn start_nginx(ws: &Workspace, dir: &Path, upstream: u16, proxy: u16) -> Result<
     Peer::spawn(ws, "bench-nginx", command, libc::SIGQUIT)
 }
 
-/// Runs wrk against `url` (with a Lua `script` for the invoke POST) and reads its figures.
-fn load(url: &str, script: Option<&Path>, duration: &str) -> Result<Figures> {
+/// Runs wrk against `target` for `duration` and reads its figures.
+fn load(target: &Target, duration: &str) -> Result<Figures> {
     let mut command = Command::new("wrk");
     command.args(["-t", THREADS, "-c", CONNECTIONS, "-d", duration, "--latency"]);
-    if let Some(script) = script {
+    if let Some(script) = &target.script {
         command.arg("-s").arg(script);
     }
+    let url = &target.url;
     let output = String::from_utf8(cmd::capture(command.arg(url))?)?;
     if output.contains("Non-2xx") {
         bail!("wrk saw failed responses from {url}:\n{output}");
@@ -160,7 +400,13 @@ fn parse_wrk(output: &str) -> Option<Figures> {
     let value_after = |label: &str| -> Option<&str> {
         output.lines().find_map(|line| line.trim().strip_prefix(label)).map(str::trim)
     };
+    // "  80000 requests in 8.00s, 12.34MB read"
+    let requests = output.lines().find_map(|line| {
+        let (count, rest) = line.trim().split_once(' ')?;
+        rest.starts_with("requests in ").then(|| count.parse().ok()).flatten()
+    })?;
     Some(Figures {
+        requests,
         requests_per_second: value_after("Requests/sec:")?.parse().ok()?,
         p50_ms: millis(value_after("50%")?)?,
         p99_ms: millis(value_after("99%")?)?,
@@ -186,10 +432,72 @@ mod tests {
     #[test]
     fn wrk_figures_are_read_in_milliseconds() {
         let output = "  Latency Distribution\n     50%  812.00us\n     75%    1.10ms\n     90%    2.00ms\n     99%    1.02s\n\
+                      \x20 98765 requests in 8.00s, 12.34MB read\n\
                       Requests/sec:  12345.67\nTransfer/sec:      1.00MB\n";
         let f = parse_wrk(output).expect("parsed");
+        assert_eq!(f.requests, 98765);
         assert!((f.requests_per_second - 12345.67).abs() < 1e-6);
         assert!((f.p50_ms - 0.812).abs() < 1e-9);
         assert!((f.p99_ms - 1020.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn wrk_output_without_a_request_count_is_not_read() {
+        let output = "     50%  812.00us\n     99%    1.02s\nRequests/sec:  12345.67\n";
+        assert!(parse_wrk(output).is_none());
+    }
+
+    #[test]
+    fn stat_cpu_ticks_add_utime_and_stime_whatever_the_command_name() {
+        // A real line's shape: pid, (comm), state, then utime = 1234 and stime = 567 as fields 14, 15
+        // (cutime and cstime, 16 and 17, are the reaped children's and must not count).
+        let tail = "S 1 4242 4242 0 -1 4194560 2611 0 0 0 1234 567 88 99 20 0 9 0 360 1186816000 3000";
+        assert_eq!(stat_cpu_ticks(&format!("4242 (patchbay-broker) {tail}\n")), Some(1801));
+        assert_eq!(stat_cpu_ticks(&format!("4242 (odd ) 7 (name) {tail}")), Some(1801));
+        assert_eq!(stat_cpu_ticks("4242 (patchbay-broker) S 1 4242"), None);
+        assert_eq!(stat_cpu_ticks("no parenthesis at all"), None);
+    }
+
+    #[test]
+    fn median_is_the_middle_value_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[4.0]), Some(4.0));
+        assert_eq!(median(&[9.0, 1.0, 5.0]), Some(5.0));
+        assert_eq!(median(&[9.0, 1.0, 5.0, 3.0]), Some(4.0));
+    }
+
+    #[test]
+    fn medians_are_taken_per_path_and_column_and_skip_absent_figures() {
+        let row = |rps: f64, cpu: Option<f64>| Row {
+            requests_per_second: rps,
+            p50_ms: rps / 1000.0,
+            p99_ms: rps / 100.0,
+            cpu_us_per_call: cpu,
+            vs_nginx: cpu.map(|c| c / 100.0),
+        };
+        let runs = vec![
+            vec![row(100.0, None), row(30.0, Some(90.0))],
+            vec![row(300.0, None), row(10.0, Some(70.0))],
+            vec![row(200.0, None), row(20.0, Some(80.0))],
+        ];
+        assert_eq!(medians(&runs), vec![row(200.0, None), row(20.0, Some(80.0))]);
+    }
+
+    #[test]
+    fn runs_alternate_between_the_listed_order_and_its_reverse() {
+        assert_eq!(run_order(4, 0), vec![0, 1, 2, 3]);
+        assert_eq!(run_order(4, 1), vec![3, 2, 1, 0]);
+        assert_eq!(run_order(4, 2), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn runs_default_to_three_and_must_be_a_positive_number() {
+        let args = |list: &[&str]| list.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+        assert_eq!(parse_args(&[]).ok(), Some(3));
+        assert_eq!(parse_args(&args(&["--runs", "5"])).ok(), Some(5));
+        assert_eq!(parse_args(&args(&["--runs=2"])).ok(), Some(2));
+        for bad in [&["--runs", "0"][..], &["--runs", "x"], &["--runs"], &["5"], &["--runs", "2", "3"]] {
+            assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! - `budget`: build the release wasm bundle and enforce its gzipped size budget.
 //! - `e2e`: the end-to-end tests alone (all, or the named files).
 //! - `pack`: the npm package and the folder the broker serves the SDK from.
-//! - `bench`: measure what the broker's invoke path adds to an upstream call.
+//! - `bench`: measure what the broker's invoke path adds to an upstream call, on SQLite and PostgreSQL.
 
 mod bench;
 mod broker;
@@ -48,7 +48,9 @@ commands:
   e2e [NAME…]            the end-to-end tests alone (Playwright + Chromium against the demo environment);
                          NAME runs just tests/e2e/NAME.test.mjs
   pack                   build the npm package (target/npm) and the broker-served SDK folder (target/sdk)
-  bench                  load the invoke path with wrk: direct vs nginx reverse proxy vs broker
+  bench [--runs N]       load the invoke path with wrk: direct vs nginx reverse proxy vs the broker on
+                         SQLite and on PostgreSQL (req/s, p50, p99, broker CPU per call); N runs
+                         (default 3), then their medians
   help                   show this message";
 
 fn main() -> ExitCode {
@@ -89,8 +91,8 @@ fn run(args: Vec<String>) -> Result<()> {
             pack::run(&Workspace::locate()?)
         }
         "bench" => {
-            no_extra_args(command, rest)?;
-            bench::run(&Workspace::locate()?)
+            let runs = bench::parse_args(rest)?;
+            bench::run(&Workspace::locate()?, runs)
         }
         "budget" => {
             no_extra_args(command, rest)?;

@@ -210,6 +210,11 @@ impl Peer {
         }
     }
 
+    /// The process id of the peer's leader (the program itself when it was spawned directly).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The end of the peer's log, for error messages.
     fn log_tail(&self) -> String {
         let text = fs::read_to_string(&self.log).unwrap_or_default();

@@ -1,5 +1,5 @@
 //! A throwaway PostgreSQL cluster (Debian's server, installed by `cargo xtask setup`) for the
-//! native tests: `initdb` into a fresh temporary folder, a server on a free 127.0.0.1 port with its
+//! native tests and the bench: `initdb` into a fresh temporary folder, a server on a free 127.0.0.1 port with its
 //! socket in that folder, trust authentication and a `patchbay_test` database. Tests find it
 //! through [`URL_VAR`].
 //!
@@ -94,6 +94,11 @@ impl Cluster {
     /// The variable and value to export to the tests.
     pub fn env(&self) -> (String, String) {
         (URL_VAR.to_owned(), self.url.clone())
+    }
+
+    /// The `postgres://…` URL of the `patchbay_test` database.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// A new empty folder for the cluster, private to the account the server runs as.

@@ -260,5 +260,34 @@ async fn with_the_notification_channel_cut_a_write_waits_out_the_cache_lifetime(
     let reply = invoke(&b, &alice, "counted-ping").await;
     assert_eq!(reply.code(), "NOT_CONNECTED", "{}", reply.json);
     assert_eq!(app.calls(), calls, "B no longer used what it had read before the change");
+
+    // Once connections are allowed again, both listeners come back and writes are acknowledged.
     admin(&maintenance, &format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true")).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while listening_connections(&maintenance, &database).await < 2 {
+        assert!(Instant::now() < deadline, "the listeners never reconnected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reconnected = a.connect(&alice, "counted", json!({ "api_key": "key-2" })).await;
+    assert!(reconnected.status.is_success(), "{}", reconnected.json);
+    let started = Instant::now();
+    let id = reconnected.json["account"]["id"].as_str().expect("account id").to_owned();
+    let disconnected = a.call(Method::DELETE, &format!("/v1/accounts/{id}"), Some(&alice), None).await;
+    assert!(disconnected.status.is_success(), "{}", disconnected.json);
+    assert!(started.elapsed() < LIFETIME, "acknowledged again, not waited out ({:?})", started.elapsed());
+}
+
+/// The account-cache listening connections open on `database`.
+async fn listening_connections(maintenance_url: &str, database: &str) -> i64 {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(maintenance_url).await.expect("admin connection");
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'patchbay-cache-%'",
+    )
+    .bind(database)
+    .fetch_one(&mut connection)
+    .await
+    .expect("count");
+    connection.close().await.expect("close");
+    count
 }

@@ -609,6 +609,8 @@ mod failure_tests {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
 
+    use http_body_util::BodyExt;
+
     use super::*;
 
     fn client() -> AppClient {
@@ -696,6 +698,67 @@ mod failure_tests {
         drop(listener);
         let failure = transport_failure(err);
         assert_eq!((failure.cause, failure.not_sent), (Cause::Timeout, false), "{failure}");
+    }
+
+    #[tokio::test]
+    async fn a_body_still_arriving_when_the_timeout_passes_is_cut_off_as_a_timeout() {
+        let (listener, port) = listener();
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().expect("accept");
+            read_request(&mut socket);
+            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf");
+            // Holds the connection open, the body unfinished, until the client has given up.
+            let _ = finished.recv();
+        });
+        let request = get(&format!("http://127.0.0.1:{port}/"));
+        let response = client().send(request, Duration::from_millis(500)).await.expect("the head arrives");
+        let err = response.into_body().collect().await.expect_err("the body is cut off");
+        drop(done);
+        server.join().expect("server");
+        let failure = transport_failure(err);
+        assert_eq!((failure.cause, failure.not_sent), (Cause::Timeout, false), "{failure}");
+    }
+
+    /// The server answers one request with keep-alive and closes the connection before the client
+    /// sends the next one. Depending on when the connection's task reads the close, hyper-util
+    /// either drops the connection from the pool at checkout, or gets the request back unwritten
+    /// (canceled) and sends it again on a new connection (`retry_canceled_requests`): either way
+    /// the caller gets the answer of a new connection, never an error.
+    #[tokio::test]
+    async fn a_pooled_connection_the_app_closed_is_replaced_before_the_request_is_written() {
+        let (listener, port) = listener();
+        let (closed, was_closed) = tokio::sync::oneshot::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let answer = |body: &str| {
+                format!(
+                    "HTTP/1.1 200 OK\r\nconnection: keep-alive\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+            };
+            let (mut first, _) = listener.accept().expect("accept");
+            read_request(&mut first);
+            first.write_all(answer("first").as_bytes()).expect("answer");
+            first.shutdown(std::net::Shutdown::Both).expect("close");
+            drop(first);
+            closed.send(()).expect("client waits");
+            let (mut second, _) = listener.accept().expect("a second connection");
+            read_request(&mut second);
+            second.write_all(answer("second").as_bytes()).expect("answer");
+        });
+        let client = client();
+        let url = format!("http://127.0.0.1:{port}/");
+        let body = |response: Response<AppBody>| async move {
+            response.into_body().collect().await.expect("body").to_bytes()
+        };
+        let first = client.send(get(&url), Duration::from_secs(2)).await.expect("first answer");
+        assert_eq!(body(first).await, "first");
+        was_closed.await.expect("the server closed the connection");
+        let second = client.send(get(&url), Duration::from_secs(2)).await;
+        let second =
+            second.unwrap_or_else(|err| panic!("sent again on a new connection: {}", transport_failure(err)));
+        assert_eq!(body(second).await, "second");
+        server.join().expect("server");
     }
 
     fn socket2_linger_zero(socket: &std::net::TcpStream) {

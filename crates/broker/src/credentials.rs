@@ -4,17 +4,20 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use base64::prelude::{Engine, BASE64_STANDARD};
 use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use hyper::http::request::Builder;
+use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use patchbay_protocol::{ErrorCode, ErrorDetails, FieldError};
-use reqwest::header::RETRY_AFTER;
-use reqwest::{RequestBuilder, Response, StatusCode};
 use url::Url;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::catalog::{parse_base_url, App};
 use crate::crypto::{Keyring, Sealed};
 use crate::error::ApiError;
-use crate::net::{is_blocked, transport_failure, Cause, Upstreams};
+use crate::net::{is_blocked, transport_failure, AppBody, AppClient, Cause, Upstreams};
 use crate::store::Owner;
 
 /// Longest accepted credential value.
@@ -152,12 +155,12 @@ fn base_and_client<'a>(
     app: &App,
     creds: &Credentials,
     upstreams: &'a Upstreams,
-) -> Result<(Url, &'a reqwest::Client), ApiError> {
+) -> Result<(Url, &'a AppClient), ApiError> {
     if let Some(url) = &app.base_url {
-        return Ok((url.clone(), &upstreams.trusted));
+        return Ok((url.clone(), &upstreams.trusted_apps));
     }
     // A URL built from what the user typed or the provider answered gets the same address rules
-    // as a URL typed whole: checked here on literal IPs, and on every DNS answer by `guarded`.
+    // as a URL typed whole: checked here on literal IPs, and on every DNS answer by `guarded_apps`.
     let url = match &app.base_url_template {
         Some(template) => template
             .try_render(|name| creds.get(name).map(std::borrow::Cow::Borrowed))
@@ -166,7 +169,7 @@ fn base_and_client<'a>(
         None => creds.base_url().ok_or_else(|| ApiError::internal("validated credentials lack base_url"))?,
     };
     upstreams.policy.check_url(&url).map_err(|blocked| url_not_allowed(&blocked.to_string()))?;
-    Ok((url, &upstreams.guarded))
+    Ok((url, &upstreams.guarded_apps))
 }
 
 fn url_not_allowed(reason: &str) -> ApiError {
@@ -186,14 +189,52 @@ pub fn join_url(base: &Url, path: &str) -> Url {
     url
 }
 
+/// A request to an app with the account's credentials injected, and the client that may send it.
+/// Functions add their headers and body to it, the backend proxy the caller's.
+pub struct AppRequest<'a> {
+    client: &'a AppClient,
+    head: Builder,
+    body: Bytes,
+}
+
+impl AppRequest<'_> {
+    /// Adds a header (after the injected ones).
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.head = self.head.header(name, value);
+        self
+    }
+
+    /// Sets every header of `headers`, replacing earlier values of the same names.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        if let Some(head) = self.head.headers_mut() {
+            head.extend(headers);
+        }
+        self
+    }
+
+    /// `value` as the body, with `content-type: application/json` unless a header set one.
+    pub fn json(mut self, value: &serde_json::Value) -> Self {
+        if let Some(head) = self.head.headers_mut() {
+            head.entry(CONTENT_TYPE).or_insert(HeaderValue::from_static("application/json"));
+        }
+        self.body(Bytes::from(value.to_string()))
+    }
+
+    /// The body.
+    pub fn body(mut self, body: Bytes) -> Self {
+        self.body = body;
+        self
+    }
+}
+
 /// Builds a request to `path` with the credentials injected as the app declares.
-pub fn authorized_request(
+pub fn authorized_request<'a>(
     app: &App,
     creds: &Credentials,
-    upstreams: &Upstreams,
-    method: reqwest::Method,
+    upstreams: &'a Upstreams,
+    method: Method,
     path: &str,
-) -> Result<RequestBuilder, ApiError> {
+) -> Result<AppRequest<'a>, ApiError> {
     let (base, client) = base_and_client(app, creds, upstreams)?;
     let mut url = join_url(&base, path);
     let lookup = |name: &str| creds.get(name);
@@ -203,14 +244,22 @@ pub fn authorized_request(
             pairs.append_pair(name, &template.render(lookup));
         }
     }
-    let mut request = client.request(method, url);
+    let mut head = Request::builder().method(method).uri(String::from(url));
     for (name, template) in &app.inject.headers {
-        request = request.header(name, template.render(lookup));
+        head = head.header(name, template.render(lookup));
     }
     if let Some((user, pass)) = &app.inject.basic {
-        request = request.basic_auth(user.render(lookup), Some(pass.render(lookup)));
+        head = head.header(AUTHORIZATION, basic_auth(&user.render(lookup), &pass.render(lookup))?);
     }
-    Ok(request)
+    Ok(AppRequest { client, head, body: Bytes::new() })
+}
+
+/// An `authorization` header for HTTP Basic, marked sensitive (left out of debug output).
+fn basic_auth(user: &str, pass: &str) -> Result<HeaderValue, ApiError> {
+    let encoded = BASE64_STANDARD.encode(format!("{user}:{pass}"));
+    let mut value = HeaderValue::try_from(format!("Basic {encoded}")).map_err(ApiError::internal)?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// Runs the app's verify request; only a 2xx answer lets the credentials be saved.
@@ -228,7 +277,7 @@ pub async fn verify(app: &App, creds: &Credentials, upstreams: &Upstreams) -> Re
     if let Some(body) = &verify.body {
         request = request.json(body);
     }
-    let response = send(request).await?;
+    let response = send(request, upstreams.timeout).await?;
     let status = response.status();
     let retry_after = retry_after_seconds(&response);
     let body = read_capped(response, MAX_VERIFY_BODY).await?;
@@ -259,22 +308,23 @@ pub struct SendFailure {
     pub not_sent: bool,
 }
 
-/// Sends a request, mapping transport failures to stable codes. Error texts never include the URL,
-/// which can carry an API key in its query.
-pub async fn send(request: RequestBuilder) -> Result<Response, ApiError> {
-    try_send(request).await.map_err(|failure| failure.error)
+/// Sends a request, mapping transport failures to stable codes; `timeout` covers the answer's head
+/// and body. Error texts never include the URL, which can carry an API key in its query.
+pub async fn send(request: AppRequest<'_>, timeout: Duration) -> Result<Response<AppBody>, ApiError> {
+    try_send(request, timeout).await.map_err(|failure| failure.error)
 }
 
 /// [`send`], also saying whether a failed request can have reached the app.
-pub async fn try_send(request: RequestBuilder) -> Result<Response, SendFailure> {
-    request.send().await.map_err(|err| {
+pub async fn try_send(request: AppRequest<'_>, timeout: Duration) -> Result<Response<AppBody>, SendFailure> {
+    let AppRequest { client, head, body } = request;
+    let request = head.body(Full::new(body)).map_err(|err| {
+        // Nothing was sent and sending again cannot help: a broker fault, not the app's.
+        let error = ApiError::internal(format!("upstream request could not be built: {err}"));
+        SendFailure { error, not_sent: true }
+    })?;
+    client.send(request, timeout).await.map_err(|err| {
         if is_blocked(&err) {
             let error = url_not_allowed("resolves to a private, loopback or reserved address");
-            return SendFailure { error, not_sent: true };
-        }
-        if err.is_builder() {
-            // Nothing was sent and sending again cannot help: a broker fault, not the app's.
-            let error = ApiError::internal(format!("upstream request could not be built: {}", err.without_url()));
             return SendFailure { error, not_sent: true };
         }
         let failure = transport_failure(err);
@@ -299,51 +349,70 @@ pub enum BodyFailure {
     CutOff,
 }
 
-/// The next chunk of `response`'s body, counting it into `seen` against `limit`. Functions read
+/// The next chunk of an app's body, counting it into `seen` against `limit`. Functions read
 /// bodies whole through this ([`read_capped`]), the backend proxy streams them.
 pub async fn next_chunk(
-    response: &mut Response,
+    body: &mut AppBody,
     seen: &mut usize,
     limit: usize,
 ) -> Result<Option<Bytes>, BodyFailure> {
-    match response.chunk().await {
-        Ok(Some(chunk)) if *seen + chunk.len() > limit => Err(BodyFailure::TooLarge),
-        Ok(chunk) => {
-            *seen += chunk.as_ref().map_or(0, Bytes::len);
-            Ok(chunk)
+    loop {
+        let chunk = match body.frame().await {
+            None => return Ok(None),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(chunk) => chunk,
+                Err(_trailers) => continue,
+            },
+            Some(Err(err)) => {
+                let failure = transport_failure(err);
+                tracing::warn!(cause = failure.cause.as_str(), error = %failure.detail, "upstream body failed");
+                return Err(BodyFailure::CutOff);
+            }
+        };
+        if *seen + chunk.len() > limit {
+            return Err(BodyFailure::TooLarge);
         }
-        Err(err) => {
-            let failure = transport_failure(err);
-            tracing::warn!(cause = failure.cause.as_str(), error = %failure.detail, "upstream body failed");
-            Err(BodyFailure::CutOff)
-        }
+        *seen += chunk.len();
+        return Ok(Some(chunk));
     }
 }
 
+/// Whether the app declared (`Content-Length`) a body longer than `limit`, which is then refused
+/// before it is read.
+pub fn declared_too_large(response: &Response<AppBody>, limit: usize) -> bool {
+    response.body().declared_length().is_some_and(|length| length > limit as u64)
+}
+
 /// Reads at most `limit` bytes; a larger body is an UPSTREAM_ERROR.
-pub async fn read_capped(mut response: Response, limit: usize) -> Result<Vec<u8>, ApiError> {
+pub async fn read_capped(response: Response<AppBody>, limit: usize) -> Result<Vec<u8>, ApiError> {
     let status = response.status().as_u16();
-    let (mut body, mut seen) = (Vec::new(), 0);
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::UpstreamError,
+            format!("the app's response is larger than {} KiB", limit / 1024),
+        )
+        .with_details(ErrorDetails { status: Some(status), ..Default::default() })
+    };
+    if declared_too_large(&response, limit) {
+        return Err(too_large());
+    }
+    let mut body = response.into_body();
+    let declared = body.declared_length().map_or(0, |length| length as usize);
+    let (mut bytes, mut seen) = (Vec::with_capacity(declared), 0);
     loop {
-        match next_chunk(&mut response, &mut seen, limit).await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            Ok(None) => return Ok(body),
+        match next_chunk(&mut body, &mut seen, limit).await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) => return Ok(bytes),
             Err(BodyFailure::CutOff) => {
                 return Err(ApiError::new(ErrorCode::UpstreamUnavailable, BodyFailure::CutOff.to_string()))
             }
-            Err(BodyFailure::TooLarge) => {
-                return Err(ApiError::new(
-                    ErrorCode::UpstreamError,
-                    format!("the app's response is larger than {} KiB", limit / 1024),
-                )
-                .with_details(ErrorDetails { status: Some(status), ..Default::default() }))
-            }
+            Err(BodyFailure::TooLarge) => return Err(too_large()),
         }
     }
 }
 
 /// `Retry-After` in seconds, when given as a number.
-pub fn retry_after_seconds(response: &Response) -> Option<u64> {
+pub fn retry_after_seconds<B>(response: &Response<B>) -> Option<u64> {
     response.headers().get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
 }
 
@@ -509,9 +578,10 @@ mod tests {
         let upstreams =
             Upstreams::new(crate::net::AddressPolicy { allow_loopback: true }, Duration::from_secs(2))
                 .expect("clients");
-        let failure = try_send(upstreams.trusted.post(format!("http://127.0.0.1:{port}/?api_key=secret")))
-            .await
-            .expect_err("refused");
+        let head =
+            Request::builder().method(Method::POST).uri(format!("http://127.0.0.1:{port}/?api_key=secret"));
+        let request = AppRequest { client: &upstreams.trusted_apps, head, body: Bytes::new() };
+        let failure = try_send(request, upstreams.timeout).await.expect_err("refused");
         assert!(failure.not_sent);
         assert_eq!(failure.error.code, ErrorCode::UpstreamUnavailable);
         let log = String::from_utf8(captured.0.lock().expect("log").clone()).expect("utf-8");

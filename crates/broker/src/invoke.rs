@@ -11,25 +11,26 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::header::{HeaderValue, ACCEPT};
+use hyper::{Response, StatusCode};
 use patchbay_protocol::{
     select_account, AuthType, ErrorCode, ErrorDetails, FieldError, InvokeRequest, InvokeResponse,
     SelectionError,
 };
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rand::Rng;
-use reqwest::header::HeaderValue;
-use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::catalog::{arg_text, App, Function};
 use crate::credentials::{
-    authorized_request, read_capped, retry_after_seconds, try_send, upstream_failure, Credentials,
-    SendFailure,
+    authorized_request, read_capped, retry_after_seconds, try_send, upstream_failure, AppRequest,
+    Credentials, SendFailure,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::InvokeLabels;
+use crate::net::AppBody;
 use crate::oauth::refresh::usable_credentials;
 use crate::state::AppState;
 use crate::store::{AccountRecord, Owner};
@@ -90,14 +91,14 @@ pub fn select<'a>(accounts: &'a [AccountRecord], requested: Option<&str>) -> Api
     }
 }
 
-fn build(
-    state: &AppState,
+fn build<'s>(
+    state: &'s AppState,
     app: &App,
     function: &Function,
     credentials: &Credentials,
     args: &Value,
     cursor: Option<&str>,
-) -> ApiResult<RequestBuilder> {
+) -> ApiResult<AppRequest<'s>> {
     let path = function
         .path
         .try_render(|var| {
@@ -132,13 +133,13 @@ fn build(
             // Checked here, not left to the HTTP client: a CR or LF would otherwise surface as a
             // transport failure at send time and be retried as if the app were down.
             let value = HeaderValue::from_str(&value).map_err(|_| header_argument_invalid(template))?;
-            request = request.header(name, value);
+            request = request.header(name.clone(), value);
         }
     }
     if let Some(body) = &function.body {
         request = request.json(&body.render(args).unwrap_or(Value::Null));
     }
-    Ok(request.header("accept", "application/json"))
+    Ok(request.header(ACCEPT, HeaderValue::from_static("application/json")))
 }
 
 /// INVALID_ARGUMENTS naming the arguments a header template uses (one of them cannot be a
@@ -227,8 +228,8 @@ async fn call(
 /// The app's final answer to a call, after any refresh and retries, its body not read yet:
 /// functions read it whole, the backend proxy streams it.
 pub struct Answer {
-    /// The upstream response.
-    pub response: Response,
+    /// The upstream response, its body to be read within the attempt's timeout.
+    pub response: Response<AppBody>,
     /// `Retry-After` of the final answer, in seconds (capped).
     pub retry_after: Option<u64>,
     /// Requests sent.
@@ -240,13 +241,13 @@ pub struct Answer {
 /// two cannot drift apart in how credentials are refreshed or requests repeated.
 ///
 /// `idempotent` allows retries of requests that may have reached the app.
-pub async fn send_with_credentials(
-    state: &Arc<AppState>,
+pub async fn send_with_credentials<'s>(
+    state: &'s Arc<AppState>,
     owner: &Owner,
     app: &App,
     account: &AccountRecord,
     idempotent: bool,
-    build: impl Fn(&Credentials) -> ApiResult<RequestBuilder>,
+    build: impl Fn(&Credentials) -> ApiResult<AppRequest<'s>>,
 ) -> ApiResult<Answer> {
     let deadline = Instant::now() + Duration::from_secs(state.config.invoke_deadline_seconds);
     let per_request = Duration::from_secs(state.config.upstream_timeout_seconds);
@@ -256,10 +257,10 @@ pub async fn send_with_credentials(
     loop {
         attempts += 1;
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let upstream = build(&usable.credentials)?.timeout(remaining.min(per_request));
+        let upstream = build(&usable.credentials)?;
         let retry_in =
             |wait: Duration| (attempts < MAX_ATTEMPTS && Instant::now() + wait < deadline).then_some(wait);
-        let sent = try_send(upstream).await;
+        let sent = try_send(upstream, remaining.min(per_request)).await;
         state.metrics.upstream(&app.id, sent.as_ref().ok().map(|r| r.status().as_u16()));
         let response = match sent {
             Ok(response) => response,

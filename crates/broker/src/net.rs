@@ -3,13 +3,40 @@
 //! rebinding) and not only when the URL is typed in; literal IPs, which skip the resolver, are
 //! checked before sending. No client follows redirects, which could otherwise lead a request, and
 //! the credentials injected into it, somewhere the guard never looked.
+//!
+//! Calls to apps (functions, the backend proxy, credential checks) go through [`AppClient`], a plain
+//! hyper client: they are the hot path, where reqwest's URL handling, redirect layer and timers
+//! cost CPU on every call. OAuth token requests and webhooks, rare by comparison, keep reqwest.
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{HeaderValue, ACCEPT, USER_AGENT};
+use hyper::{Request, Response, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::time::Sleep;
 use url::{Host, Url};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// What the broker calls itself in `user-agent`.
+const BROKER_USER_AGENT: &str = concat!("patchbay-broker/", env!("CARGO_PKG_VERSION"));
+/// The longest connection set-up (DNS, TCP, TLS handshake), if the request timeout is longer.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an unused pooled connection is kept.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Which upstream addresses are acceptable for user-supplied URLs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -89,60 +116,248 @@ impl AddressPolicy {
     }
 }
 
-struct GuardedResolver {
-    policy: AddressPolicy,
+/// Resolves upstream host names. With a guard, it drops the addresses the guard's policy forbids
+/// and fails with [`BlockedAddress`] when none is left.
+#[derive(Debug, Clone, Copy)]
+struct Resolver {
+    guard: Option<AddressPolicy>,
 }
 
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let policy = self.policy;
+impl Resolver {
+    async fn lookup(self, host: &str) -> Result<Vec<SocketAddr>, BoxError> {
+        let found = tokio::net::lookup_host((host, 0)).await?;
+        let Some(policy) = self.guard else {
+            return Ok(found.collect());
+        };
+        let allowed: Vec<SocketAddr> = found.filter(|addr| policy.allows(addr.ip())).collect();
+        if allowed.is_empty() {
+            return Err(Box::new(BlockedAddress { host: host.to_owned() }));
+        }
+        Ok(allowed)
+    }
+}
+
+impl tower::Service<Name> for Resolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<Self::Response, BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let resolver = *self;
+        Box::pin(async move { resolver.lookup(name.as_str()).await.map(Vec::into_iter) })
+    }
+}
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let resolver = *self;
         Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let allowed: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|addr| policy.allows(addr.ip()))
-                .collect();
-            if allowed.is_empty() {
-                return Err(Box::new(BlockedAddress { host }) as Box<dyn std::error::Error + Send + Sync>);
-            }
-            Ok(Box::new(allowed.into_iter()) as Addrs)
+            let allowed = resolver.lookup(name.as_str()).await?;
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
         })
     }
+}
+
+/// Bounds a whole connection set-up (DNS, TCP, TLS handshake), as reqwest's connect timeout does.
+#[derive(Clone)]
+struct ConnectTimeout<C> {
+    inner: C,
+    timeout: Duration,
+}
+
+impl<C> tower::Service<Uri> for ConnectTimeout<C>
+where
+    C: tower::Service<Uri, Error = BoxError>,
+    C::Future: Send + 'static,
+{
+    type Response = C::Response;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<C::Response, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let (connecting, timeout) = (self.inner.call(uri), self.timeout);
+        Box::pin(async move {
+            tokio::time::timeout(timeout, connecting).await.unwrap_or_else(|_| {
+                Err(Box::new(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))
+                    as BoxError)
+            })
+        })
+    }
+}
+
+/// rustls on ring with the Mozilla roots (webpki-roots), HTTP/1.1 only: what reqwest's `rustls-tls`
+/// sets up.
+fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// A client for calls to apps: plain hyper (HTTP/1.1, over rustls for https), which follows no
+/// redirects. Clones share one connection pool.
+#[derive(Clone)]
+pub struct AppClient {
+    client: Client<ConnectTimeout<HttpsConnector<HttpConnector<Resolver>>>, Full<Bytes>>,
+}
+
+impl AppClient {
+    fn new(resolver: Resolver, connect_timeout: Duration, tls: Arc<rustls::ClientConfig>) -> AppClient {
+        let mut http = HttpConnector::new_with_resolver(resolver);
+        // https URLs reach this connector too: the TLS layer wraps the TCP stream it returns.
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        // TCP keepalive as reqwest sets it: a peer gone silently is noticed on pooled connections.
+        http.set_keepalive(Some(Duration::from_secs(15)));
+        let connector = ConnectTimeout { inner: HttpsConnector::from((http, tls)), timeout: connect_timeout };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .build(connector);
+        AppClient { client }
+    }
+
+    /// Sends `request` with the broker's `user-agent` and `accept: */*` unless it sets its own.
+    /// `timeout` covers the whole exchange: the answer's head must arrive in time, and its body is
+    /// cut off when the time is up.
+    pub async fn send(
+        &self,
+        mut request: Request<Full<Bytes>>,
+        timeout: Duration,
+    ) -> Result<Response<AppBody>, RequestError> {
+        let headers = request.headers_mut();
+        headers.entry(USER_AGENT).or_insert(HeaderValue::from_static(BROKER_USER_AGENT));
+        headers.entry(ACCEPT).or_insert(HeaderValue::from_static("*/*"));
+        let mut deadline = Box::pin(tokio::time::sleep(timeout));
+        let response = tokio::select! {
+            biased;
+            sent = self.client.request(request) => sent?,
+            () = &mut deadline => return Err(RequestError::TimedOut),
+        };
+        Ok(response.map(|incoming| AppBody { incoming, deadline }))
+    }
+}
+
+/// The body of an app's answer as it arrives, cut off with [`RequestError::TimedOut`] when the
+/// request's timeout passes.
+#[derive(Debug)]
+pub struct AppBody {
+    incoming: Incoming,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl AppBody {
+    /// The length the app declared (`Content-Length`), if it did.
+    pub fn declared_length(&self) -> Option<u64> {
+        self.incoming.size_hint().exact()
+    }
+}
+
+impl Body for AppBody {
+    type Data = Bytes;
+    type Error = RequestError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, RequestError>>> {
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(RequestError::TimedOut)));
+        }
+        Pin::new(&mut self.incoming).poll_frame(cx).map_err(RequestError::Body)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.incoming.size_hint()
+    }
+}
+
+/// Why a call on an [`AppClient`] got no answer, or the answer's body was cut off.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The client failed before the answer's head (connecting, or on the connection).
+    #[error(transparent)]
+    Client(#[from] hyper_util::client::legacy::Error),
+    /// The body's transfer failed.
+    #[error(transparent)]
+    Body(hyper::Error),
+    /// The request's timeout passed.
+    #[error("no answer in time")]
+    TimedOut,
+}
+
+/// Why the outbound clients could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// reqwest refused its configuration.
+    #[error("HTTP client: {0}")]
+    Reqwest(#[from] reqwest::Error),
+    /// rustls refused the TLS configuration.
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
 }
 
 /// The broker's outbound clients (connection pools shared by every request).
 #[derive(Clone)]
 pub struct Upstreams {
-    /// For URLs from the operator's catalog.
+    /// OAuth token and revocation endpoints from the operator's catalog.
     pub trusted: reqwest::Client,
-    /// For URLs users supplied.
+    /// Token endpoints and webhook receivers users supplied.
     pub guarded: reqwest::Client,
-    /// The policy the guarded client enforces.
+    /// Calls to apps (functions, the backend proxy, credential checks) at catalog URLs.
+    pub trusted_apps: AppClient,
+    /// Calls to apps at URLs users supplied.
+    pub guarded_apps: AppClient,
+    /// The policy both guarded clients enforce.
     pub policy: AddressPolicy,
+    /// The timeout of a request that sets none of its own (credential checks, token requests).
+    pub timeout: Duration,
 }
 
 impl Upstreams {
-    /// Builds both clients with `timeout` per request.
-    pub fn new(policy: AddressPolicy, timeout: Duration) -> reqwest::Result<Upstreams> {
+    /// Builds every client with `timeout` per request.
+    pub fn new(policy: AddressPolicy, timeout: Duration) -> Result<Upstreams, BuildError> {
+        let connect_timeout = timeout.min(MAX_CONNECT_TIMEOUT);
         let base = || {
             reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(timeout)
-                .connect_timeout(timeout.min(Duration::from_secs(5)))
-                .pool_idle_timeout(Duration::from_secs(60))
-                .user_agent(concat!("patchbay-broker/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(connect_timeout)
+                .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+                .user_agent(BROKER_USER_AGENT)
         };
+        let guard = Resolver { guard: Some(policy) };
+        let tls = Arc::new(tls_config()?);
         Ok(Upstreams {
             trusted: base().build()?,
-            guarded: base().dns_resolver(Arc::new(GuardedResolver { policy })).build()?,
+            guarded: base().dns_resolver(Arc::new(guard)).build()?,
+            trusted_apps: AppClient::new(Resolver { guard: None }, connect_timeout, tls.clone()),
+            guarded_apps: AppClient::new(guard, connect_timeout, tls),
             policy,
+            timeout,
         })
     }
 }
 
-/// True when `err` (a reqwest error) was caused by the guard refusing an address.
-pub fn is_blocked(err: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+/// True when `err` (from either client) was caused by the guard refusing an address.
+pub fn is_blocked(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
     while let Some(e) = source {
         if e.is::<BlockedAddress>() {
             return true;
@@ -214,39 +429,91 @@ fn wraps_tls_error(io: &std::io::Error) -> bool {
     }
 }
 
-/// Classifies a reqwest error by walking its source chain (hyper, io and rustls errors).
-pub fn transport_failure(err: reqwest::Error) -> TransportFailure {
-    let err = err.without_url();
-    let mut detail = err.to_string();
+/// What the broker needs to know of an outbound client's error to classify it.
+pub trait ClientError: Sized {
+    /// The error without anything that can carry a secret (reqwest's names the URL, whose query
+    /// can hold a key).
+    fn redacted(self) -> Self {
+        self
+    }
+    /// The error whose message and sources describe the failure.
+    fn chain(&self) -> &(dyn std::error::Error + 'static);
+    /// No connection was made, so nothing of the request was written (unless it timed out).
+    fn is_connect(&self) -> bool;
+    /// The request's timeout passed.
+    fn is_timeout(&self) -> bool;
+}
+
+impl ClientError for reqwest::Error {
+    fn redacted(self) -> Self {
+        self.without_url()
+    }
+    fn chain(&self) -> &(dyn std::error::Error + 'static) {
+        self
+    }
+    fn is_connect(&self) -> bool {
+        reqwest::Error::is_connect(self)
+    }
+    fn is_timeout(&self) -> bool {
+        reqwest::Error::is_timeout(self)
+    }
+}
+
+impl ClientError for RequestError {
+    fn chain(&self) -> &(dyn std::error::Error + 'static) {
+        match self {
+            RequestError::Client(err) => err,
+            RequestError::Body(err) => err,
+            RequestError::TimedOut => self,
+        }
+    }
+    fn is_connect(&self) -> bool {
+        matches!(self, RequestError::Client(err) if err.is_connect())
+    }
+    fn is_timeout(&self) -> bool {
+        matches!(self, RequestError::TimedOut)
+    }
+}
+
+/// What one error of a chain says about the cause, and whether it reports a canceled request.
+fn cause_of(e: &(dyn std::error::Error + 'static)) -> (Option<Cause>, bool) {
+    if let Some(io) = e.downcast_ref::<std::io::Error>() {
+        if wraps_tls_error(io) {
+            return (Some(Cause::Tls), false);
+        }
+        let cause = match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => Some(Cause::Refused),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => Some(Cause::Reset),
+            std::io::ErrorKind::TimedOut => Some(Cause::Timeout),
+            std::io::ErrorKind::UnexpectedEof => Some(Cause::Closed),
+            _ => None,
+        };
+        return (cause, false);
+    }
+    if e.is::<rustls::Error>() {
+        return (Some(Cause::Tls), false);
+    }
+    match e.downcast_ref::<hyper::Error>() {
+        Some(hyper) => (hyper.is_incomplete_message().then_some(Cause::Closed), hyper.is_canceled()),
+        None => (None, false),
+    }
+}
+
+/// Classifies a failed request by walking its error's source chain (hyper, io and rustls errors).
+pub fn transport_failure(err: impl ClientError) -> TransportFailure {
+    let err = err.redacted();
+    let mut detail = String::new();
     let mut cause = None;
     let mut canceled = false;
-    let mut source = std::error::Error::source(&err);
+    let mut source = Some(err.chain());
     while let Some(e) = source {
-        detail.push_str(": ");
+        if !detail.is_empty() {
+            detail.push_str(": ");
+        }
         detail.push_str(&e.to_string());
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if wraps_tls_error(io) {
-                cause = cause.or(Some(Cause::Tls));
-            }
-            cause = cause.or(match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => Some(Cause::Refused),
-                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
-                    Some(Cause::Reset)
-                }
-                std::io::ErrorKind::TimedOut => Some(Cause::Timeout),
-                std::io::ErrorKind::UnexpectedEof => Some(Cause::Closed),
-                _ => None,
-            });
-        }
-        if e.is::<rustls::Error>() {
-            cause = cause.or(Some(Cause::Tls));
-        }
-        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
-            canceled |= hyper.is_canceled();
-            if hyper.is_incomplete_message() {
-                cause = cause.or(Some(Cause::Closed));
-            }
-        }
+        let (found, was_canceled) = cause_of(e);
+        cause = cause.or(found);
+        canceled |= was_canceled;
         source = e.source();
     }
     let lowered = detail.to_ascii_lowercase();
@@ -327,24 +594,42 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_guarded_client_refuses_names_that_resolve_to_loopback() {
+    async fn the_guarded_clients_refuse_names_that_resolve_to_loopback() {
         let upstreams = Upstreams::new(AddressPolicy::default(), Duration::from_secs(2)).expect("clients");
-        let err = upstreams.guarded.get("http://localhost:9/").send().await.expect_err("must be refused");
+        let request = failure_tests::get("http://localhost:9/");
+        let err = upstreams.guarded_apps.send(request, Duration::from_secs(2)).await.expect_err("refused");
         assert!(is_blocked(&err), "refused by the guard, not by a connection error: {err:?}");
+        let err = upstreams.guarded.get("http://localhost:9/").send().await.expect_err("must be refused");
+        assert!(is_blocked(&err), "reqwest's guarded client shares the resolver: {err:?}");
     }
 }
 
 #[cfg(test)]
 mod failure_tests {
     use std::io::{Read, Write};
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
+
+    use http_body_util::BodyExt;
 
     use super::*;
 
-    fn client() -> reqwest::Client {
+    fn client() -> AppClient {
         Upstreams::new(AddressPolicy { allow_loopback: true }, Duration::from_secs(2))
             .expect("clients")
-            .trusted
+            .trusted_apps
+    }
+
+    /// A request with `body` (empty for none).
+    fn request(method: hyper::Method, url: &str, body: &'static str) -> Request<Full<Bytes>> {
+        Request::builder().method(method).uri(url).body(Full::new(Bytes::from(body))).expect("request")
+    }
+
+    pub(super) fn get(url: &str) -> Request<Full<Bytes>> {
+        request(hyper::Method::GET, url, "")
+    }
+
+    async fn send(request: Request<Full<Bytes>>) -> Result<Response<AppBody>, RequestError> {
+        client().send(request, Duration::from_secs(2)).await
     }
 
     /// A listener on a free port, closed again: nothing listens there.
@@ -352,28 +637,38 @@ mod failure_tests {
         TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port()
     }
 
+    fn listener() -> (TcpListener, u16) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        (listener, port)
+    }
+
+    /// Reads one request head (small requests arrive whole on loopback).
+    fn read_request(socket: &mut TcpStream) {
+        let mut buf = [0u8; 1024];
+        let _ = socket.read(&mut buf);
+    }
+
     #[tokio::test]
     async fn a_refused_connection_is_named_and_known_unsent() {
-        let err =
-            client().post(format!("http://127.0.0.1:{}/", closed_port())).send().await.expect_err("refused");
+        let url = format!("http://127.0.0.1:{}/", closed_port());
+        let err = send(request(hyper::Method::POST, &url, "")).await.expect_err("refused");
         let failure = transport_failure(err);
         assert_eq!((failure.cause, failure.not_sent), (Cause::Refused, true), "{failure}");
     }
 
     #[tokio::test]
     async fn a_reset_after_the_request_is_named_and_may_have_been_processed() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
+        let (listener, port) = listener();
         let server = std::thread::spawn(move || {
             let (mut socket, _) = listener.accept().expect("accept");
-            let mut buf = [0u8; 1024];
-            let _ = socket.read(&mut buf);
+            read_request(&mut socket);
             // SO_LINGER 0: close with RST instead of FIN.
             socket2_linger_zero(&socket);
             drop(socket);
         });
-        let err =
-            client().post(format!("http://127.0.0.1:{port}/")).body("x").send().await.expect_err("reset");
+        let url = format!("http://127.0.0.1:{port}/");
+        let err = send(request(hyper::Method::POST, &url, "x")).await.expect_err("reset");
         server.join().expect("server");
         let failure = transport_failure(err);
         assert!(matches!(failure.cause, Cause::Reset | Cause::Closed), "{failure}");
@@ -382,15 +677,13 @@ mod failure_tests {
 
     #[tokio::test]
     async fn tls_to_a_plain_http_server_is_named() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
+        let (listener, port) = listener();
         let server = std::thread::spawn(move || {
             let (mut socket, _) = listener.accept().expect("accept");
-            let mut buf = [0u8; 1024];
-            let _ = socket.read(&mut buf);
+            read_request(&mut socket);
             let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
         });
-        let err = client().get(format!("https://127.0.0.1:{port}/")).send().await.expect_err("not TLS");
+        let err = send(get(&format!("https://127.0.0.1:{port}/"))).await.expect_err("not TLS");
         server.join().expect("server");
 
         let failure = transport_failure(err);
@@ -399,17 +692,73 @@ mod failure_tests {
 
     #[tokio::test]
     async fn silence_is_a_timeout_that_may_have_been_processed() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let err = client()
-            .get(format!("http://127.0.0.1:{port}/"))
-            .timeout(Duration::from_millis(200))
-            .send()
-            .await
-            .expect_err("no answer");
+        let (listener, port) = listener();
+        let request = get(&format!("http://127.0.0.1:{port}/"));
+        let err = client().send(request, Duration::from_millis(200)).await.expect_err("no answer");
         drop(listener);
         let failure = transport_failure(err);
         assert_eq!((failure.cause, failure.not_sent), (Cause::Timeout, false), "{failure}");
+    }
+
+    #[tokio::test]
+    async fn a_body_still_arriving_when_the_timeout_passes_is_cut_off_as_a_timeout() {
+        let (listener, port) = listener();
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().expect("accept");
+            read_request(&mut socket);
+            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf");
+            // Holds the connection open, the body unfinished, until the client has given up.
+            let _ = finished.recv();
+        });
+        let request = get(&format!("http://127.0.0.1:{port}/"));
+        let response = client().send(request, Duration::from_millis(500)).await.expect("the head arrives");
+        let err = response.into_body().collect().await.expect_err("the body is cut off");
+        drop(done);
+        server.join().expect("server");
+        let failure = transport_failure(err);
+        assert_eq!((failure.cause, failure.not_sent), (Cause::Timeout, false), "{failure}");
+    }
+
+    /// The server answers one request with keep-alive and closes the connection before the client
+    /// sends the next one. Depending on when the connection's task reads the close, hyper-util
+    /// either drops the connection from the pool at checkout, or gets the request back unwritten
+    /// (canceled) and sends it again on a new connection (`retry_canceled_requests`): either way
+    /// the caller gets the answer of a new connection, never an error.
+    #[tokio::test]
+    async fn a_pooled_connection_the_app_closed_is_replaced_before_the_request_is_written() {
+        let (listener, port) = listener();
+        let (closed, was_closed) = tokio::sync::oneshot::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let answer = |body: &str| {
+                format!(
+                    "HTTP/1.1 200 OK\r\nconnection: keep-alive\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+            };
+            let (mut first, _) = listener.accept().expect("accept");
+            read_request(&mut first);
+            first.write_all(answer("first").as_bytes()).expect("answer");
+            first.shutdown(std::net::Shutdown::Both).expect("close");
+            drop(first);
+            closed.send(()).expect("client waits");
+            let (mut second, _) = listener.accept().expect("a second connection");
+            read_request(&mut second);
+            second.write_all(answer("second").as_bytes()).expect("answer");
+        });
+        let client = client();
+        let url = format!("http://127.0.0.1:{port}/");
+        let body = |response: Response<AppBody>| async move {
+            response.into_body().collect().await.expect("body").to_bytes()
+        };
+        let first = client.send(get(&url), Duration::from_secs(2)).await.expect("first answer");
+        assert_eq!(body(first).await, "first");
+        was_closed.await.expect("the server closed the connection");
+        let second = client.send(get(&url), Duration::from_secs(2)).await;
+        let second =
+            second.unwrap_or_else(|err| panic!("sent again on a new connection: {}", transport_failure(err)));
+        assert_eq!(body(second).await, "second");
+        server.join().expect("server");
     }
 
     fn socket2_linger_zero(socket: &std::net::TcpStream) {

@@ -14,14 +14,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::stream::{self, Stream};
+use hyper::{HeaderMap, Method, StatusCode};
 use patchbay_protocol::{ErrorCode, ErrorDetails, FieldError};
-use reqwest::header::HeaderMap;
-use reqwest::{Method, Response, StatusCode};
 
 use crate::catalog::idempotent_method;
-use crate::credentials::{authorized_request, next_chunk};
+use crate::credentials::{authorized_request, declared_too_large, next_chunk};
 use crate::error::{ApiError, ApiResult};
 use crate::invoke::{send_with_credentials, Answer};
+use crate::net::AppBody;
 use crate::state::AppState;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and those the HTTP client sets itself.
@@ -67,12 +67,12 @@ pub struct ProxyResponse<B> {
     pub body: B,
 }
 
-/// The body of `response` as it arrives, ending in an error after `limit` bytes or when the
-/// transfer fails (the caller then sees a truncated answer, as from the app itself).
-fn capped_stream(response: Response, limit: usize) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
-    stream::try_unfold((response, 0usize), move |(mut response, mut seen)| async move {
-        match next_chunk(&mut response, &mut seen, limit).await {
-            Ok(chunk) => Ok(chunk.map(|chunk| (chunk, (response, seen)))),
+/// `body` as it arrives, ending in an error after `limit` bytes, when the transfer fails or when the
+/// request's timeout passes (the caller then sees a truncated answer, as from the app itself).
+fn capped_stream(body: AppBody, limit: usize) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
+    stream::try_unfold((body, 0usize), move |(mut body, mut seen)| async move {
+        match next_chunk(&mut body, &mut seen, limit).await {
+            Ok(chunk) => Ok(chunk.map(|chunk| (chunk, (body, seen)))),
             Err(failure) => Err(std::io::Error::other(failure)),
         }
     })
@@ -180,7 +180,7 @@ pub async fn proxy(
     .await?;
     let limit = state.config.max_upstream_body_bytes;
     let status = response.status();
-    if response.content_length().is_some_and(|length| length > limit as u64) {
+    if declared_too_large(&response, limit) {
         let details =
             ErrorDetails { status: Some(status.as_u16()), attempts: Some(attempts), ..Default::default() };
         return Err(ApiError::new(
@@ -189,16 +189,17 @@ pub async fn proxy(
         )
         .with_details(details));
     }
+    let (head, body) = response.into_parts();
     Ok(ProxyResponse {
         status,
-        headers: filtered(response.headers(), RESPONSE_CREDENTIALS, &[]),
-        body: capped_stream(response, limit),
+        headers: filtered(&head.headers, RESPONSE_CREDENTIALS, &[]),
+        body: capped_stream(body, limit),
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use reqwest::header::HeaderName;
+    use hyper::header::HeaderName;
 
     use super::*;
 

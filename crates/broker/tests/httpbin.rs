@@ -6,7 +6,7 @@ mod support;
 
 use axum::http::{Method, StatusCode};
 use patchbay_broker::catalog::Catalog;
-use patchbay_broker::credentials::{authorized_request, validate_fields};
+use patchbay_broker::credentials::{authorized_request, read_capped, send, validate_fields};
 use patchbay_broker::net::{AddressPolicy, Upstreams};
 use serde_json::{json, Value};
 use support::{httpbin_url, TestBroker};
@@ -141,9 +141,11 @@ async fn echo(catalog: &str, fields: Value) -> Value {
     let creds = validate_fields(app, fields).unwrap_or_else(|e| panic!("{}", e.message));
     let upstreams = Upstreams::new(AddressPolicy { allow_loopback: true }, std::time::Duration::from_secs(5))
         .expect("clients");
-    let request =
-        authorized_request(app, &creds, &upstreams, Method::GET, "/anything/probe?page=2").expect("request");
-    request.send().await.expect("httpbin answers").json().await.expect("json echo")
+    let request = authorized_request(app, &creds, &upstreams, Method::GET, "/anything/probe?page=2")
+        .unwrap_or_else(|e| panic!("{}", e.message));
+    let answer = send(request, upstreams.timeout).await.unwrap_or_else(|e| panic!("{}", e.message));
+    let body = read_capped(answer, 1 << 20).await.unwrap_or_else(|e| panic!("{}", e.message));
+    serde_json::from_slice(&body).expect("json echo")
 }
 
 #[tokio::test]

@@ -159,7 +159,8 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
         per_run.push(rows);
     }
 
-    println!("\nmedians of {runs} runs ({header}):\n");
+    let plural = if runs == 1 { "" } else { "s" };
+    println!("\nmedians of {runs} run{plural} ({header}):\n");
     print_table(&targets, &medians(&per_run));
     println!(
         "\nCPU µs/call: user+system CPU of the broker process (all threads) over the wrk window, read from\n\

@@ -15,12 +15,29 @@ use crate::workspace::Workspace;
 /// Builds the broker (`release` or debug) and returns its binary.
 pub fn build(ws: &Workspace, release: bool) -> Result<PathBuf> {
     let mut build = ws.command("cargo");
+    // `cargo xtask` (cargo run) hands xtask its own package's variables (CARGO_MANIFEST_DIR,
+    // CARGO_PKG_NAME, CARGO_PKG_VERSION_MAJOR…). ring's build script watches several of them, so
+    // passing them on made this build and a plain `cargo build` rebuild ring, rustls, sqlx and the
+    // broker for each other, minutes each time on two cores.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_for_xtask) {
+            build.env_remove(name);
+        }
+    }
     build.args(["build", "--quiet", "--package", "patchbay-broker"]);
     if release {
         build.arg("--release");
     }
     cmd::run(&mut build)?;
     Ok(ws.target_dir().join(if release { "release" } else { "debug" }).join("patchbay-broker"))
+}
+
+/// True for the variables cargo sets for the package it runs (xtask), as opposed to settings such
+/// as CARGO_HOME or CARGO_TARGET_DIR that every build should see.
+fn set_by_cargo_for_xtask(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || matches!(name, "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE")
 }
 
 /// A new master key entry (`k1:<base64>`).
@@ -110,6 +127,16 @@ impl Broker {
 mod tests {
     use super::*;
     use crate::peers::free_port;
+
+    #[test]
+    fn the_broker_build_drops_the_variables_cargo_sets_for_xtask_alone() {
+        for name in ["CARGO_MANIFEST_DIR", "CARGO_PKG_NAME", "CARGO_PKG_VERSION_MAJOR", "CARGO_CRATE_NAME"] {
+            assert!(set_by_cargo_for_xtask(name), "{name}");
+        }
+        for name in ["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO", "PATH", "RUSTFLAGS"] {
+            assert!(!set_by_cargo_for_xtask(name), "{name}");
+        }
+    }
 
     #[test]
     fn a_launched_broker_creates_a_workspace_mints_and_serves() -> Result<()> {

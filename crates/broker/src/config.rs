@@ -239,14 +239,25 @@ impl Config {
     /// Whether a request for `host` (its `Host` or `X-Forwarded-Host`, `name[:port]`) reached the
     /// broker under its public URL. When it did not, OAuth redirects and links point elsewhere.
     pub fn reached_as(&self, host: &str) -> bool {
-        let public = self.public_url();
-        let Some(name) = public.host_str() else { return false };
-        let expected = match public.port() {
-            Some(port) => format!("{name}:{port}"),
-            None => name.to_owned(),
+        // Runs on every request: compares in place instead of formatting the expected hosts.
+        let listen_url;
+        let public = match &self.public_url {
+            Some(url) => url,
+            None => {
+                listen_url = self.public_url();
+                &listen_url
+            }
         };
-        let default_port = public.port_or_known_default().map(|p| format!("{name}:{p}"));
-        host.eq_ignore_ascii_case(&expected) || default_port.is_some_and(|d| host.eq_ignore_ascii_case(&d))
+        let Some(name) = public.host_str() else { return false };
+        let (host_name, host_port) = match host.rsplit_once(':') {
+            Some((host_name, port)) if !host.ends_with(']') => (host_name, Some(port.parse::<u16>().ok())),
+            _ => (host, None),
+        };
+        host_name.eq_ignore_ascii_case(name)
+            && match host_port {
+                None => public.port().is_none(),
+                Some(port) => port.is_some() && port == public.port_or_known_default(),
+            }
     }
 
     /// The master key list: `PATCHBAY_MASTER_KEYS` first, then the key file.

@@ -11,6 +11,14 @@ pub fn random_id(prefix: &str) -> String {
     format!("{prefix}_{}", random_token(16))
 }
 
+/// An identifier for a request's log lines (`req_…`): unpredictable enough to never collide, but
+/// not a secret, so it comes from the thread's generator instead of a system call per request.
+pub fn request_id() -> String {
+    let mut buf = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut buf);
+    format!("req_{}", URL_SAFE_NO_PAD.encode(buf))
+}
+
 /// `bytes` random bytes, base64url-encoded.
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];

@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use crate::ids::random_id;
+use crate::ids::request_id;
 use crate::metrics::RequestLabels;
 use crate::state::AppState;
 use crate::telemetry::{acceptable_request_id, with_request_id};
@@ -45,7 +45,7 @@ pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Nex
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable_request_id(v))
-        .map_or_else(|| random_id("req"), str::to_owned);
+        .map_or_else(request_id, str::to_owned);
     check_public_url(&state, &req);
     let method = req.method().clone();
     let route = route(&req);

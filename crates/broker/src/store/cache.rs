@@ -201,6 +201,8 @@ impl Pending<'_> {
         self.cache.forget(&self.changed);
         if let Some(fence) = self.fence {
             fence.passed().await;
+        } else if let Coherence::SqliteFile(_) = self.cache.coherence {
+            tokio::time::sleep(DataVersion::SETTLE).await;
         }
     }
 }

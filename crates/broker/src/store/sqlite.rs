@@ -3,9 +3,8 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
@@ -44,32 +43,54 @@ impl SqliteStore {
 }
 
 /// SQLite's `data_version` of a database file, read on a connection of its own: it moves whenever
-/// another connection (of this process or another) commits. The read runs on the calling thread
-/// in about a microsecond, where a query through the pool hops to a worker thread and back.
+/// another connection (of this process or another) commits. The read runs on the calling thread,
+/// where a query through the pool hops to a worker thread and back; it still takes two `fcntl`
+/// locks and ~10 µs, so it runs at most once per [`DataVersion::INTERVAL`], and account writes
+/// wait [`DataVersion::SETTLE`] after their commit: by then every process has looked again.
 pub struct DataVersion {
-    connection: Mutex<rusqlite::Connection>,
-    seen: AtomicI64,
+    looked: Mutex<Looked>,
+}
+
+struct Looked {
+    connection: rusqlite::Connection,
+    version: i64,
+    at: Option<Instant>,
 }
 
 impl DataVersion {
+    /// The longest a process goes without reading the data version while it uses its cache.
+    pub const INTERVAL: Duration = Duration::from_millis(1);
+    /// How long an account write waits after its commit before it answers.
+    pub const SETTLE: Duration = Duration::from_millis(2);
+
     fn open(file: &Path) -> StoreResult<DataVersion> {
         let connection = rusqlite::Connection::open_with_flags(
             file,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| StoreError(e.to_string()))?;
-        let version = DataVersion { connection: Mutex::new(connection), seen: AtomicI64::new(0) };
+        let version = DataVersion { looked: Mutex::new(Looked { connection, version: 0, at: None }) };
         version.changed();
         Ok(version)
     }
 
-    /// Whether anything was committed since the last call; `None` when the version cannot be read.
+    /// Whether anything may have been committed since the last look that saw no change; `None`
+    /// when the version cannot be read.
     pub fn changed(&self) -> Option<bool> {
-        let connection = self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let current: i64 = connection
+        let mut looked = self.looked.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        if looked.at.is_some_and(|at| now.duration_since(at) < Self::INTERVAL) {
+            return Some(false);
+        }
+        // Taken before the read: a commit before this instant is certainly seen by it.
+        looked.at = Some(now);
+        let current: i64 = looked
+            .connection
             .prepare_cached("PRAGMA data_version")
             .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
             .ok()?;
-        Some(self.seen.swap(current, Ordering::Relaxed) != current)
+        let changed = current != looked.version;
+        looked.version = current;
+        Some(changed)
     }
 }

@@ -240,13 +240,13 @@ impl Config {
     /// broker under its public URL. When it did not, OAuth redirects and links point elsewhere.
     pub fn reached_as(&self, host: &str) -> bool {
         // Runs on every request: compares in place instead of formatting the expected hosts.
-        let listen_url;
-        let public = match &self.public_url {
-            Some(url) => url,
-            None => {
-                listen_url = self.public_url();
-                &listen_url
+        let Some(public) = &self.public_url else {
+            // `http://<listen>`: the listen address itself, its port optional when it is 80.
+            if let Ok(addr) = host.parse::<std::net::SocketAddr>() {
+                return addr == self.listen;
             }
+            let ip = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+            return self.listen.port() == 80 && ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip == self.listen.ip());
         };
         let Some(name) = public.host_str() else { return false };
         let (host_name, host_port) = match host.rsplit_once(':') {
@@ -289,6 +289,10 @@ mod reached_as_tests {
         let default = Config::default();
         assert!(default.reached_as("127.0.0.1:8080"), "http://<listen> by default");
         assert!(!default.reached_as("localhost:8080"));
+        assert!(!default.reached_as("127.0.0.1:8081"));
+        let port_80 = Config { listen: "[::1]:80".parse().expect("addr"), ..Config::default() };
+        assert!(port_80.reached_as("[::1]") && port_80.reached_as("[::1]:80"), "http's default port");
+        assert!(!port_80.reached_as("[::2]"));
     }
 }
 

@@ -4,6 +4,9 @@ use clap::Parser;
 use patchbay_broker::telemetry::{subscriber, LogFormat};
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let format = match LogFormat::parse(&std::env::var("PATCHBAY_LOG_FORMAT").unwrap_or_default()) {

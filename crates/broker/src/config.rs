@@ -246,7 +246,8 @@ impl Config {
                 return addr == self.listen;
             }
             let ip = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-            return self.listen.port() == 80 && ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip == self.listen.ip());
+            return self.listen.port() == 80
+                && ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip == self.listen.ip());
         };
         let Some(name) = public.host_str() else { return false };
         let (host_name, host_port) = match host.rsplit_once(':') {

@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 pub use http::router;
 pub use state::AppState;
 pub use workspaces::create_workspace;
@@ -101,7 +102,13 @@ fn without_password(url: &str) -> String {
 pub async fn serve(state: Arc<AppState>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(state.config.listen)
         .await
-        .with_context(|| format!("binding {}", state.config.listen))?;
+        .with_context(|| format!("binding {}", state.config.listen))?
+        // Answers go out whole in one write; Nagle's algorithm would only hold them back.
+        .tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %err, "cannot set TCP_NODELAY on an accepted connection");
+            }
+        });
     let public_url = state.config.public_url();
     tracing::info!(%public_url, apps = state.catalog.apps().count(), "patchbay broker listening");
     println!("patchbay-broker listening on {public_url}");

@@ -383,18 +383,17 @@ pub fn declared_too_large(response: &Response<AppBody>, limit: usize) -> bool {
     response.body().declared_length().is_some_and(|length| length > limit as u64)
 }
 
+/// UPSTREAM_ERROR for an app's answer (of `status`) whose body is over the `limit`.
+pub fn body_too_large(status: StatusCode, limit: usize) -> ApiError {
+    ApiError::new(ErrorCode::UpstreamError, format!("the app's response is larger than {} KiB", limit / 1024))
+        .with_details(ErrorDetails { status: Some(status.as_u16()), ..Default::default() })
+}
+
 /// Reads at most `limit` bytes; a larger body is an UPSTREAM_ERROR.
 pub async fn read_capped(response: Response<AppBody>, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let status = response.status().as_u16();
-    let too_large = || {
-        ApiError::new(
-            ErrorCode::UpstreamError,
-            format!("the app's response is larger than {} KiB", limit / 1024),
-        )
-        .with_details(ErrorDetails { status: Some(status), ..Default::default() })
-    };
+    let status = response.status();
     if declared_too_large(&response, limit) {
-        return Err(too_large());
+        return Err(body_too_large(status, limit));
     }
     let mut body = response.into_body();
     let declared = body.declared_length().map_or(0, |length| length as usize);
@@ -406,7 +405,7 @@ pub async fn read_capped(response: Response<AppBody>, limit: usize) -> Result<Ve
             Err(BodyFailure::CutOff) => {
                 return Err(ApiError::new(ErrorCode::UpstreamUnavailable, BodyFailure::CutOff.to_string()))
             }
-            Err(BodyFailure::TooLarge) => return Err(too_large()),
+            Err(BodyFailure::TooLarge) => return Err(body_too_large(status, limit)),
         }
     }
 }

@@ -156,7 +156,8 @@ fn header_argument_invalid(template: &crate::catalog::Template) -> ApiError {
     ApiError::invalid_fields(fields)
 }
 
-fn with_attempts(mut err: ApiError, attempts: u32) -> ApiError {
+/// `err` with the number of requests sent in its details.
+pub fn with_attempts(mut err: ApiError, attempts: u32) -> ApiError {
     let mut details = err.details.take().map(|d| *d).unwrap_or_default();
     details.attempts = Some(attempts);
     err.with_details(details)

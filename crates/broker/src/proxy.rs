@@ -15,12 +15,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::stream::{self, Stream};
 use hyper::{HeaderMap, Method, StatusCode};
-use patchbay_protocol::{ErrorCode, ErrorDetails, FieldError};
+use patchbay_protocol::FieldError;
 
 use crate::catalog::idempotent_method;
-use crate::credentials::{authorized_request, declared_too_large, next_chunk};
+use crate::credentials::{authorized_request, body_too_large, declared_too_large, next_chunk};
 use crate::error::{ApiError, ApiResult};
-use crate::invoke::{send_with_credentials, Answer};
+use crate::invoke::{send_with_credentials, with_attempts, Answer};
 use crate::net::AppBody;
 use crate::state::AppState;
 
@@ -181,13 +181,7 @@ pub async fn proxy(
     let limit = state.config.max_upstream_body_bytes;
     let status = response.status();
     if declared_too_large(&response, limit) {
-        let details =
-            ErrorDetails { status: Some(status.as_u16()), attempts: Some(attempts), ..Default::default() };
-        return Err(ApiError::new(
-            ErrorCode::UpstreamError,
-            format!("the app's response is larger than {} KiB", limit / 1024),
-        )
-        .with_details(details));
+        return Err(with_attempts(body_too_large(status, limit), attempts));
     }
     let (head, body) = response.into_parts();
     Ok(ProxyResponse {

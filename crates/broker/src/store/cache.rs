@@ -174,7 +174,7 @@ impl AccountCache {
     /// PostgreSQL), commit, then await [`Pending::applied`] before answering.
     pub fn change(&self, changed: Changed) -> Pending<'_> {
         let fence = match &self.coherence {
-            Coherence::Postgres(channel) if !self.lifetime.is_zero() => Some(channel.announce(&changed)),
+            Coherence::Postgres(channel) => Some(channel.announce(&changed)),
             _ => None,
         };
         Pending { cache: self, changed, fence }

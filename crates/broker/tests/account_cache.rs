@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use patchbay_broker::credentials::Credentials;
 use serde_json::json;
 use support::oidc::{attempt, connect, OidcProvider, IDP_CATALOG};
-use support::{Reply, TestBroker};
+use support::TestBroker;
 
 /// An app that counts the calls it gets and refuses every key once told to.
 struct CountingApp {
@@ -89,17 +89,12 @@ async fn replicas(
     (a, b)
 }
 
-async fn invoke(broker: &TestBroker, token: &str, function: &str) -> Reply {
-    let path = format!("/v1/functions/{function}/invoke");
-    broker.call(Method::POST, &path, Some(token), Some(json!({ "args": {} }))).await
-}
-
 /// Connects `counted` on A and has both replicas use it once (so both hold it in memory).
 async fn connected_and_used(a: &TestBroker, b: &TestBroker, token: &str) -> String {
     let connected = a.connect(token, "counted", json!({ "api_key": "key-1" })).await;
     assert!(connected.status.is_success(), "{}", connected.json);
     for replica in [b, a, b] {
-        let reply = invoke(replica, token, "counted-ping").await;
+        let reply = replica.invoke(token, "counted-ping", json!({ "args": {} })).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
     }
     connected.json["account"]["id"].as_str().expect("account id").to_owned()
@@ -115,7 +110,7 @@ async fn a_disconnect_on_one_replica_is_final_on_the_other_at_once(backend: Back
     let disconnected = a.call(Method::DELETE, &format!("/v1/accounts/{id}"), Some(&alice), None).await;
     assert!(disconnected.status.is_success(), "{}", disconnected.json);
     let answered = Instant::now();
-    let reply = invoke(&b, &alice, "counted-ping").await;
+    let reply = b.invoke(&alice, "counted-ping", json!({ "args": {} })).await;
     assert!(answered.elapsed() < Duration::from_millis(50), "B was asked within 50 ms");
     assert_eq!(reply.code(), "NOT_CONNECTED", "{}", reply.json);
     assert_eq!(app.calls(), calls, "the app was never called with the disconnected key");
@@ -128,9 +123,9 @@ async fn refused_credentials_on_one_replica_need_reconnecting_on_the_other(backe
     connected_and_used(&a, &b, &alice).await;
 
     app.refusing.store(true, Ordering::SeqCst);
-    assert_eq!(invoke(&a, &alice, "counted-ping").await.code(), "REAUTH_REQUIRED");
+    assert_eq!(a.invoke(&alice, "counted-ping", json!({ "args": {} })).await.code(), "REAUTH_REQUIRED");
     let calls = app.calls();
-    let reply = invoke(&b, &alice, "counted-ping").await;
+    let reply = b.invoke(&alice, "counted-ping", json!({ "args": {} })).await;
     assert_eq!(reply.code(), "REAUTH_REQUIRED", "{}", reply.json);
     assert_eq!(app.calls(), calls, "B did not try the refused key again");
 }
@@ -165,7 +160,7 @@ async fn a_refresh_on_one_replica_is_used_by_the_other(backend: Backend) {
     let (attempt_id, _) = connect(&a, &alice, "idp", "alice").await;
     let id = attempt(&a, &alice, &attempt_id).await["accountId"].as_str().expect("account").to_owned();
     for replica in [&b, &a] {
-        let reply = invoke(replica, &alice, "idp-me").await;
+        let reply = replica.invoke(&alice, "idp-me", json!({ "args": {} })).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
     }
 
@@ -178,12 +173,12 @@ async fn a_refresh_on_one_replica_is_used_by_the_other(backend: Backend) {
         assert!(Instant::now() < deadline, "the access token never expired");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let refreshed = invoke(&a, &alice, "idp-me").await;
+    let refreshed = a.invoke(&alice, "idp-me", json!({ "args": {} })).await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.json);
     assert_eq!(provider.refresh_grants().await, 1, "{}", provider.stats().await);
 
     let refused_before = client_errors_seen(&b).await;
-    let reply = invoke(&b, &alice, "idp-me").await;
+    let reply = b.invoke(&alice, "idp-me", json!({ "args": {} })).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
     assert_eq!(
         client_errors_seen(&b).await,
@@ -257,7 +252,7 @@ async fn with_the_notification_channel_cut_a_write_waits_out_the_cache_lifetime(
     assert!(disconnected.status.is_success(), "{}", disconnected.json);
     assert!(took >= LIFETIME, "no replica acknowledged, so the write waited the lifetime out ({took:?})");
     assert!(took < LIFETIME + Duration::from_secs(2), "and no longer ({took:?})");
-    let reply = invoke(&b, &alice, "counted-ping").await;
+    let reply = b.invoke(&alice, "counted-ping", json!({ "args": {} })).await;
     assert_eq!(reply.code(), "NOT_CONNECTED", "{}", reply.json);
     assert_eq!(app.calls(), calls, "B no longer used what it had read before the change");
 

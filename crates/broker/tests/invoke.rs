@@ -7,7 +7,7 @@ mod support;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use support::oidc::{attempt, connect, refreshing_only_on_401, OidcProvider};
-use support::{httpbin_url, Reply, TestBroker};
+use support::{httpbin_url, TestBroker};
 
 const ECHO: &str = r#"{ title = "Echo", path = "/anything/{args.item}", query = { q = "{args.q}" }, parameters = { type = "object", required = ["item"], properties = { item = { type = "string" }, q = { type = "string" } } } }"#;
 
@@ -84,10 +84,6 @@ async fn broker(configure: impl FnOnce(&mut patchbay_broker::config::Config)) ->
     TestBroker::start(&catalog(), vec![("HTTPBIN".into(), httpbin_url())], configure).await
 }
 
-async fn invoke(b: &TestBroker, token: &str, name: &str, body: Value) -> Reply {
-    b.call(Method::POST, &format!("/v1/functions/{name}/invoke"), Some(token), Some(body)).await
-}
-
 #[tokio::test]
 async fn every_auth_type_is_injected_as_declared() {
     let b = broker(|_| {}).await;
@@ -103,9 +99,9 @@ async fn every_auth_type_is_injected_as_declared() {
     ];
     for (app, fields) in cases {
         assert!(b.connect(&alice, app, fields).await.status.is_success(), "{app} connects");
-        let reply =
-            invoke(&b, &alice, &format!("{app}-echo"), json!({ "args": { "item": "a b?c=1", "q": "x&y" } }))
-                .await;
+        let reply = b
+            .invoke(&alice, &format!("{app}-echo"), json!({ "args": { "item": "a b?c=1", "q": "x&y" } }))
+            .await;
         assert_eq!(reply.status, StatusCode::OK, "{app}: {}", reply.json);
         let echo = &reply.json["output"];
         assert!(echo["url"].as_str().is_some_and(|u| u.contains("/anything/a%20b")), "{app}: {echo}");
@@ -137,14 +133,13 @@ async fn arguments_are_validated_before_anything_is_sent() {
     let alice = b.session("alice").await;
     b.connect(&alice, "basic", json!({ "username": "u", "password": "p" })).await;
     let created =
-        invoke(&b, &alice, "basic-create", json!({ "args": { "email": "ann@example.com", "age": 41 } }))
-            .await;
+        b.invoke(&alice, "basic-create", json!({ "args": { "email": "ann@example.com", "age": 41 } })).await;
     assert_eq!(
         created.json["output"],
         json!({ "email": "ann@example.com", "age": 41, "source": "patchbay" })
     );
 
-    let bad = invoke(&b, &alice, "basic-create", json!({ "args": { "age": -1, "extra": "ok" } })).await;
+    let bad = b.invoke(&alice, "basic-create", json!({ "args": { "age": -1, "extra": "ok" } })).await;
     assert_eq!((bad.status, bad.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_ARGUMENTS"));
     let fields: Vec<&str> = bad.json["error"]["details"]["fields"]
         .as_array()
@@ -155,11 +150,11 @@ async fn arguments_are_validated_before_anything_is_sent() {
     assert!(fields.contains(&"/email") && fields.contains(&"/age"), "{fields:?}");
     assert!(!bad.json.to_string().contains("-1"), "values are not echoed back");
 
-    let wrong_type = invoke(&b, &alice, "basic-status", json!({ "args": { "code": "200" } })).await;
+    let wrong_type = b.invoke(&alice, "basic-status", json!({ "args": { "code": "200" } })).await;
     assert_eq!(wrong_type.json["error"]["details"]["fields"][0]["field"], "/code");
-    let traversal = invoke(&b, &alice, "basic-echo", json!({ "args": { "item": ".." } })).await;
+    let traversal = b.invoke(&alice, "basic-echo", json!({ "args": { "item": ".." } })).await;
     assert_eq!(traversal.code(), "INVALID_ARGUMENTS");
-    let unknown = invoke(&b, &alice, "basic-nope", json!({ "args": {} })).await;
+    let unknown = b.invoke(&alice, "basic-nope", json!({ "args": {} })).await;
     assert_eq!((unknown.status, unknown.code()), (StatusCode::NOT_FOUND, "FUNCTION_NOT_FOUND"));
     let spec = b.call(Method::GET, "/v1/functions/basic-create", Some(&alice), None).await;
     assert_eq!(spec.json["parameters"]["required"], json!(["email"]));
@@ -175,10 +170,10 @@ async fn a_line_break_in_a_header_argument_is_invalid_and_never_sent() {
     let b = broker(|_| {}).await;
     let alice = b.session("alice").await;
     b.connect(&alice, "basic", json!({ "username": "u", "password": "p" })).await;
-    let fine = invoke(&b, &alice, "basic-traced", json!({ "args": { "trace": "abc" } })).await;
+    let fine = b.invoke(&alice, "basic-traced", json!({ "args": { "trace": "abc" } })).await;
     assert_eq!(fine.json["output"]["headers"]["X-Trace"], "t-abc", "{}", fine.json);
     for evil in ["a\r\nX-Evil: 1", "a\nb", "a\u{0}b"] {
-        let reply = invoke(&b, &alice, "basic-traced", json!({ "args": { "trace": evil } })).await;
+        let reply = b.invoke(&alice, "basic-traced", json!({ "args": { "trace": evil } })).await;
         assert_eq!(
             (reply.status, reply.code()),
             (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_ARGUMENTS"),
@@ -200,7 +195,7 @@ async fn credentials_the_app_refuses_mark_the_account_for_reconnecting() {
     let id = connected.json["account"]["id"].as_str().expect("account id").to_owned();
     let status = |app: &'static str, code: u16| {
         let (b, alice) = (&b, &alice);
-        async move { invoke(b, alice, &format!("{app}-status"), json!({ "args": { "code": code } })).await }
+        async move { b.invoke(alice, &format!("{app}-status"), json!({ "args": { "code": code } })).await }
     };
 
     // 403 can mean "no access to this record": unless the app declares it, it is only an error.
@@ -220,7 +215,7 @@ async fn credentials_the_app_refuses_mark_the_account_for_reconnecting() {
     );
     assert_eq!(refused.json["error"]["details"]["status"], 401);
     assert_eq!(b.accounts(&alice, "key").await[0]["status"], "needs_reauth");
-    let after = invoke(&b, &alice, "key-echo", json!({ "args": { "item": "x" } })).await;
+    let after = b.invoke(&alice, "key-echo", json!({ "args": { "item": "x" } })).await;
     assert_eq!(after.code(), "REAUTH_REQUIRED", "nothing is sent with refused credentials");
 
     let repaired = b
@@ -236,7 +231,7 @@ async fn credentials_the_app_refuses_mark_the_account_for_reconnecting() {
         (Some(true), Some(id.as_str()))
     );
     assert_eq!(b.accounts(&alice, "key").await[0]["status"], "active");
-    let echo = invoke(&b, &alice, "key-echo", json!({ "args": { "item": "x" } })).await;
+    let echo = b.invoke(&alice, "key-echo", json!({ "args": { "item": "x" } })).await;
     assert_eq!(echo.json["output"]["headers"]["X-Api-Key"], "k-new", "{}", echo.json);
 
     // An app that declares 403 as a refusal gets the same treatment for it.
@@ -251,19 +246,19 @@ async fn the_multiple_accounts_rule_holds_through_invoke() {
     let alice = b.session("alice").await;
     let bob = b.session("bob").await;
     let args = json!({ "item": "x" });
-    let none = invoke(&b, &alice, "key-echo", json!({ "args": args })).await;
+    let none = b.invoke(&alice, "key-echo", json!({ "args": args })).await;
     assert_eq!((none.status, none.code()), (StatusCode::NOT_FOUND, "NOT_CONNECTED"));
 
     let first = b.connect(&alice, "key", json!({ "api_key": "first-key-111111" })).await.json["account"]
         ["id"]
         .clone();
-    let one = invoke(&b, &alice, "key-echo", json!({ "args": args })).await;
+    let one = b.invoke(&alice, "key-echo", json!({ "args": args })).await;
     assert_eq!(one.json["output"]["headers"]["X-Api-Key"], "first-key-111111", "one account is implied");
 
     let second = b.connect(&alice, "key", json!({ "api_key": "second-key-22222" })).await.json["account"]
         ["id"]
         .clone();
-    let ambiguous = invoke(&b, &alice, "key-echo", json!({ "args": args })).await;
+    let ambiguous = b.invoke(&alice, "key-echo", json!({ "args": args })).await;
     assert_eq!((ambiguous.status, ambiguous.code()), (StatusCode::CONFLICT, "CONNECTED_ACCOUNT_REQUIRED"));
     let ids: Vec<&Value> = ambiguous.json["error"]["details"]["candidates"]
         .as_array()
@@ -273,19 +268,18 @@ async fn the_multiple_accounts_rule_holds_through_invoke() {
         .collect();
     assert_eq!(ids, [&first, &second]);
 
-    let chosen = invoke(&b, &alice, "key-echo", json!({ "args": args, "connectedAccountId": second })).await;
+    let chosen = b.invoke(&alice, "key-echo", json!({ "args": args, "connectedAccountId": second })).await;
     assert_eq!(chosen.json["output"]["headers"]["X-Api-Key"], "second-key-22222");
     let legacy_spelling =
-        invoke(&b, &alice, "key-echo", json!({ "args": args, "connectedAccountID": first })).await;
+        b.invoke(&alice, "key-echo", json!({ "args": args, "connectedAccountID": first })).await;
     assert_eq!(legacy_spelling.json["output"]["headers"]["X-Api-Key"], "first-key-111111");
 
     let basic = b.connect(&alice, "basic", json!({ "username": "u", "password": "p" })).await.json["account"]
         ["id"]
         .clone();
-    let other_app =
-        invoke(&b, &alice, "key-echo", json!({ "args": args, "connectedAccountId": basic })).await;
+    let other_app = b.invoke(&alice, "key-echo", json!({ "args": args, "connectedAccountId": basic })).await;
     assert_eq!(other_app.code(), "ACCOUNT_NOT_FOUND");
-    let other_user = invoke(&b, &bob, "key-echo", json!({ "args": args, "connectedAccountId": first })).await;
+    let other_user = b.invoke(&bob, "key-echo", json!({ "args": args, "connectedAccountId": first })).await;
     assert_eq!(other_user.code(), "ACCOUNT_NOT_FOUND");
 }
 
@@ -298,7 +292,7 @@ async fn retries_follow_the_rules_and_failures_keep_their_status() {
     let call = |name: &'static str, code: u16| {
         let b = &b;
         let alice = &alice;
-        async move { invoke(b, alice, name, json!({ "args": { "code": code } })).await }
+        async move { b.invoke(alice, name, json!({ "args": { "code": code } })).await }
     };
 
     let unavailable = call("basic-status", 503).await;
@@ -328,10 +322,10 @@ async fn retries_follow_the_rules_and_failures_keep_their_status() {
     let ok = call("basic-status", 204).await;
     assert_eq!((ok.json["status"].as_u64(), &ok.json["output"]), (Some(204), &Value::Null));
 
-    let refused = invoke(&b, &alice, "closed-get", json!({ "args": {} })).await;
+    let refused = b.invoke(&alice, "closed-get", json!({ "args": {} })).await;
     assert_eq!((refused.status, refused.code()), (StatusCode::GATEWAY_TIMEOUT, "UPSTREAM_UNAVAILABLE"));
     assert_eq!(refused.json["error"]["details"]["attempts"], 3);
-    let refused_post = invoke(&b, &alice, "closed-create", json!({ "args": {} })).await;
+    let refused_post = b.invoke(&alice, "closed-create", json!({ "args": {} })).await;
     assert_eq!(refused_post.code(), "UPSTREAM_UNAVAILABLE");
     assert_eq!(
         refused_post.json["error"]["details"]["attempts"], 3,
@@ -349,14 +343,14 @@ async fn odd_upstream_answers_are_mapped() {
     .await;
     let alice = b.session("alice").await;
     b.connect(&alice, "basic", json!({ "username": "u", "password": "p" })).await;
-    let html = invoke(&b, &alice, "basic-html", json!({ "args": {} })).await;
+    let html = b.invoke(&alice, "basic-html", json!({ "args": {} })).await;
     assert!(
         html.json["output"].as_str().is_some_and(|t| t.contains("Herman Melville")),
         "non-JSON text is returned as a string"
     );
-    let png = invoke(&b, &alice, "basic-png", json!({ "args": {} })).await;
+    let png = b.invoke(&alice, "basic-png", json!({ "args": {} })).await;
     assert_eq!(png.code(), "UPSTREAM_ERROR");
-    let huge = invoke(&b, &alice, "basic-huge", json!({ "args": {} })).await;
+    let huge = b.invoke(&alice, "basic-huge", json!({ "args": {} })).await;
     assert_eq!(huge.code(), "UPSTREAM_ERROR");
     assert!(
         huge.json["error"]["message"].as_str().is_some_and(|m| m.contains("larger than 64 KiB")),
@@ -364,7 +358,7 @@ async fn odd_upstream_answers_are_mapped() {
         huge.json
     );
     let started = std::time::Instant::now();
-    let slow = invoke(&b, &alice, "basic-slow", json!({ "args": {} })).await;
+    let slow = b.invoke(&alice, "basic-slow", json!({ "args": {} })).await;
     assert_eq!(slow.code(), "UPSTREAM_UNAVAILABLE");
     assert!(started.elapsed() < std::time::Duration::from_secs(8), "the 2 s deadline cut the 10 s delay");
 }
@@ -374,9 +368,9 @@ async fn cursors_go_where_declared_and_come_back_from_the_response() {
     let b = broker(|_| {}).await;
     let alice = b.session("alice").await;
     b.connect(&alice, "basic", json!({ "username": "u", "password": "p" })).await;
-    let first = invoke(&b, &alice, "basic-list", json!({ "args": {} })).await;
+    let first = b.invoke(&alice, "basic-list", json!({ "args": {} })).await;
     assert_eq!((&first.json["output"], &first.json["nextCursor"]), (&json!({}), &Value::Null));
-    let next = invoke(&b, &alice, "basic-list", json!({ "args": {}, "cursor": "page-2" })).await;
+    let next = b.invoke(&alice, "basic-list", json!({ "args": {}, "cursor": "page-2" })).await;
     assert_eq!(next.json["output"]["cursor"], "page-2", "sent as the declared query parameter");
     assert_eq!(next.json["nextCursor"], "page-2", "read from the declared pointer");
     let spec = b.call(Method::GET, "/v1/functions/basic-list", Some(&alice), None).await;
@@ -390,12 +384,12 @@ async fn an_expired_oauth_token_is_refreshed_on_401_and_the_call_retried() {
     let alice = b.session("alice").await;
     let (attempt_id, _) = connect(&b, &alice, "idp", "alice").await;
     assert_eq!(attempt(&b, &alice, &attempt_id).await["status"], "connected");
-    let first = invoke(&b, &alice, "idp-me", json!({ "args": {} })).await;
+    let first = b.invoke(&alice, "idp-me", json!({ "args": {} })).await;
     assert_eq!(first.json["output"]["sub"], "alice", "{}", first.json);
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let reply = invoke(&b, &alice, "idp-me", json!({ "args": {} })).await;
+        let reply = b.invoke(&alice, "idp-me", json!({ "args": {} })).await;
         assert_eq!(reply.status, StatusCode::OK, "every call succeeds, expired token or not: {}", reply.json);
         if provider.refresh_grants().await == 1 {
             break;

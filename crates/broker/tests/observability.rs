@@ -103,16 +103,6 @@ fn request_id(reply: &Reply) -> String {
     reply.headers.get("x-request-id").expect("x-request-id").to_str().expect("ascii").to_owned()
 }
 
-async fn invoke(b: &TestBroker, token: &str, function: &str, args: Value) -> Reply {
-    b.call(
-        Method::POST,
-        &format!("/v1/functions/{function}/invoke"),
-        Some(token),
-        Some(json!({ "args": args })),
-    )
-    .await
-}
-
 const METRICS_TOKEN: &str = "metrics-Rr53-never-logged";
 
 /// One sample as prometheus-client's parser read it.
@@ -201,7 +191,7 @@ async fn scripted_run(provider: &OidcProvider) -> Run {
     replies.push(b.connect(&alice, "bin", json!({ "username": "demo", "password": "wrong-pw-Yt5" })).await);
     replies.push(b.connect(&alice, "bin", json!({ "username": "demo", "password": PASSWORD })).await);
     assert_eq!(replies[1].status, StatusCode::CREATED, "{}", replies[1].json);
-    let failed = invoke(&b, &alice, "bin-status", json!({ "code": "500", "note": ARGUMENT })).await;
+    let failed = b.invoke(&alice, "bin-status", json!({ "args": { "code": "500", "note": ARGUMENT } })).await;
     assert_eq!(
         (failed.status, failed.code()),
         (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR"),
@@ -221,13 +211,13 @@ async fn scripted_run(provider: &OidcProvider) -> Run {
     let first =
         Credentials::open(&b.state.keyring, &b.owner("alice"), "idp", &record.credentials).expect("open");
     let first_access = first.get("access_token").expect("access token").to_owned();
-    replies.push(invoke(&b, &alice, "idp-me", json!({})).await);
+    replies.push(b.invoke(&alice, "idp-me", json!({ "args": {} })).await);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while provider.userinfo_status(&first_access).await == 200 {
         assert!(std::time::Instant::now() < deadline, "the 3 s token never expired");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let refreshed = invoke(&b, &alice, "idp-me", json!({})).await;
+    let refreshed = b.invoke(&alice, "idp-me", json!({ "args": {} })).await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.json);
     assert_eq!(provider.refresh_grants().await, 1);
     replies.push(refreshed);

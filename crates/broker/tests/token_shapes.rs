@@ -6,7 +6,7 @@
 
 mod support;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use support::oidc::{attempt, connect, deliver, sign_in, OidcProvider};
 use support::TestBroker;
 
@@ -91,16 +91,6 @@ async fn connected(b: &TestBroker, token: &str, app: &str) -> String {
     status["accountId"].as_str().expect("account id").to_owned()
 }
 
-async fn invoke(b: &TestBroker, token: &str, name: &str) -> support::Reply {
-    b.call(
-        Method::POST,
-        &format!("/v1/functions/{name}/invoke"),
-        Some(token),
-        Some(serde_json::json!({ "args": {} })),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn without_a_refresh_token_an_expiring_account_asks_to_reconnect_without_calling_the_provider() {
     let provider = OidcProvider::start(SHORT_TTL);
@@ -109,7 +99,7 @@ async fn without_a_refresh_token_an_expiring_account_asks_to_reconnect_without_c
     let id = connected(&b, &ann, "no-refresh").await;
     until_expired(&b, "ann", &id).await;
 
-    let reply = invoke(&b, &ann, "no-refresh-me").await;
+    let reply = b.invoke(&ann, "no-refresh-me", serde_json::json!({ "args": {} })).await;
     assert_eq!(reply.code(), "REAUTH_REQUIRED", "{}", reply.json);
     assert_eq!(provider.refresh_grants().await, 0, "nothing to refresh with");
     let accounts = b.accounts(&ann, "no-refresh").await;
@@ -127,7 +117,7 @@ async fn a_token_without_expiry_is_used_as_is_and_never_refreshed() {
     let record = b.state.store.account(&b.owner("ann"), &id).await.expect("store").expect("account");
     assert_eq!(record.access_expires_at, None);
 
-    let reply = invoke(&b, &ann, "no-expiry-me").await;
+    let reply = b.invoke(&ann, "no-expiry-me", serde_json::json!({ "args": {} })).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
     assert_eq!(reply.json["output"]["email"], "ann@example.test");
     assert_eq!(provider.refresh_grants().await, 0);
@@ -146,7 +136,7 @@ async fn a_nested_answer_yields_the_users_token_and_its_refresh_token() {
     // The token expired, so this invoke refreshes first: through the nested refresh token, whose
     // answer is nested too; the call then succeeds with the new nested access token (the top-level
     // bot token is not one this provider accepts).
-    let reply = invoke(&b, &ann, "nested-me").await;
+    let reply = b.invoke(&ann, "nested-me", serde_json::json!({ "args": {} })).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
     assert_eq!(reply.json["output"]["email"], "ann@example.test");
     assert_eq!(provider.refresh_grants().await, 1);
@@ -158,7 +148,7 @@ async fn a_host_taken_from_the_token_answer_serves_the_calls_under_the_address_r
     let b = broker(&provider, true).await;
     let ann = b.session("ann").await;
     connected(&b, &ann, "instance").await;
-    let reply = invoke(&b, &ann, "instance-me").await;
+    let reply = b.invoke(&ann, "instance-me", serde_json::json!({ "args": {} })).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
     assert_eq!(reply.json["output"]["email"], "ann@example.test");
 
@@ -191,7 +181,7 @@ async fn every_endpoint_can_live_on_the_instance_named_at_connect_time() {
     until_expired(&b, "ann", status["accountId"].as_str().expect("account id")).await;
 
     // The token expired, so this invoke refreshes first, at the instance's token endpoint.
-    let reply = invoke(&b, &ann, "self-hosted-me").await;
+    let reply = b.invoke(&ann, "self-hosted-me", serde_json::json!({ "args": {} })).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
     assert_eq!(provider.refresh_grants().await, 1);
 

@@ -204,6 +204,12 @@ impl TestBroker {
         reply.json["token"].as_str().expect("token").to_owned()
     }
 
+    /// Invokes `function` as the session's user; `request` is the whole body (`args`, and
+    /// `connectedAccountId` or `cursor` when needed).
+    pub async fn invoke(&self, token: &str, function: &str, request: Value) -> Reply {
+        self.call(Method::POST, &format!("/v1/functions/{function}/invoke"), Some(token), Some(request)).await
+    }
+
     /// Connects `app` with `fields` as the session's user.
     pub async fn connect(&self, token: &str, app: &str, fields: Value) -> Reply {
         self.call(

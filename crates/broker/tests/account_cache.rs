@@ -15,6 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use patchbay_broker::credentials::Credentials;
 use serde_json::json;
+use sqlx::Connection;
 use support::oidc::{attempt, connect, OidcProvider, IDP_CATALOG};
 use support::TestBroker;
 
@@ -212,12 +213,9 @@ async fn a_refresh_on_replica_a_is_used_by_replica_b_without_another_token_reque
     on_both_backends(a_refresh_on_one_replica_is_used_by_the_other).await;
 }
 
-/// Runs `sql` on `database_url` as a maintenance connection.
-async fn admin(database_url: &str, sql: &str) {
-    use sqlx::Connection;
-    let mut connection = sqlx::PgConnection::connect(database_url).await.expect("admin connection");
-    sqlx::query(sql).execute(&mut connection).await.expect(sql);
-    connection.close().await.expect("close");
+/// Runs `sql` on the cluster's maintenance connection.
+async fn admin(maintenance: &mut sqlx::PgConnection, sql: &str) {
+    sqlx::query(sql).execute(maintenance).await.expect(sql);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,10 +233,11 @@ async fn with_the_notification_channel_cut_a_write_waits_out_the_cache_lifetime(
     let database = a.state.config.database_url.rsplit('/').next().expect("database name").to_owned();
 
     // Both listening connections are cut and cannot come back; the pools keep their connections.
-    let maintenance = support::postgres::url();
-    admin(&maintenance, &format!("ALTER DATABASE {database} ALLOW_CONNECTIONS false")).await;
+    let mut maintenance =
+        sqlx::PgConnection::connect(&support::postgres::url()).await.expect("maintenance connection");
+    admin(&mut maintenance, &format!("ALTER DATABASE {database} ALLOW_CONNECTIONS false")).await;
     admin(
-        &maintenance,
+        &mut maintenance,
         &format!(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
              WHERE datname = '{database}' AND application_name LIKE 'patchbay-cache-%'"
@@ -257,9 +256,9 @@ async fn with_the_notification_channel_cut_a_write_waits_out_the_cache_lifetime(
     assert_eq!(app.calls(), calls, "B no longer used what it had read before the change");
 
     // Once connections are allowed again, both listeners come back and writes are acknowledged.
-    admin(&maintenance, &format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true")).await;
+    admin(&mut maintenance, &format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true")).await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while listening_connections(&maintenance, &database).await < 2 {
+    while listening_connections(&mut maintenance, &database).await < 2 {
         assert!(Instant::now() < deadline, "the listeners never reconnected");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -273,16 +272,12 @@ async fn with_the_notification_channel_cut_a_write_waits_out_the_cache_lifetime(
 }
 
 /// The account-cache listening connections open on `database`.
-async fn listening_connections(maintenance_url: &str, database: &str) -> i64 {
-    use sqlx::Connection;
-    let mut connection = sqlx::PgConnection::connect(maintenance_url).await.expect("admin connection");
-    let count: i64 = sqlx::query_scalar(
+async fn listening_connections(maintenance: &mut sqlx::PgConnection, database: &str) -> i64 {
+    sqlx::query_scalar(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'patchbay-cache-%'",
     )
     .bind(database)
-    .fetch_one(&mut connection)
+    .fetch_one(maintenance)
     .await
-    .expect("count");
-    connection.close().await.expect("close");
-    count
+    .expect("count")
 }

@@ -3,6 +3,9 @@
 //! everything before the last dot. The signing key is derived from a master key whose id the claims
 //! carry, so tokens survive a key rotation while the old key stays in the ring.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -18,6 +21,9 @@ use crate::ids::{now_unix, rfc3339};
 const PREFIX: &str = "pbs.";
 const MAX_ORIGINS: usize = 20;
 const MAX_USER_ID_LEN: usize = 256;
+/// Verified tokens remembered before expired ones are swept (and, if that is not enough, all are
+/// forgotten): a few megabytes at most.
+const MAX_VERIFIED: usize = 10_000;
 
 /// What a session token asserts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +78,39 @@ pub fn verify(keyring: &Keyring, token: &str, now: i64) -> Result<Claims, TokenE
         return Err(TokenError::Expired);
     }
     Ok(claims)
+}
+
+/// Tokens whose signature already checked out, with their claims. The SDK sends its token with
+/// every call, and checking the tag and parsing the claims each time was a tenth of an invoke's
+/// CPU. Keyed by the whole token, so only the exact text that verified is found here; the expiry
+/// is checked on every use.
+#[derive(Default)]
+pub struct VerifiedTokens {
+    tokens: Mutex<HashMap<Box<str>, Arc<Claims>>>,
+}
+
+impl VerifiedTokens {
+    /// [`verify`], remembering tokens that pass.
+    pub fn verify(&self, keyring: &Keyring, token: &str, now: i64) -> Result<Arc<Claims>, TokenError> {
+        let known = self.tokens().get(token).cloned();
+        if let Some(claims) = known {
+            return if now >= claims.exp { Err(TokenError::Expired) } else { Ok(claims) };
+        }
+        let claims = Arc::new(verify(keyring, token, now)?);
+        let mut tokens = self.tokens();
+        if tokens.len() >= MAX_VERIFIED {
+            tokens.retain(|_, claims| now < claims.exp);
+            if tokens.len() >= MAX_VERIFIED {
+                tokens.clear();
+            }
+        }
+        tokens.insert(token.into(), claims.clone());
+        Ok(claims)
+    }
+
+    fn tokens(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<Claims>>> {
+        self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 fn mac(key: &[u8; 32], data: &[u8]) -> Hmac<Sha256> {
@@ -189,6 +228,26 @@ mod tests {
         for junk in ["", "pbs.", "pbs.a.b", "Bearer x", "pbs..", &genuine[..genuine.len() - 2]] {
             assert_eq!(verify(&ring, junk, 150), Err(TokenError::Invalid), "{junk:?}");
         }
+    }
+
+    #[test]
+    fn remembered_tokens_still_expire_and_only_the_exact_token_is_remembered() {
+        let ring = Keyring::parse(&Keyring::generate_entry("k1")).expect("ring");
+        let verified = VerifiedTokens::default();
+        let token = sign(&ring, &claims("k1", 200)).expect("sign");
+        assert_eq!(verified.verify(&ring, &token, 150).as_deref(), Ok(&claims("k1", 200)));
+        assert_eq!(verified.verify(&ring, &token, 199).as_deref(), Ok(&claims("k1", 200)), "remembered");
+        assert_eq!(verified.verify(&ring, &token, 200), Err(TokenError::Expired), "remembered, then expired");
+
+        // The remembered token with one character of its tag changed is checked, and refused.
+        let mut tampered = token.clone();
+        let last = tampered.pop().expect("tag");
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert_eq!(verified.verify(&ring, &tampered, 150), Err(TokenError::Invalid));
+        let other = Keyring::parse(&Keyring::generate_entry("k1")).expect("ring");
+        let foreign = sign(&other, &claims("k1", 200)).expect("sign");
+        assert_eq!(verified.verify(&ring, &foreign, 150), Err(TokenError::Invalid), "signed with another key");
+        assert_eq!(verified.verify(&ring, &foreign, 150), Err(TokenError::Invalid), "refusals are not remembered");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::crypto::Keyring;
 use crate::metrics::Metrics;
 use crate::net::{AddressPolicy, Upstreams};
 use crate::oauth::refresh::RefreshLocks;
+use crate::sessions::VerifiedTokens;
 use crate::store::Store;
 
 /// Shared broker state (behind an `Arc`; everything in it is read-only or internally synchronised).
@@ -24,6 +25,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Master keys.
     pub keyring: Keyring,
+    /// Session tokens already verified.
+    pub verified_tokens: VerifiedTokens,
     /// Outbound HTTP clients.
     pub upstreams: Upstreams,
     /// Per-account refresh mutexes (single-flight within this process).
@@ -51,6 +54,7 @@ impl AppState {
             catalog,
             store,
             keyring,
+            verified_tokens: VerifiedTokens::default(),
             upstreams,
             refresh_locks: RefreshLocks::default(),
             attempt_events: Notify::new(),

@@ -16,7 +16,7 @@ use patchbay_protocol::ErrorCode;
 
 use crate::error::ApiError;
 use crate::ids::now_unix;
-use crate::sessions::{verify, TokenError};
+use crate::sessions::TokenError;
 use crate::state::AppState;
 use crate::store::{Owner, Workspace};
 use crate::workspaces::secret_key_hash;
@@ -84,7 +84,7 @@ fn authenticate(
     let token = bearer(headers).ok_or_else(|| {
         ApiError::new(ErrorCode::Unauthorized, "send the session token as `Authorization: Bearer <token>`")
     })?;
-    let claims = verify(&state.keyring, token, now_unix()).map_err(|err| match err {
+    let claims = state.verified_tokens.verify(&state.keyring, token, now_unix()).map_err(|err| match err {
         TokenError::Invalid => ApiError::new(ErrorCode::Unauthorized, "invalid session token"),
         TokenError::Expired => ApiError::new(
             ErrorCode::SessionExpired,
@@ -102,8 +102,8 @@ fn authenticate(
     }
     let origin = origin.and_then(|o| o.to_str().ok()).map(str::to_owned);
     Ok(Session {
-        owner: Owner { workspace_id: claims.ws, user_id: claims.sub },
-        origins: claims.origins,
+        owner: Owner { workspace_id: claims.ws.clone(), user_id: claims.sub.clone() },
+        origins: claims.origins.clone(),
         origin,
     })
 }

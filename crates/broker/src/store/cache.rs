@@ -100,14 +100,7 @@ impl AccountCache {
     fn current(&self) -> bool {
         match &self.coherence {
             Coherence::Local => true,
-            Coherence::SqliteFile(version) => match version.changed() {
-                Some(false) => true,
-                Some(true) => {
-                    self.forget_all();
-                    true
-                }
-                None => false,
-            },
+            Coherence::SqliteFile(version) => version.current(|| self.forget_all()),
             Coherence::Postgres(channel) => channel.trusted(),
         }
     }

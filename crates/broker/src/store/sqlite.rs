@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -48,13 +49,16 @@ impl SqliteStore {
 /// locks and ~10 µs, so it runs at most once per [`DataVersion::INTERVAL`], and account writes
 /// wait [`DataVersion::SETTLE`] after their commit: by then every process has looked again.
 pub struct DataVersion {
+    /// When the last look that left the cache current began, in nanoseconds since `epoch` (0:
+    /// none yet). Read without the lock, so calls between looks do not queue behind one.
+    current_since: AtomicU64,
+    epoch: Instant,
     looked: Mutex<Looked>,
 }
 
 struct Looked {
     connection: rusqlite::Connection,
-    version: i64,
-    at: Option<Instant>,
+    version: Option<i64>,
 }
 
 impl DataVersion {
@@ -69,28 +73,45 @@ impl DataVersion {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| StoreError(e.to_string()))?;
-        let version = DataVersion { looked: Mutex::new(Looked { connection, version: 0, at: None }) };
-        version.changed();
-        Ok(version)
+        Ok(DataVersion {
+            current_since: AtomicU64::new(0),
+            epoch: Instant::now(),
+            looked: Mutex::new(Looked { connection, version: None }),
+        })
     }
 
-    /// Whether anything may have been committed since the last look that saw no change; `None`
-    /// when the version cannot be read.
-    pub fn changed(&self) -> Option<bool> {
+    /// Whether what was cached before reflects every commit, after running `forget` if something
+    /// may have been committed since the last look; `false` when the version cannot be read.
+    /// `forget` runs before any other caller is told the cache is current again.
+    pub fn current(&self, forget: impl FnOnce()) -> bool {
+        if self.looked_within_interval() {
+            return true;
+        }
         let mut looked = self.looked.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        if looked.at.is_some_and(|at| now.duration_since(at) < Self::INTERVAL) {
-            return Some(false);
+        // Another caller may have looked while this one waited for the lock.
+        if self.looked_within_interval() {
+            return true;
         }
         // Taken before the read: a commit before this instant is certainly seen by it.
-        looked.at = Some(now);
-        let current: i64 = looked
+        let started = self.epoch.elapsed();
+        let Ok(version) = looked
             .connection
             .prepare_cached("PRAGMA data_version")
-            .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
-            .ok()?;
-        let changed = current != looked.version;
-        looked.version = current;
-        Some(changed)
+            .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)))
+        else {
+            return false;
+        };
+        if looked.version != Some(version) {
+            forget();
+            looked.version = Some(version);
+        }
+        let nanos = u64::try_from(started.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.current_since.store(nanos, Ordering::Release);
+        true
+    }
+
+    fn looked_within_interval(&self) -> bool {
+        let since = self.current_since.load(Ordering::Acquire);
+        since != 0 && self.epoch.elapsed().saturating_sub(Duration::from_nanos(since)) < Self::INTERVAL
     }
 }

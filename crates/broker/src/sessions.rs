@@ -246,8 +246,16 @@ mod tests {
         assert_eq!(verified.verify(&ring, &tampered, 150), Err(TokenError::Invalid));
         let other = Keyring::parse(&Keyring::generate_entry("k1")).expect("ring");
         let foreign = sign(&other, &claims("k1", 200)).expect("sign");
-        assert_eq!(verified.verify(&ring, &foreign, 150), Err(TokenError::Invalid), "signed with another key");
-        assert_eq!(verified.verify(&ring, &foreign, 150), Err(TokenError::Invalid), "refusals are not remembered");
+        assert_eq!(
+            verified.verify(&ring, &foreign, 150),
+            Err(TokenError::Invalid),
+            "signed with another key"
+        );
+        assert_eq!(
+            verified.verify(&ring, &foreign, 150),
+            Err(TokenError::Invalid),
+            "refusals are not remembered"
+        );
     }
 
     #[test]

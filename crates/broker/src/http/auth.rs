@@ -84,13 +84,14 @@ fn authenticate(
     let token = bearer(headers).ok_or_else(|| {
         ApiError::new(ErrorCode::Unauthorized, "send the session token as `Authorization: Bearer <token>`")
     })?;
-    let claims = state.verified_tokens.verify(&state.keyring, token, now_unix()).map_err(|err| match err {
-        TokenError::Invalid => ApiError::new(ErrorCode::Unauthorized, "invalid session token"),
-        TokenError::Expired => ApiError::new(
-            ErrorCode::SessionExpired,
-            "the session token has expired; mint a new one on your backend",
-        ),
-    })?;
+    let claims =
+        state.verified_tokens.verify(&state.keyring, token, now_unix()).map_err(|err| match err {
+            TokenError::Invalid => ApiError::new(ErrorCode::Unauthorized, "invalid session token"),
+            TokenError::Expired => ApiError::new(
+                ErrorCode::SessionExpired,
+                "the session token has expired; mint a new one on your backend",
+            ),
+        })?;
     if let Some(origin) = origin {
         let origin = origin.to_str().unwrap_or_default();
         if !claims.origins.iter().any(|allowed| allowed == origin) {

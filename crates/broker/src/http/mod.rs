@@ -22,10 +22,12 @@ use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::Router;
+use bytes::Bytes;
 use patchbay_protocol::ErrorCode;
 
 pub use auth::Session;
@@ -119,13 +121,30 @@ pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
+    T: serde::de::DeserializeOwned,
     axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
     S: Send + Sync,
 {
     type Rejection = axum::response::Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        // What the SDK sends: a plain `application/json` body is parsed as is, without parsing
+        // the media type or tracking the path into the document. Anything else, and any body
+        // that does not parse, goes through axum's extractor, whose rejection names the problem.
+        let plain = req.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json");
+        if !plain {
+            return match axum::Json::<T>::from_request(req, state).await {
+                Ok(axum::Json(value)) => Ok(ApiJson(value)),
+                Err(rejection) => Err(ApiError::from(rejection).into_response()),
+            };
+        }
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| ApiError::from(JsonRejection::from(rejection)).into_response())?;
+        if let Ok(value) = serde_json::from_slice(&body) {
+            return Ok(ApiJson(value));
+        }
+        match axum::Json::<T>::from_bytes(&body) {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(ApiError::from(rejection).into_response()),
         }

@@ -6,10 +6,13 @@
 //! server started as the test run starts one, see [`postgres`]). Both brokers get the same setup:
 //! a workspace, a session token and a connected account.
 //!
+//! A fifth path is the floor under the broker rows: `floor_proxy`, the broker package's example
+//! that routes the same POST through axum and makes the same pooled hyper-util call, doing none of
+//! the broker's work. What the broker rows measure above it is the broker's own cost.
+//!
 //! For each path it prints throughput and p50/p99 latency (p99 is reported, never gated); for the
-//! two brokers also the broker's CPU time per call, read from `/proc` for the broker process just
-//! before and just after the wrk window, and the ratio of the broker's throughput to nginx's in
-//! the same run. The whole measurement is repeated `--runs` times (default 3): each run's figures,
+//! two brokers and the floor also the process's CPU time per call, read from `/proc` just before
+//! and just after the wrk window, and the ratio of its throughput to nginx's in the same run. The whole measurement is repeated `--runs` times (default 3): each run's figures,
 //! then the medians, which are the figures to quote.
 
 use std::fs;
@@ -72,8 +75,8 @@ struct Target {
 enum Role {
     Direct,
     NginxProxy,
-    /// The broker, whose process id is where its CPU time is read.
-    Broker {
+    /// A broker, or the floor under it: a process whose CPU time is read, by its id.
+    Measured {
         pid: u32,
     },
 }
@@ -113,6 +116,7 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
     fs::create_dir_all(dir.join("nginx-temp")).context("creating the bench folder")?;
     println!("building the broker (release)…");
     let broker_bin = broker::build(ws, true)?;
+    let floor_bin = broker::build_example(ws, "floor_proxy")?;
 
     let upstream_port = free_port()?;
     let proxy_port = free_port()?;
@@ -132,10 +136,13 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
     let (_sqlite_broker, sqlite) = start_broker(ws, &broker_bin, &dir, Backend::Sqlite, &sqlite_url)?;
     let (_postgres_broker, postgres) = start_broker(ws, &broker_bin, &dir, Backend::Postgres, cluster.url())?;
 
+    let (_floor, floor) = start_floor(ws, &floor_bin, &dir, upstream_port)?;
+
     let ping = |port: u16| format!("http://127.0.0.1:{port}/ping");
     let targets = [
         Target { label: "direct to upstream", role: Role::Direct, url: ping(upstream_port), script: None },
         Target { label: "nginx reverse proxy", role: Role::NginxProxy, url: ping(proxy_port), script: None },
+        floor,
         sqlite,
         postgres,
     ];
@@ -163,10 +170,11 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
     println!("\nmedians of {runs} run{plural} ({header}):\n");
     print_table(&targets, &medians(&per_run));
     println!(
-        "\nCPU µs/call: user+system CPU of the broker process (all threads) over the wrk window, read from\n\
+        "\nCPU µs/call: user+system CPU of the process (all threads) over the wrk window, read from\n\
          /proc/<pid>/stat, divided by the requests wrk completed. On PostgreSQL the database server's own\n\
-         CPU is not in it (on SQLite the database runs inside the broker). vs nginx: broker req/s over\n\
-         nginx reverse proxy req/s in the same run; the medians table gives the median of those ratios.\n\
+         CPU is not in it (on SQLite the database runs inside the broker). vs nginx: req/s over nginx\n\
+         reverse proxy req/s in the same run; the medians table gives the median of those ratios. The\n\
+         floor is the broker's stack (axum, the JSON body, a pooled hyper-util call) doing none of its work.\n\
          PostgreSQL runs as the test run starts it (fsync and synchronous_commit off)."
     );
     Ok(())
@@ -220,11 +228,32 @@ fn start_broker(
     )?;
     let target = Target {
         label,
-        role: Role::Broker { pid: serving.pid() },
+        role: Role::Measured { pid: serving.pid() },
         url: format!("{}/v1/functions/bench-ping/invoke", broker.url()),
         script: Some(script),
     };
     Ok((serving, target))
+}
+
+/// Starts the floor under the broker rows (see the module docs), sent the same POST as the brokers.
+fn start_floor(ws: &Workspace, bin: &Path, dir: &Path, upstream_port: u16) -> Result<(Peer, Target)> {
+    let port = free_port()?;
+    let mut command = Command::new(bin);
+    command.arg(format!("127.0.0.1:{port}")).arg(format!("http://127.0.0.1:{upstream_port}/ping"));
+    let mut floor = Peer::spawn(ws, "bench-floor", command, libc::SIGTERM)?;
+    floor.wait_ready(|| http_get_ok(port, "/ready"))?;
+    let script = dir.join("invoke-floor.lua");
+    fs::write(
+        &script,
+        "wrk.method = \"POST\"\nwrk.body = '{\"args\":{}}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
+    )?;
+    let target = Target {
+        label: "floor (axum+hyper, no work)",
+        role: Role::Measured { pid: floor.pid() },
+        url: format!("http://127.0.0.1:{port}/v1/functions/bench-ping/invoke"),
+        script: Some(script),
+    };
+    Ok((floor, target))
 }
 
 /// The order of the targets in run `run`: as listed, then reversed, alternately. On a machine
@@ -240,7 +269,7 @@ fn run_order(targets: usize, run: usize) -> Vec<usize> {
 
 /// One measured wrk window on `target`, with the broker's CPU microseconds per call for a broker.
 fn measure(target: &Target) -> Result<(Figures, Option<f64>)> {
-    let Role::Broker { pid } = target.role else {
+    let Role::Measured { pid } = target.role else {
         return Ok((load(target, DURATION)?, None));
     };
     let before = cpu_ticks(pid)?;
@@ -266,7 +295,7 @@ fn rows(targets: &[Target], figures: &[(Figures, Option<f64>)]) -> Result<Vec<Ro
             p50_ms: f.p50_ms,
             p99_ms: f.p99_ms,
             cpu_us_per_call: *cpu_us_per_call,
-            vs_nginx: matches!(target.role, Role::Broker { .. }).then(|| f.requests_per_second / proxy_rps),
+            vs_nginx: matches!(target.role, Role::Measured { .. }).then(|| f.requests_per_second / proxy_rps),
         })
         .collect())
 }

@@ -14,6 +14,17 @@ use crate::workspace::Workspace;
 
 /// Builds the broker (`release` or debug) and returns its binary.
 pub fn build(ws: &Workspace, release: bool) -> Result<PathBuf> {
+    cargo_build(ws, &[], release)?;
+    Ok(ws.target_dir().join(if release { "release" } else { "debug" }).join("patchbay-broker"))
+}
+
+/// Builds the broker package's example `name` (release) and returns its binary.
+pub fn build_example(ws: &Workspace, name: &str) -> Result<PathBuf> {
+    cargo_build(ws, &["--example", name], true)?;
+    Ok(ws.target_dir().join("release").join("examples").join(name))
+}
+
+fn cargo_build(ws: &Workspace, target: &[&str], release: bool) -> Result<()> {
     let mut build = ws.command("cargo");
     // `cargo xtask` (cargo run) hands xtask its own package's variables (CARGO_MANIFEST_DIR,
     // CARGO_PKG_NAME, CARGO_PKG_VERSION_MAJOR…). ring's build script watches several of them, so
@@ -24,12 +35,11 @@ pub fn build(ws: &Workspace, release: bool) -> Result<PathBuf> {
             build.env_remove(name);
         }
     }
-    build.args(["build", "--quiet", "--package", "patchbay-broker"]);
+    build.args(["build", "--quiet", "--package", "patchbay-broker"]).args(target);
     if release {
         build.arg("--release");
     }
-    cmd::run(&mut build)?;
-    Ok(ws.target_dir().join(if release { "release" } else { "debug" }).join("patchbay-broker"))
+    cmd::run(&mut build)
 }
 
 /// True for the variables cargo sets for the package it runs (xtask), as opposed to settings such

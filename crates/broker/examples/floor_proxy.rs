@@ -1,0 +1,67 @@
+//! The floor under the invoke rows of `cargo xtask bench`: the broker's stack (tokio, axum routing
+//! `POST /v1/functions/{name}/invoke`, the JSON body read, one pooled hyper-util HTTP/1 call to the
+//! app with its answer read whole and returned) doing none of the broker's work. What the bench
+//! measures above this row is the broker's own cost.
+//!
+//! Usage: `floor_proxy <listen address> <app URL>`; `GET /ready` answers once it listens.
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use axum::Router;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Clone)]
+struct App {
+    client: Client<HttpConnector, Full<Bytes>>,
+    url: String,
+}
+
+async fn invoke(State(app): State<App>, body: Bytes) -> Response {
+    let _: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(args) => args,
+        Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+    };
+    let request = Request::get(&app.url).body(Full::new(Bytes::new())).expect("a valid request");
+    let Ok(answer) = app.client.request(request).await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    match answer.into_body().collect().await {
+        Ok(collected) => Response::new(Body::from(collected.to_bytes())),
+        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let (Some(listen), Some(url)) = (args.next(), args.next()) else {
+        eprintln!("usage: floor_proxy <listen address> <app URL>");
+        std::process::exit(2);
+    };
+    let listen: SocketAddr = listen.parse().expect("a listen address such as 127.0.0.1:8080");
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client = Client::builder(TokioExecutor::new()).build(connector);
+    let router = Router::new()
+        .route("/v1/functions/{name}/invoke", post(invoke))
+        .route("/ready", get(|| async { "ok" }))
+        .with_state(App { client, url });
+    // As the broker does: answers go out whole, Nagle's algorithm would only hold them back.
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.expect("the listen address is free").tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+    axum::serve(listener, router).await.expect("serving");
+}

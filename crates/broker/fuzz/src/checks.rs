@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use patchbay_broker::catalog::{Catalog, Template};
 use patchbay_broker::config::Config;
 use patchbay_broker::crypto::Keyring;
-use patchbay_broker::sessions::{sign, verify, Claims};
+use patchbay_broker::sessions::{sign, verify, Claims, VerifiedTokens};
 use patchbay_broker::{create_workspace, open_store, router, AppState};
 use patchbay_protocol::SessionRequest;
 use serde_json::Value;
@@ -74,7 +74,8 @@ pub fn template(data: &[u8]) {
 }
 
 /// Session tokens: any text verifies or is refused without a panic, and a token signed for claims
-/// made of the input verifies to exactly those claims, and stops verifying when a byte changes.
+/// made of the input verifies to exactly those claims, and stops verifying when a byte changes, also
+/// once the genuine token is remembered as verified.
 pub fn session_token(data: &[u8]) {
     let keyring = Keyring::parse(KEY).expect("the fixed key");
     let input = text(data);
@@ -89,6 +90,9 @@ pub fn session_token(data: &[u8]) {
     };
     let token = sign(&keyring, &claims).expect("signing");
     assert_eq!(verify(&keyring, &token, 1_000).as_ref(), Ok(&claims));
+    // Once the genuine token is remembered, a changed one must still be checked, and refused.
+    let remembered = VerifiedTokens::default();
+    assert_eq!(remembered.verify(&keyring, &token, 1_000).as_deref(), Ok(&claims));
     if let Some(&first) = data.first() {
         let mut bytes = token.into_bytes();
         let at = usize::from(first) % bytes.len();
@@ -96,6 +100,11 @@ pub fn session_token(data: &[u8]) {
         bytes[at] = flipped;
         let tampered = String::from_utf8_lossy(&bytes).into_owned();
         assert_ne!(verify(&keyring, &tampered, 1_000).as_ref(), Ok(&claims), "a changed byte never verifies");
+        assert_ne!(
+            remembered.verify(&keyring, &tampered, 1_000).as_deref(),
+            Ok(&claims),
+            "a changed byte never matches a remembered token"
+        );
     }
 }
 

@@ -81,9 +81,9 @@ pub fn verify(keyring: &Keyring, token: &str, now: i64) -> Result<Claims, TokenE
 }
 
 /// Tokens whose signature already checked out, with their claims. The SDK sends its token with
-/// every call, and checking the tag and parsing the claims each time was a tenth of an invoke's
-/// CPU. Keyed by the whole token, so only the exact text that verified is found here; the expiry
-/// is checked on every use.
+/// every call, and decoding it, checking the tag and parsing the claims each time cost ~3.5 % of an
+/// invoke's CPU. Keyed by the whole token, so only the exact text that verified is found here; the
+/// expiry is checked on every use.
 #[derive(Default)]
 pub struct VerifiedTokens {
     tokens: Mutex<HashMap<Box<str>, Arc<Claims>>>,

@@ -4,6 +4,7 @@
 //! Labels are bounded: route templates, catalog app and function names (only once the catalog
 //! knows them), error codes and fixed outcome words; never user ids, account ids or raw paths.
 
+use hyper::Method;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -14,12 +15,30 @@ use prometheus_client::registry::Registry;
 /// An HTTP request, by route template.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// Request method.
-    pub method: String,
+    /// Request method, from [`method_label`].
+    pub method: &'static str,
     /// Route template, or `unmatched`.
     pub route: String,
     /// Response status.
     pub status: u16,
+}
+
+/// The method label of a request: the standard methods by name, any other as `other`. A client
+/// chooses the method, and any token is one, so naming each would let it grow the label set
+/// without bound.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 /// An invoke of a catalog function.

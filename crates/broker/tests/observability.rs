@@ -371,3 +371,32 @@ async fn metrics_after_a_scripted_run_moved_by_exactly_what_happened() {
     let wrong = b.call(Method::GET, "/metrics", Some("metrics-wrong"), None).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn request_methods_outside_the_standard_ones_share_one_metric_label() {
+    let b =
+        TestBroker::start("", vec![], |c| c.metrics_token = Some(MetricsToken(METRICS_TOKEN.into()))).await;
+    let before = scrape(&b).await;
+    for method in ["PURGE-Xy1", "SNEAK-Zz2"] {
+        let method = Method::from_bytes(method.as_bytes()).expect("a method token");
+        let reply = b
+            .send(Request::builder().method(method).uri("/healthz").body(Body::empty()).expect("request"))
+            .await;
+        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{}", reply.json);
+    }
+    let after = scrape(&b).await;
+    let others = |samples: &[Sample]| -> f64 {
+        samples
+            .iter()
+            .filter(|s| {
+                s.name == "patchbay_http_requests_total"
+                    && s.labels.get("method").map(String::as_str) == Some("other")
+            })
+            .map(|s| s.value)
+            .sum()
+    };
+    assert_eq!(others(&after) - others(&before), 2.0);
+    for sample in &after {
+        assert!(sample.labels.values().all(|v| !v.contains("PURGE") && !v.contains("SNEAK")), "{sample:?}");
+    }
+}

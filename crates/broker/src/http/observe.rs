@@ -13,7 +13,7 @@ use axum::response::Response;
 use tracing::Instrument;
 
 use crate::ids::request_id;
-use crate::metrics::RequestLabels;
+use crate::metrics::{method_label, RequestLabels};
 use crate::state::AppState;
 use crate::telemetry::{acceptable_request_id, with_request_id};
 
@@ -54,7 +54,7 @@ pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Nex
     let mut response = with_request_id(id.clone(), next.run(req)).instrument(span.clone()).await;
     let latency = started.elapsed();
     let status = response.status().as_u16();
-    let labels = RequestLabels { method: method.to_string(), route, status };
+    let labels = RequestLabels { method: method_label(&method), route, status };
     state.metrics.requests.get_or_create(&labels).inc();
     state.metrics.request_seconds.get_or_create(&labels).observe(latency.as_secs_f64());
     span.in_scope(|| {

@@ -132,21 +132,19 @@ where
         // the media type or tracking the path into the document. Anything else, and any body
         // that does not parse, goes through axum's extractor, whose rejection names the problem.
         let plain = req.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json");
-        if !plain {
-            return match axum::Json::<T>::from_request(req, state).await {
-                Ok(axum::Json(value)) => Ok(ApiJson(value)),
-                Err(rejection) => Err(ApiError::from(rejection).into_response()),
-            };
-        }
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| ApiError::from(JsonRejection::from(rejection)).into_response())?;
-        if let Ok(value) = serde_json::from_slice(&body) {
-            return Ok(ApiJson(value));
-        }
-        match axum::Json::<T>::from_bytes(&body) {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(ApiError::from(rejection).into_response()),
-        }
+        let parsed = if plain {
+            match Bytes::from_request(req, state).await {
+                Ok(body) => match serde_json::from_slice(&body) {
+                    Ok(value) => return Ok(ApiJson(value)),
+                    Err(_) => axum::Json::<T>::from_bytes(&body),
+                },
+                Err(rejection) => Err(JsonRejection::from(rejection)),
+            }
+        } else {
+            axum::Json::<T>::from_request(req, state).await
+        };
+        parsed
+            .map(|axum::Json(value)| ApiJson(value))
+            .map_err(|rejection| ApiError::from(rejection).into_response())
     }
 }

@@ -385,17 +385,9 @@ async fn request_methods_outside_the_standard_ones_share_one_metric_label() {
         assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{}", reply.json);
     }
     let after = scrape(&b).await;
-    let others = |samples: &[Sample]| -> f64 {
-        samples
-            .iter()
-            .filter(|s| {
-                s.name == "patchbay_http_requests_total"
-                    && s.labels.get("method").map(String::as_str) == Some("other")
-            })
-            .map(|s| s.value)
-            .sum()
-    };
-    assert_eq!(others(&after) - others(&before), 2.0);
+    let other = [("method", "other"), ("route", "/healthz"), ("status", "405")];
+    let requests = "patchbay_http_requests_total";
+    assert_eq!(value(&after, requests, &other) - value(&before, requests, &other), 2.0);
     for sample in &after {
         assert!(sample.labels.values().all(|v| !v.contains("PURGE") && !v.contains("SNEAK")), "{sample:?}");
     }

@@ -12,8 +12,9 @@
 //!
 //! For each path it prints throughput and p50/p99 latency (p99 is reported, never gated); for the
 //! two brokers and the floor also the process's CPU time per call, read from `/proc` just before
-//! and just after the wrk window, and the ratio of its throughput to nginx's in the same run. The whole measurement is repeated `--runs` times (default 3): each run's figures,
-//! then the medians, which are the figures to quote.
+//! and just after the wrk window, and the ratio of its throughput to nginx's in the same run. The
+//! whole measurement is repeated `--runs` times (default 3): each run's figures, then the medians,
+//! which are the figures to quote.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -218,14 +219,7 @@ fn start_broker(
         "-d",
         r#"{"fields":{"api_key":"bench-key-0001"}}"#,
     ]))?;
-    let script = dir.join(format!("invoke-{file_name}.lua"));
-    fs::write(
-        &script,
-        format!(
-            "wrk.method = \"POST\"\nwrk.body = '{{\"args\":{{}}}}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
-             wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
-        ),
-    )?;
+    let script = invoke_script(dir, file_name, Some(&token))?;
     let target = Target {
         label,
         role: Role::Measured { pid: serving.pid() },
@@ -242,11 +236,7 @@ fn start_floor(ws: &Workspace, bin: &Path, dir: &Path, upstream_port: u16) -> Re
     command.arg(format!("127.0.0.1:{port}")).arg(format!("http://127.0.0.1:{upstream_port}/ping"));
     let mut floor = Peer::spawn(ws, "bench-floor", command, libc::SIGTERM)?;
     floor.wait_ready(|| http_get_ok(port, "/ready"))?;
-    let script = dir.join("invoke-floor.lua");
-    fs::write(
-        &script,
-        "wrk.method = \"POST\"\nwrk.body = '{\"args\":{}}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
-    )?;
+    let script = invoke_script(dir, "floor", None)?;
     let target = Target {
         label: "floor (axum+hyper, no work)",
         role: Role::Measured { pid: floor.pid() },
@@ -254,6 +244,19 @@ fn start_floor(ws: &Workspace, bin: &Path, dir: &Path, upstream_port: u16) -> Re
         script: Some(script),
     };
     Ok((floor, target))
+}
+
+/// Writes `invoke-<name>.lua`, which makes wrk send the invoke POST (with the session `token`, if
+/// any), and returns its path.
+fn invoke_script(dir: &Path, name: &str, token: Option<&str>) -> Result<PathBuf> {
+    let script = dir.join(format!("invoke-{name}.lua"));
+    let mut lua = "wrk.method = \"POST\"\nwrk.body = '{\"args\":{}}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+        .to_owned();
+    if let Some(token) = token {
+        lua.push_str(&format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"));
+    }
+    fs::write(&script, lua)?;
+    Ok(script)
 }
 
 /// The order of the targets in run `run`: as listed, then reversed, alternately. On a machine
@@ -267,7 +270,8 @@ fn run_order(targets: usize, run: usize) -> Vec<usize> {
     }
 }
 
-/// One measured wrk window on `target`, with the broker's CPU microseconds per call for a broker.
+/// One measured wrk window on `target`, with the process's CPU microseconds per call for a
+/// [`Role::Measured`] one.
 fn measure(target: &Target) -> Result<(Figures, Option<f64>)> {
     let Role::Measured { pid } = target.role else {
         return Ok((load(target, DURATION)?, None));

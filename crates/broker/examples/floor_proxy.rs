@@ -29,10 +29,9 @@ struct App {
 }
 
 async fn invoke(State(app): State<App>, body: Bytes) -> Response {
-    let _: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(args) => args,
-        Err(_) => return StatusCode::BAD_REQUEST.into_response(),
-    };
+    if serde_json::from_slice::<serde_json::Value>(&body).is_err() {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
     let request = Request::get(&app.url).body(Full::new(Bytes::new())).expect("a valid request");
     let Ok(answer) = app.client.request(request).await else {
         return StatusCode::BAD_GATEWAY.into_response();

@@ -121,7 +121,7 @@ pub async fn save_credentials(
     let (account, reconnected) =
         state.store.save_account(owner, &target, &new).await?.ok_or_else(ApiError::account_not_found)?;
     if let Some(replaced) = before.iter().find(|old| reconnected && old.id == account.id) {
-        let kept = Credentials::open(&state.keyring, owner, &app.id, &new.credentials)?;
+        let kept = account.credentials.open(&state.keyring, owner, &app.id)?;
         revoke_upstream(state, owner, app, replaced, Some(&kept)).await;
     }
     Ok(SaveOutcome { account, reconnected })
@@ -153,8 +153,7 @@ async fn revoke_upstream(
     let Some(oauth) = app.oauth2.as_ref().filter(|o| o.revoke_url.is_some()) else { return };
     let Some(client_id) = account.oauth_client_id.as_deref() else { return };
     let Ok(Some(client)) = clients::by_id(state, &owner.workspace_id, app, client_id).await else { return };
-    let Ok(credentials) = Credentials::open(&state.keyring, owner, &account.app_id, &account.credentials)
-    else {
+    let Ok(credentials) = account.credentials.open(&state.keyring, owner, &account.app_id) else {
         return;
     };
     // Revoking the refresh token ends the whole grant at most providers; the access token is

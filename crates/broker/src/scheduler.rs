@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use patchbay_protocol::{AuthType, ErrorCode};
 
-use crate::credentials::Credentials;
 use crate::error::ApiError;
 use crate::ids::now_unix;
 use crate::oauth::refresh::{refreshed_if, When};
@@ -86,9 +85,7 @@ async fn visit(state: &Arc<AppState>, owner: &Owner, account: &AccountRecord) ->
     // Without a refresh token there is nothing to keep fresh, and refreshing would only mark the
     // account `needs_reauth` before its token has even expired.
     let refreshable = app.is_some()
-        && Credentials::open(&state.keyring, owner, &account.app_id, &account.credentials)?
-            .get("refresh_token")
-            .is_some();
+        && account.credentials.open(&state.keyring, owner, &account.app_id)?.get("refresh_token").is_some();
     let (Some(app), true) = (app, refreshable) else {
         let until = now_unix().saturating_add(config.background_probe_idle_seconds);
         return Ok(state.store.defer_refresh(&account.id, until).await?);

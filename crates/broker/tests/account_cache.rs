@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
-use patchbay_broker::credentials::Credentials;
 use serde_json::json;
 use sqlx::Connection;
 use support::oidc::{attempt, connect, OidcProvider, IDP_CATALOG};
@@ -167,8 +166,7 @@ async fn a_refresh_on_one_replica_is_used_by_the_other(backend: Backend) {
 
     // The access token both replicas hold expires; A meets the 401 and refreshes.
     let record = a.state.store.account(&a.owner("alice"), &id).await.expect("read").expect("account");
-    let held =
-        Credentials::open(&a.state.keyring, &a.owner("alice"), "idp", &record.credentials).expect("open");
+    let held = record.credentials.open(&a.state.keyring, &a.owner("alice"), "idp").expect("open");
     let deadline = Instant::now() + Duration::from_secs(u64::from(ACCESS_TTL) + 10);
     while provider.userinfo_status(held.get("access_token").expect("access token")).await != 401 {
         assert!(Instant::now() < deadline, "the access token never expired");

@@ -63,9 +63,8 @@ async fn usable(
 }
 
 /// The credentials as stored, decrypted without any refresh logic.
-fn stored(b: &TestBroker, user: &str, record: &AccountRecord) -> Credentials {
-    Credentials::open(&b.state.keyring, &b.owner(user), &record.app_id, &record.credentials)
-        .expect("decrypts")
+fn stored(b: &TestBroker, user: &str, record: &AccountRecord) -> Arc<Credentials> {
+    record.credentials.open(&b.state.keyring, &b.owner(user), &record.app_id).expect("decrypts")
 }
 
 fn access_token(u: &Usable) -> String {

@@ -168,7 +168,7 @@ struct Run {
     replies: Vec<Reply>,
     callback_url: String,
     account: String,
-    first: Credentials,
+    first: Arc<Credentials>,
     /// The metrics scraped before the run's requests.
     before: Vec<Sample>,
 }
@@ -208,8 +208,7 @@ async fn scripted_run(provider: &OidcProvider) -> Run {
     replies.push(deliver(&b, &callback_url).await);
     let account = attempt(&b, &alice, &attempt_id).await["accountId"].as_str().expect("account").to_owned();
     let record = b.state.store.account(&b.owner("alice"), &account).await.expect("store").expect("account");
-    let first =
-        Credentials::open(&b.state.keyring, &b.owner("alice"), "idp", &record.credentials).expect("open");
+    let first = record.credentials.open(&b.state.keyring, &b.owner("alice"), "idp").expect("open");
     let first_access = first.get("access_token").expect("access token").to_owned();
     replies.push(b.invoke(&alice, "idp-me", json!({ "args": {} })).await);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -286,8 +285,7 @@ async fn a_scripted_run_logs_one_json_line_per_request_with_its_id_and_no_secret
 
     // No secret, token, query string or argument value, in any form the run produced.
     let record = b.state.store.account(&b.owner("alice"), &account).await.expect("store").expect("account");
-    let last =
-        Credentials::open(&b.state.keyring, &b.owner("alice"), "idp", &record.credentials).expect("open");
+    let last = record.credentials.open(&b.state.keyring, &b.owner("alice"), "idp").expect("open");
     let mut secrets = vec![
         b.secret_key.clone(),
         alice.clone(),

@@ -207,9 +207,7 @@ async fn an_expired_token_is_refreshed_once_and_the_proxied_request_retried() {
     let id = attempt(&b, &alice, &attempt_id).await["accountId"].as_str().expect("account").to_owned();
     let (owner, record) =
         b.state.store.workspace_account(&b.workspace.id, &id).await.expect("store").expect("account");
-    let creds =
-        patchbay_broker::credentials::Credentials::open(&b.state.keyring, &owner, "idp", &record.credentials)
-            .expect("decrypts");
+    let creds = record.credentials.open(&b.state.keyring, &owner, "idp").expect("decrypts");
     let stored = creds.get("access_token").expect("access token").to_owned();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while provider.userinfo_status(&stored).await == 200 {

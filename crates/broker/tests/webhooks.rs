@@ -6,7 +6,6 @@ mod support;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use patchbay_broker::credentials::Credentials;
 use patchbay_broker::oauth::refresh::usable_credentials;
 use patchbay_broker::scheduler::{run_round, Round};
 use patchbay_broker::webhooks::{deliver_due, SenderSettings};
@@ -226,7 +225,7 @@ async fn revoke_at_the_provider(b: &TestBroker, id: &str) {
     let (owner, record) =
         b.state.store.workspace_account(&b.workspace.id, id).await.expect("store").expect("account");
     let app = b.state.catalog.app("idp").expect("app");
-    let creds = Credentials::open(&b.state.keyring, &owner, "idp", &record.credentials).expect("decrypts");
+    let creds = record.credentials.open(&b.state.keyring, &owner, "idp").expect("decrypts");
     let oauth = app.oauth2.as_ref().expect("oauth");
     let client = oauth.default_client.as_ref().expect("client");
     let refresh_token = creds.get("refresh_token").expect("refresh token");

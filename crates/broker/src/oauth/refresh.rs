@@ -49,13 +49,13 @@ impl RefreshLocks {
 /// Decrypted credentials and the row version they came from.
 pub struct Usable {
     /// The credentials to inject.
-    pub credentials: Credentials,
+    pub credentials: Arc<Credentials>,
     /// Row version (pass it back with `force` after an upstream 401).
     pub version: i64,
 }
 
 fn open(state: &AppState, owner: &Owner, account: &AccountRecord) -> Result<Usable, ApiError> {
-    let credentials = Credentials::open(&state.keyring, owner, &account.app_id, &account.credentials)?;
+    let credentials = account.credentials.open(&state.keyring, owner, &account.app_id)?;
     Ok(Usable { credentials, version: account.version })
 }
 
@@ -240,7 +240,7 @@ async fn refresh_with_lease(
                 return Err(ApiError::new(ErrorCode::UpstreamUnavailable, "the token refresh took too long"));
             }
             tracing::info!(account = %current.id, "access token refreshed");
-            Ok(Usable { credentials: tokens.credentials, version: current.version + 1 })
+            Ok(Usable { credentials: Arc::new(tokens.credentials), version: current.version + 1 })
         }
         Err(err) if err.is_invalid_grant() => {
             state.metrics.refresh("invalid_grant");
@@ -312,6 +312,7 @@ async fn record_unavailable(state: &AppState, account: &AccountRecord) {
 #[cfg(test)]
 mod tests {
     use super::When;
+    use crate::credentials::StoredCredentials;
     use crate::crypto::Sealed;
     use crate::store::AccountRecord;
     use patchbay_protocol::AccountStatus;
@@ -322,7 +323,7 @@ mod tests {
             app_id: "idp".into(),
             display_name: "a".into(),
             status: AccountStatus::Active,
-            credentials: Sealed { key_id: "k1".into(), blob: Vec::new() },
+            credentials: StoredCredentials::new(Sealed { key_id: "k1".into(), blob: Vec::new() }),
             version: 1,
             created_at: updated_at,
             updated_at,

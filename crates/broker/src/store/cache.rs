@@ -1,6 +1,7 @@
 //! The accounts an invoke needs, from memory: reading them through the database was half of an
-//! invoke's CPU. An entry holds one owner's accounts for one app, sealed as stored (decrypting
-//! costs ~2.5 µs a call, which does not pay for keeping plaintext secrets in memory).
+//! invoke's CPU. An entry holds one owner's accounts for one app as stored; each record's
+//! credentials are decrypted on first use and wiped when the entry goes (see
+//! [`crate::credentials::StoredCredentials`]).
 //!
 //! Every account write forgets what it changed, here and in every other process sharing the
 //! database, before the write returns (see [`Coherence`]). As a fallback bound, no entry is used
@@ -203,6 +204,7 @@ impl Pending<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credentials::StoredCredentials;
     use crate::crypto::Sealed;
 
     fn record(id: &str) -> AccountRecord {
@@ -211,7 +213,7 @@ mod tests {
             app_id: "app".into(),
             display_name: id.into(),
             status: patchbay_protocol::AccountStatus::Active,
-            credentials: Sealed { key_id: "k".into(), blob: vec![1, 2, 3] },
+            credentials: StoredCredentials::new(Sealed { key_id: "k".into(), blob: vec![1, 2, 3] }),
             version: 1,
             created_at: 0,
             updated_at: 0,

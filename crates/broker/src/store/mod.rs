@@ -15,6 +15,7 @@ use patchbay_protocol::{AccountStatus, AccountsPolicy, AttemptError, AttemptStat
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
+use crate::credentials::StoredCredentials;
 use crate::crypto::Sealed;
 
 /// A storage fault (the message is for logs, never for clients).
@@ -69,7 +70,7 @@ pub struct AccountRecord {
     /// Usability.
     pub status: AccountStatus,
     /// Encrypted credentials.
-    pub credentials: Sealed,
+    pub credentials: StoredCredentials,
     /// Bumped on every credential change (compare-and-swap for refreshes).
     pub version: i64,
     /// Unix time of creation.

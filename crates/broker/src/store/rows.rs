@@ -8,6 +8,7 @@ use super::{
     AccountRecord, AppSettings, AttemptPurpose, AttemptRecord, Delivery, Owner, StoreResult, WebhookEndpoint,
     Workspace,
 };
+use crate::credentials::StoredCredentials;
 use crate::crypto::Sealed;
 
 /// Columns [`account`] reads (a macro: queries are `concat!`ed into literals at compile time).
@@ -110,7 +111,10 @@ pub fn account(row: &impl StoreRow) -> StoreResult<AccountRecord> {
         app_id: row.string("app_id")?,
         display_name: row.string("display_name")?,
         status,
-        credentials: Sealed { key_id: row.string("key_id")?, blob: row.bytes("credentials")? },
+        credentials: StoredCredentials::new(Sealed {
+            key_id: row.string("key_id")?,
+            blob: row.bytes("credentials")?,
+        }),
         version: row.number("version")?,
         created_at: row.number("created_at")?,
         updated_at: row.number("updated_at")?,

@@ -108,7 +108,7 @@ pub async fn accounts_upsert_per_slot(f: &Fixture) {
             first.app_id.as_str(),
             first.display_name.as_str(),
             &first.status,
-            &first.credentials,
+            first.credentials.sealed(),
             first.version
         ),
         ("hubspot", "first", &AccountStatus::Active, &sealed("first"), 1)
@@ -130,7 +130,7 @@ pub async fn accounts_upsert_per_slot(f: &Fixture) {
         (again.id.as_str(), again.version, &again.status),
         (first.id.as_str(), 2, &AccountStatus::Active)
     );
-    assert_eq!((again.display_name.as_str(), &again.credentials), ("second", &sealed("second")));
+    assert_eq!((again.display_name.as_str(), again.credentials.sealed()), ("second", &sealed("second")));
     assert_eq!(
         (again.access_expires_at, again.oauth_client_id.as_deref(), again.created_at),
         (None, None, first.created_at)
@@ -166,7 +166,7 @@ pub async fn accounts_reconnect_by_id(f: &Fixture) {
         (re.id.as_str(), re.version, &re.status),
         (acc.id.as_str(), acc.version + 1, &AccountStatus::Active)
     );
-    assert_eq!((re.display_name.as_str(), &re.credentials), ("v2", &sealed("v2")));
+    assert_eq!((re.display_name.as_str(), re.credentials.sealed()), ("v2", &sealed("v2")));
     assert!(s.try_lease(&acc.id, "h2", now, now + 90).await.expect("lease"), "a reconnect drops the lease");
 
     // Only the owner's own account of that app can be the target.
@@ -344,7 +344,7 @@ pub async fn leases(f: &Fixture) {
     assert!(s.store_refreshed(&acc.id, "h2", &sealed("by h2"), Some(expires)).await.expect("store"));
     let refreshed = account(s, &alice, &acc.id).await;
     assert_eq!(
-        (refreshed.version, &refreshed.credentials, refreshed.access_expires_at),
+        (refreshed.version, refreshed.credentials.sealed(), refreshed.access_expires_at),
         (acc.version + 1, &sealed("by h2"), Some(expires))
     );
     assert_eq!((refreshed.display_name.as_str(), &refreshed.status), ("v1", &AccountStatus::Active));

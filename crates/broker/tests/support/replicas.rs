@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use patchbay_broker::credentials::Credentials;
@@ -149,7 +150,7 @@ impl Cluster {
     }
 
     /// Alice's account as the replicas stored it, with its decrypted credentials.
-    pub async fn stored_account(&self) -> (AccountRecord, Credentials) {
+    pub async fn stored_account(&self) -> (AccountRecord, Arc<Credentials>) {
         let store =
             patchbay_broker::open_store(&self.database_url, std::time::Duration::ZERO).await.expect("store");
         let owner = patchbay_broker::store::Owner {
@@ -158,8 +159,8 @@ impl Cluster {
         };
         let account = store.accounts(&owner, Some("idp")).await.expect("accounts").pop().expect("account");
         let ring = patchbay_broker::crypto::Keyring::parse(&self.keys).expect("keys");
-        let credentials = Credentials::open(&ring, &owner, "idp", &account.credentials)
-            .expect("the stored credentials open");
+        let credentials =
+            account.credentials.open(&ring, &owner, "idp").expect("the stored credentials open");
         (account, credentials)
     }
 

@@ -221,13 +221,43 @@ fn url_not_allowed(reason: &str) -> ApiError {
         })
 }
 
-/// `base` joined with `path` (which may carry a query string).
-pub fn join_url(base: &Url, path: &str) -> Url {
+/// `base` joined with `path` (which may carry a query string), as `url` writes it.
+pub fn join_url(base: &Url, path: &str) -> String {
+    join_verbatim(base, path).unwrap_or_else(|| String::from(join_parsed(base, path)))
+}
+
+fn join_parsed(base: &Url, path: &str) -> Url {
     let (path, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
     let mut url = base.clone();
     url.set_path(&format!("{}{}", base.path().trim_end_matches('/'), path));
     url.set_query(query);
     url
+}
+
+/// [`join_parsed`]'s answer written directly, when `url` would keep every byte of `path` as it
+/// is: the usual case (catalog paths with percent-encoded arguments) on every invoke, where going
+/// through `url` cost ~2 % of the call. `None` for anything `url` might rewrite: a byte it
+/// percent-encodes, a backslash, a dot segment, a fragment, a relative path.
+fn join_verbatim(base: &Url, path: &str) -> Option<String> {
+    /// Bytes `url` keeps as they are in a path (RFC 3986 unreserved, sub-delims, `:@/%`).
+    fn kept_in_path(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b)
+    }
+    /// The same for a query, where `url` also encodes `'`.
+    fn kept_in_query(b: u8) -> bool {
+        b != b'\'' && (kept_in_path(b) || b == b'?')
+    }
+    let (path_only, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
+    let dot_segment = |segment: &str| {
+        segment.starts_with('.') || segment.get(..3).is_some_and(|s| s.eq_ignore_ascii_case("%2e"))
+    };
+    let plain = path_only.starts_with('/')
+        && path_only.bytes().all(kept_in_path)
+        && !path_only.split('/').any(dot_segment)
+        && query.is_none_or(|q| q.bytes().all(kept_in_query))
+        // `url` keeps the base's fragment (its query is replaced either way).
+        && base.fragment().is_none();
+    plain.then(|| [&base[..url::Position::BeforePath], base.path().trim_end_matches('/'), path].concat())
 }
 
 /// A request to an app with the account's credentials injected, and the client that may send it.
@@ -277,15 +307,19 @@ pub fn authorized_request<'a>(
     path: &str,
 ) -> Result<AppRequest<'a>, ApiError> {
     let (base, client) = base_and_client(app, creds, upstreams)?;
-    let mut url = join_url(&base, path);
     let lookup = |name: &str| creds.get(name);
-    if !app.inject.query.is_empty() {
+    let target = if app.inject.query.is_empty() {
+        join_url(&base, path)
+    } else {
+        let mut url = join_parsed(&base, path);
         let mut pairs = url.query_pairs_mut();
         for (name, template) in &app.inject.query {
             pairs.append_pair(name, &template.render(lookup));
         }
-    }
-    let mut head = Request::builder().method(method).uri(String::from(url));
+        drop(pairs);
+        String::from(url)
+    };
+    let mut head = Request::builder().method(method).uri(target);
     for (name, template) in &app.inject.headers {
         head = head.header(name, template.render(lookup));
     }
@@ -601,9 +635,39 @@ mod tests {
     #[test]
     fn urls_join_below_the_base_path() {
         let base = Url::parse("http://h:1/api/").expect("url");
-        assert_eq!(join_url(&base, "/me?x=1").as_str(), "http://h:1/api/me?x=1");
+        assert_eq!(join_url(&base, "/me?x=1"), "http://h:1/api/me?x=1");
         let root = Url::parse("http://h:1").expect("url");
-        assert_eq!(join_url(&root, "/me").as_str(), "http://h:1/me");
+        assert_eq!(join_url(&root, "/me"), "http://h:1/me");
+        // Rewritten by `url`, so not written verbatim.
+        assert_eq!(join_url(&root, "/a/../b c"), "http://h:1/b%20c");
+        assert_eq!(join_url(&base, "me"), "http://h:1/apime");
+    }
+
+    /// Differential check of the verbatim join against `url`'s, on random paths made of the pieces
+    /// where the two could part: every answer must be the same, and the verbatim join must be
+    /// taken often enough to matter.
+    #[test]
+    fn the_verbatim_join_writes_exactly_what_url_writes() {
+        use rand::{Rng, SeedableRng};
+        let pieces = [
+            "/", "/", ".", "..", "%2e", "%2E", "a", "%20", "%", "?", "#", "\\", " ", "'", "\"", "<", ">",
+            "`", "{", "}", "|", "^", "[", "]", "~", "-", "_", "@", ":", ";", "=", "+", "&", "$", "!", "*",
+            "(", ")", ",", "é", "\t",
+        ];
+        let bases = ["http://h:1", "http://h:1/api/", "https://h/a%20b/c", "http://h/x?q=1", "http://h/#f"];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(14);
+        let mut verbatim = 0;
+        for round in 0..20_000 {
+            let base = Url::parse(bases[round % bases.len()]).expect("base");
+            let len = rng.gen_range(0..12);
+            let mut path: String = (0..len).map(|_| pieces[rng.gen_range(0..pieces.len())]).collect();
+            if rng.gen_bool(0.8) {
+                path.insert(0, '/');
+            }
+            verbatim += usize::from(join_verbatim(&base, &path).is_some());
+            assert_eq!(join_url(&base, &path), String::from(join_parsed(&base, &path)), "{base} + {path:?}");
+        }
+        assert!(verbatim > 1_000, "only {verbatim} joins were verbatim");
     }
 
     #[test]

@@ -112,11 +112,11 @@ fn authenticate(
 impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = ApiError;
 
+    /// Takes the session out of the request rather than copying it: a handler extracts it once.
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .get::<Session>()
-            .cloned()
+            .remove::<Session>()
             .ok_or_else(|| ApiError::internal("route without the session middleware"))
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::HOST;
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -17,8 +17,10 @@ use crate::metrics::{method_label, RequestLabels};
 use crate::state::AppState;
 use crate::telemetry::{acceptable_request_id, with_request_id};
 
-/// The header carrying the request id both ways.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The header carrying the request id both ways. Names are constants because every request looks
+/// them up: a `&str` name is parsed again at each lookup.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// The route template (`/v1/accounts/{id}`), never the raw path: paths carry account ids, and
 /// query strings carry OAuth codes and states.
@@ -30,7 +32,7 @@ pub fn route(req: &Request) -> String {
 /// redirect URI registered at providers is built from it, so connects would fail at the provider.
 fn check_public_url(state: &AppState, req: &Request) {
     let headers = req.headers();
-    let host = headers.get("x-forwarded-host").or_else(|| headers.get(HOST)).and_then(|v| v.to_str().ok());
+    let host = headers.get(FORWARDED_HOST).or_else(|| headers.get(HOST)).and_then(|v| v.to_str().ok());
     if let Some(host) = host.filter(|h| !state.config.reached_as(h)) {
         if !state.public_url_mismatch.swap(true, Ordering::Relaxed) {
             let public_url = state.config.public_url();

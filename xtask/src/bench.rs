@@ -7,8 +7,8 @@
 //! a workspace, a session token and a connected account.
 //!
 //! A fifth path is the floor under the broker rows: `floor_proxy`, the broker package's example
-//! that routes the same POST through axum and makes the same pooled hyper-util call, doing none of
-//! the broker's work. What the broker rows measure above it is the broker's own cost.
+//! that routes the same POST through axum and calls the app on the broker's own pooled client,
+//! doing none of the broker's work. What the broker rows measure above it is the broker's own cost.
 //!
 //! For each path it prints throughput and p50/p99 latency (p99 is reported, never gated); for the
 //! two brokers and the floor also the process's CPU time per call, read from `/proc` just before
@@ -175,7 +175,7 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
          /proc/<pid>/stat, divided by the requests wrk completed. On PostgreSQL the database server's own\n\
          CPU is not in it (on SQLite the database runs inside the broker). vs nginx: req/s over nginx\n\
          reverse proxy req/s in the same run; the medians table gives the median of those ratios. The\n\
-         floor is the broker's stack (axum, the JSON body, a pooled hyper-util call) doing none of its work.\n\
+         floor is the broker's stack (axum, the JSON body, its pooled app client) doing none of its work.\n\
          PostgreSQL runs as the test run starts it (fsync and synchronous_commit off)."
     );
     Ok(())

@@ -1,11 +1,12 @@
 //! The floor under the invoke rows of `cargo xtask bench`: the broker's stack (tokio, axum routing
-//! `POST /v1/functions/{name}/invoke`, the JSON body read, one pooled hyper-util HTTP/1 call to the
-//! app with its answer read whole and returned) doing none of the broker's work. What the bench
-//! measures above this row is the broker's own cost.
+//! `POST /v1/functions/{name}/invoke`, the JSON body read, one call to the app on the broker's own
+//! pooled client with its answer read whole and returned) doing none of the broker's work. What
+//! the bench measures above this row is the broker's own cost.
 //!
 //! Usage: `floor_proxy <listen address> <app URL>`; `GET /ready` answers once it listens.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -15,16 +16,14 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use patchbay_broker::net::{AddressPolicy, AppClient, Upstreams};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Clone)]
 struct App {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: AppClient,
     url: String,
 }
 
@@ -33,7 +32,7 @@ async fn invoke(State(app): State<App>, body: Bytes) -> Response {
         return StatusCode::BAD_REQUEST.into_response();
     }
     let request = Request::get(&app.url).body(Full::new(Bytes::new())).expect("a valid request");
-    let Ok(answer) = app.client.request(request).await else {
+    let Ok(answer) = app.client.send(request, Duration::from_secs(10)).await else {
         return StatusCode::BAD_GATEWAY.into_response();
     };
     match answer.into_body().collect().await {
@@ -50,9 +49,8 @@ async fn main() {
         std::process::exit(2);
     };
     let listen: SocketAddr = listen.parse().expect("a listen address such as 127.0.0.1:8080");
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let client = Client::builder(TokioExecutor::new()).build(connector);
+    let policy = AddressPolicy { allow_loopback: true };
+    let client = Upstreams::new(policy, Duration::from_secs(10)).expect("the clients build").trusted_apps;
     let router = Router::new()
         .route("/v1/functions/{name}/invoke", post(invoke))
         .route("/ready", get(|| async { "ok" }))

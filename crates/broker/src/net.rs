@@ -4,9 +4,11 @@
 //! checked before sending. No client follows redirects, which could otherwise lead a request, and
 //! the credentials injected into it, somewhere the guard never looked.
 //!
-//! Calls to apps (functions, the backend proxy, credential checks) go through [`AppClient`], a plain
-//! hyper client: they are the hot path, where reqwest's URL handling, redirect layer and timers
-//! cost CPU on every call. OAuth token requests and webhooks, rare by comparison, keep reqwest.
+//! Calls to apps (functions, the backend proxy, credential checks) go through [`AppClient`]:
+//! hyper's HTTP/1 connections over hyper-util's connector, pooled by [`crate::app_pool`]. They are
+//! the hot path, where reqwest's URL handling, redirect layer and timers, and then hyper-util's
+//! pool, cost CPU on every call. OAuth token requests and webhooks, rare by comparison, keep
+//! reqwest.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -18,15 +20,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::header::{HeaderValue, ACCEPT, USER_AGENT};
+use hyper::client::conn::http1;
+use hyper::header::{HeaderValue, ACCEPT, HOST, USER_AGENT};
+use hyper::http::uri::PathAndQuery;
 use hyper::{Request, Response, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::Sleep;
 use url::{Host, Url};
+
+use crate::app_pool::{Origin, Pool, Sender, IDLE_TIMEOUT};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -35,8 +39,6 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 const BROKER_USER_AGENT: &str = concat!("patchbay-broker/", env!("CARGO_PKG_VERSION"));
 /// The longest connection set-up (DNS, TCP, TLS handshake), if the request timeout is longer.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long an unused pooled connection is kept.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Which upstream addresses are acceptable for user-supplied URLs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -206,11 +208,12 @@ fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     Ok(config)
 }
 
-/// A client for calls to apps: plain hyper (HTTP/1.1, over rustls for https), which follows no
-/// redirects. Clones share one connection pool.
+/// A client for calls to apps: hyper's HTTP/1 (over rustls for https), following no redirects.
+/// Clones share one connection pool.
 #[derive(Clone)]
 pub struct AppClient {
-    client: Client<ConnectTimeout<HttpsConnector<HttpConnector<Resolver>>>, Full<Bytes>>,
+    connector: ConnectTimeout<HttpsConnector<HttpConnector<Resolver>>>,
+    pool: Pool,
 }
 
 impl AppClient {
@@ -222,40 +225,110 @@ impl AppClient {
         // TCP keepalive as reqwest sets it: a peer gone silently is noticed on pooled connections.
         http.set_keepalive(Some(Duration::from_secs(15)));
         let connector = ConnectTimeout { inner: HttpsConnector::from((http, tls)), timeout: connect_timeout };
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .build(connector);
-        AppClient { client }
+        AppClient { connector, pool: Pool::default() }
     }
 
-    /// Sends `request` with the broker's `user-agent` and `accept: */*` unless it sets its own.
-    /// `timeout` covers the whole exchange: the answer's head must arrive in time, and its body is
-    /// cut off when the time is up.
+    /// Sends `request` (its URI absolute) with the broker's `user-agent` and `accept: */*` unless
+    /// it sets its own. `timeout` covers the whole exchange: the answer's head must arrive in time,
+    /// and its body is cut off when the time is up.
     pub async fn send(
         &self,
         mut request: Request<Full<Bytes>>,
         timeout: Duration,
     ) -> Result<Response<AppBody>, RequestError> {
+        let origin = to_origin_form(&mut request)?;
         let headers = request.headers_mut();
         headers.entry(USER_AGENT).or_insert(HeaderValue::from_static(BROKER_USER_AGENT));
         headers.entry(ACCEPT).or_insert(HeaderValue::from_static("*/*"));
         let mut deadline = Box::pin(tokio::time::sleep(timeout));
-        let response = tokio::select! {
+        let (response, sender) = tokio::select! {
             biased;
-            sent = self.client.request(request) => sent?,
+            sent = self.exchange(&origin, request) => sent?,
             () = &mut deadline => return Err(RequestError::TimedOut),
         };
-        Ok(response.map(|incoming| AppBody { incoming, deadline }))
+        let pooled = Some((self.pool.clone(), origin, sender));
+        Ok(response.map(|incoming| AppBody { incoming, deadline, pooled }))
+    }
+
+    /// Sends on a pooled connection if one is left open, else on a new one. A request hyper hands
+    /// back unwritten (the app closed the connection as it was taken) goes on the next.
+    async fn exchange(
+        &self,
+        origin: &Origin,
+        mut request: Request<Full<Bytes>>,
+    ) -> Result<(Response<Incoming>, Sender), RequestError> {
+        while let Some(mut sender) = self.pool.take(origin) {
+            if sender.ready().await.is_err() {
+                continue;
+            }
+            match sender.try_send_request(request).await {
+                Ok(response) => return Ok((response, sender)),
+                Err(mut failed) => match failed.take_message() {
+                    Some(unsent) => request = unsent,
+                    None => return Err(RequestError::Connection(failed.into_error())),
+                },
+            }
+        }
+        let mut sender = self.connect(origin).await?;
+        let response = sender.send_request(request).await.map_err(RequestError::Connection)?;
+        Ok((response, sender))
+    }
+
+    async fn connect(&self, origin: &Origin) -> Result<Sender, RequestError> {
+        let uri = Uri::builder()
+            .scheme(origin.scheme.clone())
+            .authority(origin.authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(|err| RequestError::Connect(err.into()))?;
+        let io =
+            tower::ServiceExt::oneshot(self.connector.clone(), uri).await.map_err(RequestError::Connect)?;
+        let (sender, connection) =
+            http1::handshake(io).await.map_err(|err| RequestError::Connect(err.into()))?;
+        tokio::spawn(async move {
+            // The app closing an idle connection ends it too; nothing to report then.
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection to an app ended");
+            }
+        });
+        Ok(sender)
     }
 }
 
+/// Takes the scheme and authority out of `request`'s URI, leaving the path and query, and sets
+/// `host` from them unless the request has one (as hyper-util's client did).
+fn to_origin_form(request: &mut Request<Full<Bytes>>) -> Result<Origin, RequestError> {
+    let mut parts = std::mem::take(request.uri_mut()).into_parts();
+    let (Some(scheme), Some(authority)) = (parts.scheme.take(), parts.authority.take()) else {
+        return Err(RequestError::Connect("the request URI is not absolute".into()));
+    };
+    if !request.headers().contains_key(HOST) {
+        let default_port = if scheme == hyper::http::uri::Scheme::HTTPS { 443 } else { 80 };
+        let host = match authority.port_u16() {
+            Some(port) if port != default_port => {
+                authority.as_str().rsplit_once('@').map_or(authority.as_str(), |(_, host)| host)
+            }
+            _ => authority.host(),
+        };
+        let host = HeaderValue::from_str(host).map_err(|err| RequestError::Connect(err.into()))?;
+        request.headers_mut().insert(HOST, host);
+    }
+    *request.uri_mut() = Uri::from(parts.path_and_query.unwrap_or_else(|| PathAndQuery::from_static("/")));
+    Ok(Origin { scheme, authority })
+}
+
 /// The body of an app's answer as it arrives, cut off with [`RequestError::TimedOut`] when the
-/// request's timeout passes.
-#[derive(Debug)]
+/// request's timeout passes. Read to the end, it gives its connection back to the pool.
 pub struct AppBody {
     incoming: Incoming,
     deadline: Pin<Box<Sleep>>,
+    pooled: Option<(Pool, Origin, Sender)>,
+}
+
+impl std::fmt::Debug for AppBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppBody").field("incoming", &self.incoming).finish_non_exhaustive()
+    }
 }
 
 impl AppBody {
@@ -276,7 +349,13 @@ impl Body for AppBody {
         if self.deadline.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Some(Err(RequestError::TimedOut)));
         }
-        Pin::new(&mut self.incoming).poll_frame(cx).map_err(RequestError::Body)
+        let frame = Pin::new(&mut self.incoming).poll_frame(cx).map_err(RequestError::Body);
+        if let Poll::Ready(None) = frame {
+            if let Some((pool, origin, sender)) = self.pooled.take() {
+                pool.give_back(&origin, sender);
+            }
+        }
+        frame
     }
 
     fn is_end_stream(&self) -> bool {
@@ -291,9 +370,13 @@ impl Body for AppBody {
 /// Why a call on an [`AppClient`] got no answer, or the answer's body was cut off.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
-    /// The client failed before the answer's head (connecting, or on the connection).
+    /// No connection could be made (DNS, TCP, TLS handshake, the address guard): nothing of the
+    /// request was written.
+    #[error("connecting to the app failed")]
+    Connect(#[source] BoxError),
+    /// The connection failed before the answer's head.
     #[error(transparent)]
-    Client(#[from] hyper_util::client::legacy::Error),
+    Connection(hyper::Error),
     /// The body's transfer failed.
     #[error(transparent)]
     Body(hyper::Error),
@@ -339,7 +422,7 @@ impl Upstreams {
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(timeout)
                 .connect_timeout(connect_timeout)
-                .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+                .pool_idle_timeout(IDLE_TIMEOUT)
                 .user_agent(BROKER_USER_AGENT)
         };
         let guard = Resolver { guard: Some(policy) };
@@ -462,13 +545,14 @@ impl ClientError for reqwest::Error {
 impl ClientError for RequestError {
     fn chain(&self) -> &(dyn std::error::Error + 'static) {
         match self {
-            RequestError::Client(err) => err,
+            RequestError::Connect(err) => err.as_ref(),
+            RequestError::Connection(err) => err,
             RequestError::Body(err) => err,
             RequestError::TimedOut => self,
         }
     }
     fn is_connect(&self) -> bool {
-        matches!(self, RequestError::Client(err) if err.is_connect())
+        matches!(self, RequestError::Connect(_))
     }
     fn is_timeout(&self) -> bool {
         matches!(self, RequestError::TimedOut)
@@ -758,6 +842,68 @@ mod failure_tests {
         let second =
             second.unwrap_or_else(|err| panic!("sent again on a new connection: {}", transport_failure(err)));
         assert_eq!(body(second).await, "second");
+        server.join().expect("server");
+    }
+
+    /// Reads one request head and answers it with `body`, keeping the connection open; returns
+    /// the head.
+    fn serve_one(socket: &mut TcpStream, body: &str) -> String {
+        let mut buf = [0u8; 1024];
+        let read = socket.read(&mut buf).expect("request");
+        let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+        socket.write_all(answer.as_bytes()).expect("answer");
+        String::from_utf8_lossy(&buf[..read]).into_owned()
+    }
+
+    /// The server serves one connection only: a second request that did not reuse it would never
+    /// be answered.
+    #[tokio::test]
+    async fn a_connection_whose_answer_was_read_whole_is_reused_and_requests_are_in_origin_form() {
+        let (listener, port) = listener();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().expect("accept");
+            [serve_one(&mut socket, "one"), serve_one(&mut socket, "two")]
+        });
+        let client = client();
+        let origin = Origin {
+            scheme: "http".parse().expect("scheme"),
+            authority: format!("127.0.0.1:{port}").parse().expect("authority"),
+        };
+        for expected in ["one", "two"] {
+            let url = format!("http://127.0.0.1:{port}/path?q={expected}");
+            let response = client.send(get(&url), Duration::from_secs(2)).await.expect("answer");
+            assert_eq!(client.pool.idle(&origin), 0, "in use until its answer is read");
+            assert_eq!(response.into_body().collect().await.expect("body").to_bytes(), expected);
+            if expected == "one" {
+                // The server still waits for the second request, so the connection is open.
+                assert_eq!(client.pool.idle(&origin), 1);
+            }
+        }
+        let heads = server.join().expect("server");
+        for (head, expected) in heads.iter().zip(["one", "two"]) {
+            let head = head.to_ascii_lowercase();
+            assert!(head.starts_with(&format!("get /path?q={expected} http/1.1\r\n")), "{head}");
+            assert!(head.contains(&format!("\r\nhost: 127.0.0.1:{port}\r\n")), "{head}");
+        }
+    }
+
+    /// An answer dropped before its body was read leaves its connection unusable: the next
+    /// request must go on a new one (the first is never served again).
+    #[tokio::test]
+    async fn a_connection_whose_answer_was_not_read_whole_is_not_reused() {
+        let (listener, port) = listener();
+        let server = std::thread::spawn(move || {
+            let (mut first, _) = listener.accept().expect("accept");
+            serve_one(&mut first, "unread");
+            let (mut second, _) = listener.accept().expect("a second connection");
+            serve_one(&mut second, "read");
+            drop(first);
+        });
+        let client = client();
+        let url = format!("http://127.0.0.1:{port}/");
+        drop(client.send(get(&url), Duration::from_secs(2)).await.expect("first answer"));
+        let second = client.send(get(&url), Duration::from_secs(2)).await.expect("second answer");
+        assert_eq!(second.into_body().collect().await.expect("body").to_bytes(), "read");
         server.join().expect("server");
     }
 

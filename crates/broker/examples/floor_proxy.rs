@@ -16,7 +16,8 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use http_body_util::{BodyExt, Full};
-use patchbay_broker::net::{AddressPolicy, AppClient, Upstreams};
+use patchbay_broker::app_client::AppClient;
+use patchbay_broker::net::{AddressPolicy, Upstreams};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -15,10 +15,11 @@ use patchbay_protocol::{ErrorCode, ErrorDetails, FieldError};
 use url::Url;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::app_client::{AppBody, AppClient};
 use crate::catalog::{parse_base_url, App};
 use crate::crypto::{Keyring, Sealed};
 use crate::error::ApiError;
-use crate::net::{is_blocked, transport_failure, AppBody, AppClient, Cause, Upstreams};
+use crate::net::{is_blocked, transport_failure, Cause, Upstreams};
 use crate::store::Owner;
 
 /// Longest accepted credential value.
@@ -378,8 +379,8 @@ pub async fn verify(app: &App, creds: &Credentials, upstreams: &Upstreams) -> Re
 pub struct SendFailure {
     /// The error for the caller.
     pub error: ApiError,
-    /// The request provably never reached the app (see [`TransportFailure::not_sent`]), so it may
-    /// be sent again whatever its method.
+    /// The request provably never reached the app (see
+    /// [`crate::net::TransportFailure::not_sent`]), so it may be sent again whatever its method.
     pub not_sent: bool,
 }
 

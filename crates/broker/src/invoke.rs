@@ -23,6 +23,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::app_client::AppBody;
 use crate::catalog::{arg_text, App, Function};
 use crate::credentials::{
     authorized_request, read_capped, retry_after_seconds, try_send, upstream_failure, AppRequest,
@@ -30,7 +31,6 @@ use crate::credentials::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::InvokeLabels;
-use crate::net::AppBody;
 use crate::oauth::refresh::usable_credentials;
 use crate::state::AppState;
 use crate::store::{AccountRecord, Owner};

@@ -5,7 +5,7 @@
 
 pub mod accounts;
 pub mod admin;
-pub mod app_pool;
+pub mod app_client;
 pub mod canonical_json;
 pub mod catalog;
 pub mod cli;

@@ -4,11 +4,10 @@
 //! checked before sending. No client follows redirects, which could otherwise lead a request, and
 //! the credentials injected into it, somewhere the guard never looked.
 //!
-//! Calls to apps (functions, the backend proxy, credential checks) go through [`AppClient`]:
-//! hyper's HTTP/1 connections over hyper-util's connector, pooled by [`crate::app_pool`]. They are
-//! the hot path, where reqwest's URL handling, redirect layer and timers, and then hyper-util's
-//! pool, cost CPU on every call. OAuth token requests and webhooks, rare by comparison, keep
-//! reqwest.
+//! Calls to apps (functions, the backend proxy, credential checks) go through [`AppClient`]
+//! (hyper's HTTP/1 connections, pooled, over the connector built here). They are the hot path,
+//! where reqwest's URL handling, redirect layer and timers, and then hyper-util's pool, cost CPU
+//! on every call. OAuth token requests and webhooks, rare by comparison, keep reqwest.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -17,26 +16,19 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1;
-use hyper::header::{HeaderValue, ACCEPT, HOST, USER_AGENT};
-use hyper::http::uri::PathAndQuery;
-use hyper::{Request, Response, Uri};
+use hyper::Uri;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
-use tokio::time::Sleep;
 use url::{Host, Url};
 
-use crate::app_pool::{Origin, Pool, Sender, IDLE_TIMEOUT};
+use crate::app_client::{AppClient, IDLE_TIMEOUT};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// What the broker calls itself in `user-agent`.
-const BROKER_USER_AGENT: &str = concat!("patchbay-broker/", env!("CARGO_PKG_VERSION"));
+pub const BROKER_USER_AGENT: &str = concat!("patchbay-broker/", env!("CARGO_PKG_VERSION"));
 /// The longest connection set-up (DNS, TCP, TLS handshake), if the request timeout is longer.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -121,7 +113,7 @@ impl AddressPolicy {
 /// Resolves upstream host names. With a guard, it drops the addresses the guard's policy forbids
 /// and fails with [`BlockedAddress`] when none is left.
 #[derive(Debug, Clone, Copy)]
-struct Resolver {
+pub struct Resolver {
     guard: Option<AddressPolicy>,
 }
 
@@ -166,7 +158,7 @@ impl reqwest::dns::Resolve for Resolver {
 
 /// Bounds a whole connection set-up (DNS, TCP, TLS handshake), as reqwest's connect timeout does.
 #[derive(Clone)]
-struct ConnectTimeout<C> {
+pub struct ConnectTimeout<C> {
     inner: C,
     timeout: Duration,
 }
@@ -208,164 +200,24 @@ fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     Ok(config)
 }
 
-/// A client for calls to apps: hyper's HTTP/1 (over rustls for https), following no redirects.
-/// Clones share one connection pool.
-#[derive(Clone)]
-pub struct AppClient {
-    connector: ConnectTimeout<HttpsConnector<HttpConnector<Resolver>>>,
-    pool: Pool,
+/// The connector under [`AppClient`]: TCP through `resolver` with `TCP_NODELAY` and keepalive,
+/// rustls for https, the whole set-up bounded by `connect_timeout`.
+fn app_connector(
+    resolver: Resolver,
+    connect_timeout: Duration,
+    tls: Arc<rustls::ClientConfig>,
+) -> AppConnector {
+    let mut http = HttpConnector::new_with_resolver(resolver);
+    // https URLs reach this connector too: the TLS layer wraps the TCP stream it returns.
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    // TCP keepalive as reqwest sets it: a peer gone silently is noticed on pooled connections.
+    http.set_keepalive(Some(Duration::from_secs(15)));
+    ConnectTimeout { inner: HttpsConnector::from((http, tls)), timeout: connect_timeout }
 }
 
-impl AppClient {
-    fn new(resolver: Resolver, connect_timeout: Duration, tls: Arc<rustls::ClientConfig>) -> AppClient {
-        let mut http = HttpConnector::new_with_resolver(resolver);
-        // https URLs reach this connector too: the TLS layer wraps the TCP stream it returns.
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        // TCP keepalive as reqwest sets it: a peer gone silently is noticed on pooled connections.
-        http.set_keepalive(Some(Duration::from_secs(15)));
-        let connector = ConnectTimeout { inner: HttpsConnector::from((http, tls)), timeout: connect_timeout };
-        AppClient { connector, pool: Pool::default() }
-    }
-
-    /// Sends `request` (its URI absolute) with the broker's `user-agent` and `accept: */*` unless
-    /// it sets its own. `timeout` covers the whole exchange: the answer's head must arrive in time,
-    /// and its body is cut off when the time is up.
-    pub async fn send(
-        &self,
-        mut request: Request<Full<Bytes>>,
-        timeout: Duration,
-    ) -> Result<Response<AppBody>, RequestError> {
-        let origin = to_origin_form(&mut request)?;
-        let headers = request.headers_mut();
-        headers.entry(USER_AGENT).or_insert(HeaderValue::from_static(BROKER_USER_AGENT));
-        headers.entry(ACCEPT).or_insert(HeaderValue::from_static("*/*"));
-        let mut deadline = Box::pin(tokio::time::sleep(timeout));
-        let (response, sender) = tokio::select! {
-            biased;
-            sent = self.exchange(&origin, request) => sent?,
-            () = &mut deadline => return Err(RequestError::TimedOut),
-        };
-        let pooled = Some((self.pool.clone(), origin, sender));
-        Ok(response.map(|incoming| AppBody { incoming, deadline, pooled }))
-    }
-
-    /// Sends on a pooled connection if one is left open, else on a new one. A request hyper hands
-    /// back unwritten (the app closed the connection as it was taken) goes on the next.
-    async fn exchange(
-        &self,
-        origin: &Origin,
-        mut request: Request<Full<Bytes>>,
-    ) -> Result<(Response<Incoming>, Sender), RequestError> {
-        while let Some(mut sender) = self.pool.take(origin) {
-            if sender.ready().await.is_err() {
-                continue;
-            }
-            match sender.try_send_request(request).await {
-                Ok(response) => return Ok((response, sender)),
-                Err(mut failed) => match failed.take_message() {
-                    Some(unsent) => request = unsent,
-                    None => return Err(RequestError::Connection(failed.into_error())),
-                },
-            }
-        }
-        let mut sender = self.connect(origin).await?;
-        let response = sender.send_request(request).await.map_err(RequestError::Connection)?;
-        Ok((response, sender))
-    }
-
-    async fn connect(&self, origin: &Origin) -> Result<Sender, RequestError> {
-        let uri = Uri::builder()
-            .scheme(origin.scheme.clone())
-            .authority(origin.authority.clone())
-            .path_and_query("/")
-            .build()
-            .map_err(|err| RequestError::Connect(err.into()))?;
-        let io =
-            tower::ServiceExt::oneshot(self.connector.clone(), uri).await.map_err(RequestError::Connect)?;
-        let (sender, connection) =
-            http1::handshake(io).await.map_err(|err| RequestError::Connect(err.into()))?;
-        tokio::spawn(async move {
-            // The app closing an idle connection ends it too; nothing to report then.
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "connection to an app ended");
-            }
-        });
-        Ok(sender)
-    }
-}
-
-/// Takes the scheme and authority out of `request`'s URI, leaving the path and query, and sets
-/// `host` from them unless the request has one (as hyper-util's client did).
-fn to_origin_form(request: &mut Request<Full<Bytes>>) -> Result<Origin, RequestError> {
-    let mut parts = std::mem::take(request.uri_mut()).into_parts();
-    let (Some(scheme), Some(authority)) = (parts.scheme.take(), parts.authority.take()) else {
-        return Err(RequestError::Connect("the request URI is not absolute".into()));
-    };
-    if !request.headers().contains_key(HOST) {
-        let default_port = if scheme == hyper::http::uri::Scheme::HTTPS { 443 } else { 80 };
-        let host = match authority.port_u16() {
-            Some(port) if port != default_port => {
-                authority.as_str().rsplit_once('@').map_or(authority.as_str(), |(_, host)| host)
-            }
-            _ => authority.host(),
-        };
-        let host = HeaderValue::from_str(host).map_err(|err| RequestError::Connect(err.into()))?;
-        request.headers_mut().insert(HOST, host);
-    }
-    *request.uri_mut() = Uri::from(parts.path_and_query.unwrap_or_else(|| PathAndQuery::from_static("/")));
-    Ok(Origin { scheme, authority })
-}
-
-/// The body of an app's answer as it arrives, cut off with [`RequestError::TimedOut`] when the
-/// request's timeout passes. Read to the end, it gives its connection back to the pool.
-pub struct AppBody {
-    incoming: Incoming,
-    deadline: Pin<Box<Sleep>>,
-    pooled: Option<(Pool, Origin, Sender)>,
-}
-
-impl std::fmt::Debug for AppBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppBody").field("incoming", &self.incoming).finish_non_exhaustive()
-    }
-}
-
-impl AppBody {
-    /// The length the app declared (`Content-Length`), if it did.
-    pub fn declared_length(&self) -> Option<u64> {
-        self.incoming.size_hint().exact()
-    }
-}
-
-impl Body for AppBody {
-    type Data = Bytes;
-    type Error = RequestError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, RequestError>>> {
-        if self.deadline.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Some(Err(RequestError::TimedOut)));
-        }
-        let frame = Pin::new(&mut self.incoming).poll_frame(cx).map_err(RequestError::Body);
-        if let Poll::Ready(None) = frame {
-            if let Some((pool, origin, sender)) = self.pooled.take() {
-                pool.give_back(&origin, sender);
-            }
-        }
-        frame
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.incoming.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.incoming.size_hint()
-    }
-}
+/// How [`AppClient`] connects.
+pub type AppConnector = ConnectTimeout<HttpsConnector<HttpConnector<Resolver>>>;
 
 /// Why a call on an [`AppClient`] got no answer, or the answer's body was cut off.
 #[derive(Debug, thiserror::Error)]
@@ -430,8 +282,12 @@ impl Upstreams {
         Ok(Upstreams {
             trusted: base().build()?,
             guarded: base().dns_resolver(Arc::new(guard)).build()?,
-            trusted_apps: AppClient::new(Resolver { guard: None }, connect_timeout, tls.clone()),
-            guarded_apps: AppClient::new(guard, connect_timeout, tls),
+            trusted_apps: AppClient::new(app_connector(
+                Resolver { guard: None },
+                connect_timeout,
+                tls.clone(),
+            )),
+            guarded_apps: AppClient::new(app_connector(guard, connect_timeout, tls)),
             policy,
             timeout,
         })
@@ -689,15 +545,18 @@ mod tests {
 }
 
 #[cfg(test)]
-mod failure_tests {
+pub(crate) mod failure_tests {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
 
-    use http_body_util::BodyExt;
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::{Request, Response};
 
     use super::*;
+    use crate::app_client::{AppBody, AppClient};
 
-    fn client() -> AppClient {
+    pub(crate) fn client() -> AppClient {
         Upstreams::new(AddressPolicy { allow_loopback: true }, Duration::from_secs(2))
             .expect("clients")
             .trusted_apps
@@ -708,7 +567,7 @@ mod failure_tests {
         Request::builder().method(method).uri(url).body(Full::new(Bytes::from(body))).expect("request")
     }
 
-    pub(super) fn get(url: &str) -> Request<Full<Bytes>> {
+    pub(crate) fn get(url: &str) -> Request<Full<Bytes>> {
         request(hyper::Method::GET, url, "")
     }
 
@@ -721,7 +580,7 @@ mod failure_tests {
         TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port()
     }
 
-    fn listener() -> (TcpListener, u16) {
+    pub(crate) fn listener() -> (TcpListener, u16) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         (listener, port)
@@ -842,68 +701,6 @@ mod failure_tests {
         let second =
             second.unwrap_or_else(|err| panic!("sent again on a new connection: {}", transport_failure(err)));
         assert_eq!(body(second).await, "second");
-        server.join().expect("server");
-    }
-
-    /// Reads one request head and answers it with `body`, keeping the connection open; returns
-    /// the head.
-    fn serve_one(socket: &mut TcpStream, body: &str) -> String {
-        let mut buf = [0u8; 1024];
-        let read = socket.read(&mut buf).expect("request");
-        let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len());
-        socket.write_all(answer.as_bytes()).expect("answer");
-        String::from_utf8_lossy(&buf[..read]).into_owned()
-    }
-
-    /// The server serves one connection only: a second request that did not reuse it would never
-    /// be answered.
-    #[tokio::test]
-    async fn a_connection_whose_answer_was_read_whole_is_reused_and_requests_are_in_origin_form() {
-        let (listener, port) = listener();
-        let server = std::thread::spawn(move || {
-            let (mut socket, _) = listener.accept().expect("accept");
-            [serve_one(&mut socket, "one"), serve_one(&mut socket, "two")]
-        });
-        let client = client();
-        let origin = Origin {
-            scheme: "http".parse().expect("scheme"),
-            authority: format!("127.0.0.1:{port}").parse().expect("authority"),
-        };
-        for expected in ["one", "two"] {
-            let url = format!("http://127.0.0.1:{port}/path?q={expected}");
-            let response = client.send(get(&url), Duration::from_secs(2)).await.expect("answer");
-            assert_eq!(client.pool.idle(&origin), 0, "in use until its answer is read");
-            assert_eq!(response.into_body().collect().await.expect("body").to_bytes(), expected);
-            if expected == "one" {
-                // The server still waits for the second request, so the connection is open.
-                assert_eq!(client.pool.idle(&origin), 1);
-            }
-        }
-        let heads = server.join().expect("server");
-        for (head, expected) in heads.iter().zip(["one", "two"]) {
-            let head = head.to_ascii_lowercase();
-            assert!(head.starts_with(&format!("get /path?q={expected} http/1.1\r\n")), "{head}");
-            assert!(head.contains(&format!("\r\nhost: 127.0.0.1:{port}\r\n")), "{head}");
-        }
-    }
-
-    /// An answer dropped before its body was read leaves its connection unusable: the next
-    /// request must go on a new one (the first is never served again).
-    #[tokio::test]
-    async fn a_connection_whose_answer_was_not_read_whole_is_not_reused() {
-        let (listener, port) = listener();
-        let server = std::thread::spawn(move || {
-            let (mut first, _) = listener.accept().expect("accept");
-            serve_one(&mut first, "unread");
-            let (mut second, _) = listener.accept().expect("a second connection");
-            serve_one(&mut second, "read");
-            drop(first);
-        });
-        let client = client();
-        let url = format!("http://127.0.0.1:{port}/");
-        drop(client.send(get(&url), Duration::from_secs(2)).await.expect("first answer"));
-        let second = client.send(get(&url), Duration::from_secs(2)).await.expect("second answer");
-        assert_eq!(second.into_body().collect().await.expect("body").to_bytes(), "read");
         server.join().expect("server");
     }
 

@@ -17,11 +17,11 @@ use futures_util::stream::{self, Stream};
 use hyper::{HeaderMap, Method, StatusCode};
 use patchbay_protocol::FieldError;
 
+use crate::app_client::AppBody;
 use crate::catalog::idempotent_method;
 use crate::credentials::{authorized_request, body_too_large, declared_too_large, next_chunk};
 use crate::error::{ApiError, ApiResult};
 use crate::invoke::{send_with_credentials, with_attempts, Answer};
-use crate::net::AppBody;
 use crate::state::AppState;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and those the HTTP client sets itself.

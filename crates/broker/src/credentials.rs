@@ -309,17 +309,23 @@ pub fn authorized_request<'a>(
 ) -> Result<AppRequest<'a>, ApiError> {
     let (base, client) = base_and_client(app, creds, upstreams)?;
     let lookup = |name: &str| creds.get(name);
-    let target = if app.inject.query.is_empty() {
-        join_url(&base, path)
-    } else {
-        let mut url = join_parsed(&base, path);
-        let mut pairs = url.query_pairs_mut();
+    let mut target = join_url(&base, path);
+    if !app.inject.query.is_empty() {
+        // Appended as `url`'s `query_pairs_mut` does: after `&` when the path brought a query.
+        // A base URL has no fragment, so the query ends the string.
+        let start = target.find('?').map_or_else(
+            || {
+                target.push('?');
+                target.len()
+            },
+            |at| at + 1,
+        );
+        let mut pairs = url::form_urlencoded::Serializer::for_suffix(target, start);
         for (name, template) in &app.inject.query {
             pairs.append_pair(name, &template.render(lookup));
         }
-        drop(pairs);
-        String::from(url)
-    };
+        target = pairs.finish();
+    }
     let mut head = Request::builder().method(method).uri(target);
     for (name, template) in &app.inject.headers {
         head = head.header(name, template.render(lookup));
@@ -669,6 +675,24 @@ mod tests {
             assert_eq!(join_url(&base, &path), String::from(join_parsed(&base, &path)), "{base} + {path:?}");
         }
         assert!(verbatim > 1_000, "only {verbatim} joins were verbatim");
+    }
+
+    /// Injected query parameters land where `url`'s `query_pairs_mut` puts them, after any query
+    /// the function's path brought.
+    #[test]
+    fn injected_query_parameters_are_appended_as_url_appends_them() {
+        let app =
+            app("auth = \"api_key\"\nbase_url = \"http://h:1/api/\"\ninject.query.api_key = \"{api_key}\"");
+        let creds =
+            validate_fields(&app, fields(&[("api_key", "k &=é+")])).unwrap_or_else(|_| panic!("valid"));
+        let upstreams =
+            Upstreams::new(crate::net::AddressPolicy::default(), Duration::from_secs(1)).expect("clients");
+        for path in ["/me", "/me?", "/me?x=1", "/a b?q=x y"] {
+            let request = authorized_request(&app, &creds, &upstreams, Method::GET, path).expect("request");
+            let mut expected = join_parsed(app.base_url.as_ref().expect("base"), path);
+            expected.query_pairs_mut().append_pair("api_key", "k &=é+");
+            assert_eq!(request.head.uri_ref().map(ToString::to_string), Some(expected.to_string()), "{path}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Credential-based connects: validating what the user typed, injecting it into upstream requests
 //! as the app declares, and verifying it against the app before anything is saved.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -193,25 +194,26 @@ pub struct Verified {
 }
 
 /// Where an app's requests go for these credentials, and which client may send them.
-fn base_and_client<'a>(
-    app: &App,
+fn base_and_client<'a, 'b>(
+    app: &'b App,
     creds: &Credentials,
     upstreams: &'a Upstreams,
-) -> Result<(Url, &'a AppClient), ApiError> {
+) -> Result<(Cow<'b, Url>, &'a AppClient), ApiError> {
+    // A catalog base URL is borrowed: every invoke of the app passes here.
     if let Some(url) = &app.base_url {
-        return Ok((url.clone(), &upstreams.trusted_apps));
+        return Ok((Cow::Borrowed(url), &upstreams.trusted_apps));
     }
     // A URL built from what the user typed or the provider answered gets the same address rules
     // as a URL typed whole: checked here on literal IPs, and on every DNS answer by `guarded_apps`.
     let url = match &app.base_url_template {
         Some(template) => template
-            .try_render(|name| creds.get(name).map(std::borrow::Cow::Borrowed))
+            .try_render(|name| creds.get(name).map(Cow::Borrowed))
             .ok_or_else(|| ApiError::internal("credentials lack a value of the base URL"))
             .and_then(|raw| parse_base_url(&raw).map_err(|reason| url_not_allowed(&reason)))?,
         None => creds.base_url().ok_or_else(|| ApiError::internal("validated credentials lack base_url"))?,
     };
     upstreams.policy.check_url(&url).map_err(|blocked| url_not_allowed(&blocked.to_string()))?;
-    Ok((url, &upstreams.guarded_apps))
+    Ok((Cow::Owned(url), &upstreams.guarded_apps))
 }
 
 fn url_not_allowed(reason: &str) -> ApiError {

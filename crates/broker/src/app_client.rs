@@ -45,11 +45,11 @@ const MAX_IDLE_PER_ORIGIN: usize = 64;
 /// Request URIs come from `url`, which lowercases hosts; at worst an origin spelled two ways gets
 /// two lists.
 #[derive(Debug, Clone)]
-pub struct Origin {
+struct Origin {
     /// `http` or `https`.
-    pub scheme: Scheme,
+    scheme: Scheme,
     /// Host and port (and user info, if the URI had one).
-    pub authority: Authority,
+    authority: Authority,
 }
 
 impl Origin {
@@ -73,7 +73,7 @@ impl Hash for Origin {
 }
 
 /// The sending half of an HTTP/1 connection to an app.
-pub type Sender = SendRequest<Full<Bytes>>;
+type Sender = SendRequest<Full<Bytes>>;
 
 struct Idle {
     sender: Sender,
@@ -94,7 +94,7 @@ struct Origins {
 
 /// Idle connections by origin. Clones share the connections.
 #[derive(Clone, Default)]
-pub struct Pool(Arc<Mutex<Origins>>);
+struct Pool(Arc<Mutex<Origins>>);
 
 impl Pool {
     fn origins(&self) -> MutexGuard<'_, Origins> {
@@ -102,7 +102,7 @@ impl Pool {
     }
 
     /// The most recently returned usable connection to `origin`, if any.
-    pub fn take(&self, origin: &Origin) -> Option<Sender> {
+    fn take(&self, origin: &Origin) -> Option<Sender> {
         let mut origins = self.origins();
         let idle = origins.idle.get_mut(origin)?;
         while let Some(connection) = idle.pop() {
@@ -114,7 +114,7 @@ impl Pool {
     }
 
     /// Keeps `sender`, whose last answer was read whole, for the next request to `origin`.
-    pub fn give_back(&self, origin: &Origin, sender: Sender) {
+    fn give_back(&self, origin: &Origin, sender: Sender) {
         if sender.is_closed() {
             return;
         }
@@ -134,7 +134,7 @@ impl Pool {
 
     /// Idle connections kept for `origin`, usable or not yet swept.
     #[cfg(test)]
-    pub fn idle(&self, origin: &Origin) -> usize {
+    fn idle(&self, origin: &Origin) -> usize {
         self.origins().idle.get(origin).map_or(0, Vec::len)
     }
 }
@@ -149,7 +149,7 @@ pub struct AppClient {
 
 impl AppClient {
     /// A client with its own pool, connecting through `connector`.
-    pub fn new(connector: AppConnector) -> AppClient {
+    pub(crate) fn new(connector: AppConnector) -> AppClient {
         AppClient { connector, pool: Pool::default() }
     }
 
@@ -294,23 +294,10 @@ impl Body for AppBody {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
-
     use http_body_util::BodyExt;
 
     use super::*;
-    use crate::net::failure_tests::{client, get, listener};
-
-    /// Reads one request head and answers it with `body`, keeping the connection open; returns
-    /// the head.
-    fn serve_one(socket: &mut TcpStream, body: &str) -> String {
-        let mut buf = [0u8; 1024];
-        let read = socket.read(&mut buf).expect("request");
-        let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len());
-        socket.write_all(answer.as_bytes()).expect("answer");
-        String::from_utf8_lossy(&buf[..read]).into_owned()
-    }
+    use crate::net::failure_tests::{client, get, listener, serve_one};
 
     /// The server serves one connection only: a second request that did not reuse it would never
     /// be answered.

@@ -28,7 +28,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// What the broker calls itself in `user-agent`.
-pub const BROKER_USER_AGENT: &str = concat!("patchbay-broker/", env!("CARGO_PKG_VERSION"));
+pub(crate) const BROKER_USER_AGENT: &str = concat!("patchbay-broker/", env!("CARGO_PKG_VERSION"));
 /// The longest connection set-up (DNS, TCP, TLS handshake), if the request timeout is longer.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -113,7 +113,7 @@ impl AddressPolicy {
 /// Resolves upstream host names. With a guard, it drops the addresses the guard's policy forbids
 /// and fails with [`BlockedAddress`] when none is left.
 #[derive(Debug, Clone, Copy)]
-pub struct Resolver {
+pub(crate) struct Resolver {
     guard: Option<AddressPolicy>,
 }
 
@@ -158,7 +158,7 @@ impl reqwest::dns::Resolve for Resolver {
 
 /// Bounds a whole connection set-up (DNS, TCP, TLS handshake), as reqwest's connect timeout does.
 #[derive(Clone)]
-pub struct ConnectTimeout<C> {
+pub(crate) struct ConnectTimeout<C> {
     inner: C,
     timeout: Duration,
 }
@@ -217,7 +217,7 @@ fn app_connector(
 }
 
 /// How [`AppClient`] connects.
-pub type AppConnector = ConnectTimeout<HttpsConnector<HttpConnector<Resolver>>>;
+pub(crate) type AppConnector = ConnectTimeout<HttpsConnector<HttpConnector<Resolver>>>;
 
 /// Why a call on an [`AppClient`] got no answer, or the answer's body was cut off.
 #[derive(Debug, thiserror::Error)]
@@ -586,10 +586,23 @@ pub(crate) mod failure_tests {
         (listener, port)
     }
 
-    /// Reads one request head (small requests arrive whole on loopback).
-    fn read_request(socket: &mut TcpStream) {
+    /// Reads one request head (small requests arrive whole on loopback) and returns it.
+    fn read_request(socket: &mut TcpStream) -> String {
         let mut buf = [0u8; 1024];
-        let _ = socket.read(&mut buf);
+        let read = socket.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..read]).into_owned()
+    }
+
+    /// Reads one request head and answers it with `body`, keeping the connection open; returns
+    /// the head.
+    pub(crate) fn serve_one(socket: &mut TcpStream, body: &str) -> String {
+        let head = read_request(socket);
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nconnection: keep-alive\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        socket.write_all(answer.as_bytes()).expect("answer");
+        head
     }
 
     #[tokio::test]
@@ -673,21 +686,13 @@ pub(crate) mod failure_tests {
         let (listener, port) = listener();
         let (closed, was_closed) = tokio::sync::oneshot::channel::<()>();
         let server = std::thread::spawn(move || {
-            let answer = |body: &str| {
-                format!(
-                    "HTTP/1.1 200 OK\r\nconnection: keep-alive\r\ncontent-length: {}\r\n\r\n{body}",
-                    body.len()
-                )
-            };
             let (mut first, _) = listener.accept().expect("accept");
-            read_request(&mut first);
-            first.write_all(answer("first").as_bytes()).expect("answer");
+            serve_one(&mut first, "first");
             first.shutdown(std::net::Shutdown::Both).expect("close");
             drop(first);
             closed.send(()).expect("client waits");
             let (mut second, _) = listener.accept().expect("a second connection");
-            read_request(&mut second);
-            second.write_all(answer("second").as_bytes()).expect("answer");
+            serve_one(&mut second, "second");
         });
         let client = client();
         let url = format!("http://127.0.0.1:{port}/");

@@ -30,7 +30,6 @@ use crate::credentials::{
     Credentials, SendFailure,
 };
 use crate::error::{ApiError, ApiResult};
-use crate::metrics::InvokeLabels;
 use crate::oauth::refresh::usable_credentials;
 use crate::state::AppState;
 use crate::store::{AccountRecord, Owner};
@@ -190,13 +189,8 @@ pub async fn invoke(
     let result = call(state, owner, app, function, request).await;
     // Counted only for functions the catalog has: an unknown name comes from the caller and
     // would make the label set unbounded.
-    let labels = InvokeLabels {
-        app: app.id.clone(),
-        function: function.name.clone(),
-        outcome: result.as_ref().map_or_else(|err| err.code.as_str(), |_| "ok"),
-    };
-    state.metrics.invokes.get_or_create(&labels).inc();
-    state.metrics.invoke_seconds.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    let outcome = result.as_ref().map_or_else(|err| err.code.as_str(), |_| "ok");
+    state.metrics.invoke(&app.id, &function.name, outcome, started.elapsed().as_secs_f64());
     result
 }
 

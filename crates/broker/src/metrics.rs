@@ -4,6 +4,10 @@
 //! Labels are bounded: route templates, catalog app and function names (only once the catalog
 //! knows them), error codes and fixed outcome words; never user ids, account ids or raw paths.
 
+use std::hash::Hash;
+use std::sync::{PoisonError, RwLock};
+
+use hashbrown::{Equivalent, HashMap};
 use hyper::Method;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -14,13 +18,28 @@ use prometheus_client::registry::Registry;
 
 /// An HTTP request, by route template.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
+struct RequestLabels {
     /// Request method, from [`method_label`].
-    pub method: &'static str,
+    method: &'static str,
     /// Route template, or `unmatched`.
-    pub route: String,
+    route: String,
     /// Response status.
-    pub status: u16,
+    status: u16,
+}
+
+/// [`RequestLabels`], borrowed. Fields in the same order and of types that hash alike, so both
+/// hash the same.
+#[derive(Hash)]
+struct RequestKey<'a> {
+    method: &'static str,
+    route: &'a str,
+    status: u16,
+}
+
+impl Equivalent<RequestLabels> for RequestKey<'_> {
+    fn equivalent(&self, labels: &RequestLabels) -> bool {
+        self.method == labels.method && self.route == labels.route && self.status == labels.status
+    }
 }
 
 /// The method label of a request: the standard methods by name, any other as `other`. A client
@@ -43,29 +62,84 @@ pub fn method_label(method: &Method) -> &'static str {
 
 /// An invoke of a catalog function.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct InvokeLabels {
+struct InvokeLabels {
     /// Catalog app id.
-    pub app: String,
+    app: String,
     /// Catalog function name.
-    pub function: String,
+    function: String,
     /// `ok` or the error code.
-    pub outcome: &'static str,
+    outcome: &'static str,
+}
+
+/// [`InvokeLabels`], borrowed.
+#[derive(Hash)]
+struct InvokeKey<'a> {
+    app: &'a str,
+    function: &'a str,
+    outcome: &'static str,
+}
+
+impl Equivalent<InvokeLabels> for InvokeKey<'_> {
+    fn equivalent(&self, labels: &InvokeLabels) -> bool {
+        self.app == labels.app && self.function == labels.function && self.outcome == labels.outcome
+    }
 }
 
 /// An app and a fixed outcome word.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct AppOutcome {
+struct AppOutcome {
     /// Catalog app id.
-    pub app: String,
+    app: String,
     /// Fixed word (a status class, an outcome, an error code).
-    pub outcome: &'static str,
+    outcome: &'static str,
+}
+
+/// [`AppOutcome`], borrowed.
+#[derive(Hash)]
+struct AppOutcomeKey<'a> {
+    app: &'a str,
+    outcome: &'static str,
+}
+
+impl Equivalent<AppOutcome> for AppOutcomeKey<'_> {
+    fn equivalent(&self, labels: &AppOutcome) -> bool {
+        self.app == labels.app && self.outcome == labels.outcome
+    }
+}
+
+/// The handles of one label set's metrics, found by its labels borrowed.
+///
+/// A `Family` lookup takes owned labels and SipHashes them, once per metric, and the hot paths
+/// record on every request and every invoke. One lookup here finds all of a label set's handles
+/// without allocating; they share their values with the family's. The fast hash is safe because
+/// every label is bounded and none is chosen freely by a caller.
+struct Handles<K, V>(RwLock<HashMap<K, V>>);
+
+impl<K, V> Default for Handles<K, V> {
+    fn default() -> Self {
+        Handles(RwLock::new(HashMap::new()))
+    }
+}
+
+impl<K: Hash + Eq, V> Handles<K, V> {
+    /// Runs `record` on the handles for `key`, made by `make` the first time.
+    fn record<Q>(&self, key: &Q, make: impl FnOnce() -> (K, V), record: impl FnOnce(&V))
+    where
+        Q: Hash + Equivalent<K>,
+    {
+        if let Some(handles) = self.0.read().unwrap_or_else(PoisonError::into_inner).get(key) {
+            return record(handles);
+        }
+        let (labels, handles) = make();
+        record(self.0.write().unwrap_or_else(PoisonError::into_inner).entry(labels).or_insert(handles));
+    }
 }
 
 /// A fixed outcome word.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct Outcome {
+struct Outcome {
     /// Fixed word.
-    pub outcome: &'static str,
+    outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -84,21 +158,24 @@ fn seconds() -> Histogram {
 pub struct Metrics {
     registry: Registry,
     /// HTTP requests by method, route template and status.
-    pub requests: Family<RequestLabels, Counter>,
+    requests: Family<RequestLabels, Counter>,
     /// HTTP request latency by method, route template and status.
-    pub request_seconds: Histograms<RequestLabels>,
+    request_seconds: Histograms<RequestLabels>,
+    request_handles: Handles<RequestLabels, (Counter, Histogram)>,
     /// Invokes by app, function and outcome.
-    pub invokes: Family<InvokeLabels, Counter>,
+    invokes: Family<InvokeLabels, Counter>,
     /// Invoke latency by app, function and outcome (retries and refreshes included).
-    pub invoke_seconds: Histograms<InvokeLabels>,
+    invoke_seconds: Histograms<InvokeLabels>,
+    invoke_handles: Handles<InvokeLabels, (Counter, Histogram)>,
     /// Upstream answers to invoke requests by app and status class (`2xx`…`5xx`, `unanswered`).
-    pub upstream_responses: Family<AppOutcome, Counter>,
+    upstream_responses: Family<AppOutcome, Counter>,
+    upstream_handles: Handles<AppOutcome, Counter>,
     /// Token refreshes by outcome: `ok`, `rotated`, `invalid_grant`, `unavailable`, `error`.
-    pub refreshes: Family<Outcome, Counter>,
+    refreshes: Family<Outcome, Counter>,
     /// Callers that waited for another process's refresh lease.
     pub refresh_lease_waits: Counter,
     /// Connect attempts by app and outcome (`authorize`, `connected`, `reconnected` or the error code).
-    pub connects: Family<AppOutcome, Counter>,
+    connects: Family<AppOutcome, Counter>,
     /// Open database connections, read at each scrape.
     pub db_connections: Gauge,
     /// Rounds of the background refresher this process ran.
@@ -110,9 +187,12 @@ impl Default for Metrics {
         let mut metrics = Metrics {
             requests: Family::default(),
             request_seconds: Family::new_with_constructor(seconds),
+            request_handles: Handles::default(),
             invokes: Family::default(),
             invoke_seconds: Family::new_with_constructor(seconds),
+            invoke_handles: Handles::default(),
             upstream_responses: Family::default(),
+            upstream_handles: Handles::default(),
             refreshes: Family::default(),
             refresh_lease_waits: Counter::default(),
             connects: Family::default(),
@@ -175,6 +255,37 @@ impl Metrics {
         text
     }
 
+    /// Counts an HTTP request and records its latency, by route template (`unmatched` for none).
+    pub fn request(&self, method: &Method, route: &str, status: u16, seconds: f64) {
+        let key = RequestKey { method: method_label(method), route, status };
+        let make = || {
+            let labels = RequestLabels { method: key.method, route: route.to_owned(), status };
+            let count = Counter::clone(&self.requests.get_or_create(&labels));
+            let latency = Histogram::clone(&self.request_seconds.get_or_create(&labels));
+            (labels, (count, latency))
+        };
+        self.request_handles.record(&key, make, |(count, latency)| {
+            count.inc();
+            latency.observe(seconds);
+        });
+    }
+
+    /// Counts an invoke of a catalog function and records its latency; `outcome` is `ok` or the
+    /// error code.
+    pub fn invoke(&self, app: &str, function: &str, outcome: &'static str, seconds: f64) {
+        let key = InvokeKey { app, function, outcome };
+        let make = || {
+            let labels = InvokeLabels { app: app.to_owned(), function: function.to_owned(), outcome };
+            let count = Counter::clone(&self.invokes.get_or_create(&labels));
+            let latency = Histogram::clone(&self.invoke_seconds.get_or_create(&labels));
+            (labels, (count, latency))
+        };
+        self.invoke_handles.record(&key, make, |(count, latency)| {
+            count.inc();
+            latency.observe(seconds);
+        });
+    }
+
     /// Counts an upstream answer (`Some(status)`) or its absence for `app`.
     pub fn upstream(&self, app: &str, status: Option<u16>) {
         let outcome = match status {
@@ -185,7 +296,14 @@ impl Metrics {
             Some(_) => "5xx",
             None => "unanswered",
         };
-        self.upstream_responses.get_or_create(&AppOutcome { app: app.to_owned(), outcome }).inc();
+        let make = || {
+            let labels = AppOutcome { app: app.to_owned(), outcome };
+            let count = Counter::clone(&self.upstream_responses.get_or_create(&labels));
+            (labels, count)
+        };
+        self.upstream_handles.record(&AppOutcomeKey { app, outcome }, make, |count| {
+            count.inc();
+        });
     }
 
     /// Counts a connect attempt's outcome for `app`.
@@ -196,5 +314,55 @@ impl Metrics {
     /// Counts a refresh outcome.
     pub fn refresh(&self, outcome: &'static str) {
         self.refreshes.get_or_create(&Outcome { outcome }).inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The number after `line` in the OpenMetrics text, or 0 when the series is absent.
+    fn value(text: &str, line: &str) -> u64 {
+        text.lines().find_map(|l| l.strip_prefix(line)?.trim().parse().ok()).unwrap_or_default()
+    }
+
+    #[test]
+    fn handles_record_into_their_families_and_are_found_by_borrowed_labels() {
+        let metrics = Metrics::default();
+        let route = String::from("/v1/functions/{name}/invoke");
+        for _ in 0..3 {
+            metrics.request(&Method::POST, &route, 200, 0.004);
+            metrics.invoke("github", "list-repos", "ok", 0.003);
+            metrics.upstream("github", Some(204));
+        }
+        metrics.request(&Method::POST, &route, 502, 0.01);
+        metrics.invoke("github", "list-repos", "UPSTREAM_ERROR", 0.01);
+        metrics.upstream("github", None);
+        let text = metrics.encode();
+        let request =
+            r#"patchbay_http_requests_total{method="POST",route="/v1/functions/{name}/invoke",status=""#;
+        assert_eq!(value(&text, &format!(r#"{request}200"}}"#)), 3, "{text}");
+        assert_eq!(value(&text, &format!(r#"{request}502"}}"#)), 1);
+        let latency = r#"patchbay_http_request_duration_seconds_count{method="POST",route="/v1/functions/{name}/invoke",status="200"}"#;
+        assert_eq!(value(&text, latency), 3);
+        let invoke = r#"patchbay_invokes_total{app="github",function="list-repos",outcome=""#;
+        assert_eq!(value(&text, &format!(r#"{invoke}ok"}}"#)), 3);
+        assert_eq!(value(&text, &format!(r#"{invoke}UPSTREAM_ERROR"}}"#)), 1);
+        let invoke_latency =
+            r#"patchbay_invoke_duration_seconds_count{app="github",function="list-repos",outcome="ok"}"#;
+        assert_eq!(value(&text, invoke_latency), 3);
+        assert_eq!(value(&text, r#"patchbay_upstream_responses_total{app="github",outcome="2xx"}"#), 3);
+        assert_eq!(
+            value(&text, r#"patchbay_upstream_responses_total{app="github",outcome="unanswered"}"#),
+            1
+        );
+
+        // Borrowed labels hash as the owned ones do, or every record would take the slow path.
+        let requests = metrics.request_handles.0.read().expect("lock");
+        assert!(requests.get(&RequestKey { method: "POST", route: &route, status: 200 }).is_some());
+        let invokes = metrics.invoke_handles.0.read().expect("lock");
+        assert!(invokes.get(&InvokeKey { app: "github", function: "list-repos", outcome: "ok" }).is_some());
+        let upstream = metrics.upstream_handles.0.read().expect("lock");
+        assert!(upstream.get(&AppOutcomeKey { app: "github", outcome: "2xx" }).is_some());
     }
 }

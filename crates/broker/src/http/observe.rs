@@ -13,7 +13,6 @@ use axum::response::Response;
 use tracing::Instrument;
 
 use crate::ids::request_id;
-use crate::metrics::{method_label, RequestLabels};
 use crate::state::AppState;
 use crate::telemetry::{acceptable_request_id, with_request_id};
 
@@ -24,8 +23,8 @@ const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// The route template (`/v1/accounts/{id}`), never the raw path: paths carry account ids, and
 /// query strings carry OAuth codes and states.
-pub fn route(req: &Request) -> String {
-    req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned())
+fn route(matched: Option<&MatchedPath>) -> &str {
+    matched.map_or("unmatched", MatchedPath::as_str)
 }
 
 /// Warns once when the broker is reached under another host than `public_url`: the OAuth
@@ -50,15 +49,15 @@ pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Nex
         .map_or_else(request_id, str::to_owned);
     check_public_url(&state, &req);
     let method = req.method().clone();
-    let route = route(&req);
+    // Cloned, not copied out: a `MatchedPath` is a shared string.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = route(matched.as_ref());
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
     let started = Instant::now();
     let mut response = with_request_id(id.clone(), next.run(req)).instrument(span.clone()).await;
     let latency = started.elapsed();
     let status = response.status().as_u16();
-    let labels = RequestLabels { method: method_label(&method), route, status };
-    state.metrics.requests.get_or_create(&labels).inc();
-    state.metrics.request_seconds.get_or_create(&labels).observe(latency.as_secs_f64());
+    state.metrics.request(&method, route, status, latency.as_secs_f64());
     span.in_scope(|| {
         tracing::info!(status, latency_ms = latency.as_secs_f64() * 1000.0, "request");
     });

@@ -143,11 +143,18 @@ async fn sdk_routes_refuse_missing_forged_expired_and_foreign_origin_tokens() {
     let reply = b.call(Method::GET, "/v1/apps", Some(&elsewhere), None).await;
     assert_eq!((reply.status, reply.code()), (StatusCode::FORBIDDEN, "ORIGIN_NOT_ALLOWED"));
     assert!(reply.json["error"].get("details").is_none(), "a refused origin learns nothing but the code");
+    let readable_by = reply.headers.get("access-control-allow-origin").and_then(|v| v.to_str().ok());
+    assert_eq!(readable_by, Some(ORIGIN), "the SDK can read the refusal's code");
 
     let token = b.session("alice").await;
     let ok = b.call(Method::GET, "/v1/apps", Some(&token), None).await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(ok.headers.get("access-control-allow-origin").and_then(|v| v.to_str().ok()), Some(ORIGIN));
+    assert_eq!(
+        ok.headers.get("vary").and_then(|v| v.to_str().ok()),
+        Some("Origin"),
+        "caches keep origins apart"
+    );
 
     let server_side =
         Request::get("/v1/apps").header("authorization", format!("Bearer {token}")).body(Body::empty());

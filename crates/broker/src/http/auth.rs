@@ -1,18 +1,24 @@
 //! Who is calling: session tokens on the SDK-facing routes (with CORS driven by the token's
 //! allowed origins) and the workspace secret key on the backend-facing ones.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_MAX_AGE, AUTHORIZATION, ORIGIN, VARY,
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{self, Either, Ready};
 use patchbay_protocol::ErrorCode;
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 
 use crate::error::ApiError;
 use crate::ids::now_unix;
@@ -36,32 +42,86 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
-/// Middleware for SDK-facing routes: answers CORS preflights, verifies the session token and the
+/// Layer for SDK-facing routes: answers CORS preflights, verifies the session token and the
 /// page's origin, and puts a [`Session`] in the request.
 ///
 /// Preflights carry no token, so they are answered for any origin; the real request is then
 /// refused unless its origin is one the token allows. Error responses (which carry no user data)
 /// are readable cross-origin so the SDK can report their code; success responses only by an
 /// allowed origin.
-pub async fn sdk_session(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
-    let origin = req.headers().get(ORIGIN).cloned();
-    let mut response = if req.method() == Method::OPTIONS {
-        preflight()
-    } else {
-        match authenticate(&state, req.headers(), origin.as_ref()) {
-            Ok(session) => {
-                req.extensions_mut().insert(session);
-                next.run(req).await
-            }
-            Err(err) => err.into_response(),
-        }
-    };
-    if let Some(origin) = origin {
-        let headers = response.headers_mut();
-        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        headers.append(VARY, HeaderValue::from_static("Origin"));
+///
+/// Written as a service rather than with `middleware::from_fn`: everything before the route runs
+/// synchronously, so the route's future is wrapped in place instead of boxed, and the route is
+/// not cloned per request.
+#[derive(Clone)]
+pub struct SdkSessionLayer(pub Arc<AppState>);
+
+impl<S> Layer<S> for SdkSessionLayer {
+    type Service = SdkSession<S>;
+
+    fn layer(&self, inner: S) -> SdkSession<S> {
+        SdkSession { state: self.0.clone(), inner }
     }
-    response
+}
+
+/// The service [`SdkSessionLayer`] puts in front of each SDK-facing route.
+#[derive(Clone)]
+pub struct SdkSession<S> {
+    state: Arc<AppState>,
+    inner: S,
+}
+
+impl<S> Service<Request> for SdkSession<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = WithCors<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let origin = req.headers().get(ORIGIN).cloned();
+        let answer = if req.method() == Method::OPTIONS {
+            Either::Left(future::ready(Ok(preflight())))
+        } else {
+            match authenticate(&self.state, req.headers(), origin.as_ref()) {
+                Ok(session) => {
+                    req.extensions_mut().insert(session);
+                    Either::Right(self.inner.call(req))
+                }
+                Err(err) => Either::Left(future::ready(Ok(err.into_response()))),
+            }
+        };
+        WithCors { answer, origin }
+    }
+}
+
+pin_project! {
+    /// An SDK route's answer, made readable by the page's origin when one was sent.
+    pub struct WithCors<F> {
+        #[pin]
+        answer: Either<Ready<Result<Response, Infallible>>, F>,
+        origin: Option<HeaderValue>,
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for WithCors<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(mut response) = ready!(this.answer.poll(cx));
+        if let Some(origin) = this.origin.take() {
+            let headers = response.headers_mut();
+            headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.append(VARY, HeaderValue::from_static("Origin"));
+        }
+        Poll::Ready(Ok(response))
+    }
 }
 
 fn preflight() -> Response {

@@ -29,6 +29,7 @@ use axum::response::IntoResponse;
 use axum::Router;
 use bytes::Bytes;
 use patchbay_protocol::ErrorCode;
+use tower::ServiceBuilder;
 
 pub use auth::Session;
 pub use observe::REQUEST_ID_HEADER;
@@ -46,7 +47,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Set before the layer so the session middleware also fronts 405s, which is where CORS
         // preflights (OPTIONS) land.
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), auth::sdk_session));
+        .layer(auth::SdkSessionLayer(state.clone()));
     Router::new()
         .merge(sdk)
         .merge(sessions::router())
@@ -61,9 +62,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        // Last, so it wraps every route and the fallbacks: every answer gets an id and a log line.
-        .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
+        // One `layer` call: each wraps every route in another boxed, cloned-per-request level.
+        // `observe` is outermost so every answer, the body limit's included, gets an id and a log
+        // line.
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
+                .layer(DefaultBodyLimit::max(state.config.max_body_bytes)),
+        )
         .with_state(state)
 }
 

@@ -124,7 +124,8 @@ async fn connect(
 ) -> ApiResult<(StatusCode, Json<ConnectResponse>)> {
     let (app, _) = visible_app(&state, &session.owner.workspace_id, &app_id).await?;
     if app.auth == AuthType::Oauth2 {
-        let caller = Caller { owner: session.owner, origins: session.origins, origin: session.origin };
+        let caller =
+            Caller { owner: session.owner, origins: session.claims.origins.clone(), origin: session.origin };
         let started =
             start(&state, &caller, app, request.connected_account_id, request.return_to, request.fields)
                 .await?;

@@ -22,7 +22,7 @@ use tower::{Layer, Service};
 
 use crate::error::ApiError;
 use crate::ids::now_unix;
-use crate::sessions::TokenError;
+use crate::sessions::{Claims, TokenError};
 use crate::state::AppState;
 use crate::store::{Owner, Workspace};
 use crate::workspaces::secret_key_hash;
@@ -32,9 +32,11 @@ use crate::workspaces::secret_key_hash;
 pub struct Session {
     /// The workspace and user every query is scoped to.
     pub owner: Owner,
-    /// The browser origins the token allows.
-    pub origins: Vec<String>,
-    /// The page origin of this request, when a browser sent it (already checked against `origins`).
+    /// The verified token's claims, shared with the verified-token cache rather than copied;
+    /// `claims.origins` are the browser origins it allows.
+    pub claims: Arc<Claims>,
+    /// The page origin of this request, when a browser sent it (already checked against the
+    /// token's origins).
     pub origin: Option<String>,
 }
 
@@ -164,7 +166,7 @@ fn authenticate(
     let origin = origin.and_then(|o| o.to_str().ok()).map(str::to_owned);
     Ok(Session {
         owner: Owner { workspace_id: claims.ws.clone(), user_id: claims.sub.clone() },
-        origins: claims.origins.clone(),
+        claims,
         origin,
     })
 }

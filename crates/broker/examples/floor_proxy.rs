@@ -20,7 +20,7 @@ use patchbay_broker::app_client::AppClient;
 use patchbay_broker::net::{AddressPolicy, Upstreams};
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: patchbay_alloc::Mimalloc = patchbay_alloc::Mimalloc;
 
 #[derive(Clone)]
 struct App {

@@ -5,7 +5,7 @@ use patchbay_broker::telemetry::{subscriber, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: patchbay_alloc::Mimalloc = patchbay_alloc::Mimalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

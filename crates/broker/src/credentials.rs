@@ -10,7 +10,6 @@ use base64::prelude::{Engine, BASE64_STANDARD};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
-use hyper::http::request::Builder;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use patchbay_protocol::{ErrorCode, ErrorDetails, FieldError};
 use url::Url;
@@ -267,38 +266,52 @@ fn join_verbatim(base: &Url, path: &str) -> Option<String> {
 /// Functions add their headers and body to it, the backend proxy the caller's.
 pub struct AppRequest<'a> {
     client: &'a AppClient,
-    head: Builder,
-    body: Bytes,
+    /// Built in place rather than through `http`'s request builder, which moves its whole head on
+    /// every header added.
+    request: Request<Full<Bytes>>,
 }
 
-impl AppRequest<'_> {
+impl<'a> AppRequest<'a> {
+    /// A request with no headers and an empty body, to be sent by `client`.
+    fn new(client: &'a AppClient, method: Method, uri: &str) -> Result<Self, ApiError> {
+        let mut request = Request::new(Full::new(Bytes::new()));
+        *request.method_mut() = method;
+        *request.uri_mut() = uri.parse().map_err(unbuildable)?;
+        Ok(AppRequest { client, request })
+    }
+
     /// Adds a header (after the injected ones).
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.head = self.head.header(name, value);
+        self.request.headers_mut().append(name, value);
         self
     }
 
     /// Sets every header of `headers`, replacing earlier values of the same names.
     pub fn headers(mut self, headers: HeaderMap) -> Self {
-        if let Some(head) = self.head.headers_mut() {
-            head.extend(headers);
-        }
+        self.request.headers_mut().extend(headers);
         self
     }
 
     /// `value` as the body, with `content-type: application/json` unless a header set one.
     pub fn json(mut self, value: &serde_json::Value) -> Self {
-        if let Some(head) = self.head.headers_mut() {
-            head.entry(CONTENT_TYPE).or_insert(HeaderValue::from_static("application/json"));
-        }
+        self.request
+            .headers_mut()
+            .entry(CONTENT_TYPE)
+            .or_insert(HeaderValue::from_static("application/json"));
         self.body(Bytes::from(value.to_string()))
     }
 
     /// The body.
     pub fn body(mut self, body: Bytes) -> Self {
-        self.body = body;
+        *self.request.body_mut() = Full::new(body);
         self
     }
+}
+
+/// A request the broker could not build: a broker fault (or stored credentials no header can
+/// carry), not the app's. The error never quotes the URL, which can carry an API key.
+fn unbuildable(err: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(format!("upstream request could not be built: {err}"))
 }
 
 /// Builds a request to `path` with the credentials injected as the app declares.
@@ -328,14 +341,15 @@ pub fn authorized_request<'a>(
         }
         target = pairs.finish();
     }
-    let mut head = Request::builder().method(method).uri(target);
+    let mut request = AppRequest::new(client, method, &target)?;
     for (name, template) in &app.inject.headers {
-        head = head.header(name, template.render(lookup));
+        let value = HeaderValue::try_from(template.render(lookup)).map_err(unbuildable)?;
+        request = request.header(name.clone(), value);
     }
     if let Some((user, pass)) = &app.inject.basic {
-        head = head.header(AUTHORIZATION, basic_auth(&user.render(lookup), &pass.render(lookup))?);
+        request = request.header(AUTHORIZATION, basic_auth(&user.render(lookup), &pass.render(lookup))?);
     }
-    Ok(AppRequest { client, head, body: Bytes::new() })
+    Ok(request)
 }
 
 /// An `authorization` header for HTTP Basic, marked sensitive (left out of debug output).
@@ -400,12 +414,7 @@ pub async fn send(request: AppRequest<'_>, timeout: Duration) -> Result<Response
 
 /// [`send`], also saying whether a failed request can have reached the app.
 pub async fn try_send(request: AppRequest<'_>, timeout: Duration) -> Result<Response<AppBody>, SendFailure> {
-    let AppRequest { client, head, body } = request;
-    let request = head.body(Full::new(body)).map_err(|err| {
-        // Nothing was sent and sending again cannot help: a broker fault, not the app's.
-        let error = ApiError::internal(format!("upstream request could not be built: {err}"));
-        SendFailure { error, not_sent: true }
-    })?;
+    let AppRequest { client, request } = request;
     client.send(request, timeout).await.map_err(|err| {
         if is_blocked(&err) {
             let error = url_not_allowed("resolves to a private, loopback or reserved address");
@@ -693,7 +702,7 @@ mod tests {
             let request = authorized_request(&app, &creds, &upstreams, Method::GET, path).expect("request");
             let mut expected = join_parsed(app.base_url.as_ref().expect("base"), path);
             expected.query_pairs_mut().append_pair("api_key", "k &=é+");
-            assert_eq!(request.head.uri_ref().map(ToString::to_string), Some(expected.to_string()), "{path}");
+            assert_eq!(request.request.uri().to_string(), expected.to_string(), "{path}");
         }
     }
 
@@ -734,9 +743,8 @@ mod tests {
         let upstreams =
             Upstreams::new(crate::net::AddressPolicy { allow_loopback: true }, Duration::from_secs(2))
                 .expect("clients");
-        let head =
-            Request::builder().method(Method::POST).uri(format!("http://127.0.0.1:{port}/?api_key=secret"));
-        let request = AppRequest { client: &upstreams.trusted_apps, head, body: Bytes::new() };
+        let uri = format!("http://127.0.0.1:{port}/?api_key=secret");
+        let request = AppRequest::new(&upstreams.trusted_apps, Method::POST, &uri).expect("request");
         let failure = try_send(request, upstreams.timeout).await.expect_err("refused");
         assert!(failure.not_sent);
         assert_eq!(failure.error.code, ErrorCode::UpstreamUnavailable);

@@ -154,19 +154,47 @@ fn seconds() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
 }
 
+/// A count and a latency histogram over one label set, recorded together through their handles.
+struct Timed<L> {
+    counts: Family<L, Counter>,
+    latencies: Histograms<L>,
+    handles: Handles<L, (Counter, Histogram)>,
+}
+
+impl<L: Clone + Hash + Eq> Default for Timed<L> {
+    fn default() -> Self {
+        Timed {
+            counts: Family::default(),
+            latencies: Family::new_with_constructor(seconds),
+            handles: Handles::default(),
+        }
+    }
+}
+
+impl<L: Clone + Hash + Eq> Timed<L> {
+    /// Counts one event of `key`'s label set and records its latency; `labels` makes the owned
+    /// labels the first time the set is seen.
+    fn record<Q: Hash + Equivalent<L>>(&self, key: &Q, labels: impl FnOnce() -> L, seconds: f64) {
+        let make = || {
+            let labels = labels();
+            let count = Counter::clone(&self.counts.get_or_create(&labels));
+            let latency = Histogram::clone(&self.latencies.get_or_create(&labels));
+            (labels, (count, latency))
+        };
+        self.handles.record(key, make, |(count, latency)| {
+            count.inc();
+            latency.observe(seconds);
+        });
+    }
+}
+
 /// Every metric the broker keeps.
 pub struct Metrics {
     registry: Registry,
-    /// HTTP requests by method, route template and status.
-    requests: Family<RequestLabels, Counter>,
-    /// HTTP request latency by method, route template and status.
-    request_seconds: Histograms<RequestLabels>,
-    request_handles: Handles<RequestLabels, (Counter, Histogram)>,
-    /// Invokes by app, function and outcome.
-    invokes: Family<InvokeLabels, Counter>,
-    /// Invoke latency by app, function and outcome (retries and refreshes included).
-    invoke_seconds: Histograms<InvokeLabels>,
-    invoke_handles: Handles<InvokeLabels, (Counter, Histogram)>,
+    /// HTTP requests and their latency by method, route template and status.
+    requests: Timed<RequestLabels>,
+    /// Invokes and their latency (retries and refreshes included) by app, function and outcome.
+    invokes: Timed<InvokeLabels>,
     /// Upstream answers to invoke requests by app and status class (`2xx`…`5xx`, `unanswered`).
     upstream_responses: Family<AppOutcome, Counter>,
     upstream_handles: Handles<AppOutcome, Counter>,
@@ -185,12 +213,8 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut metrics = Metrics {
-            requests: Family::default(),
-            request_seconds: Family::new_with_constructor(seconds),
-            request_handles: Handles::default(),
-            invokes: Family::default(),
-            invoke_seconds: Family::new_with_constructor(seconds),
-            invoke_handles: Handles::default(),
+            requests: Timed::default(),
+            invokes: Timed::default(),
             upstream_responses: Family::default(),
             upstream_handles: Handles::default(),
             refreshes: Family::default(),
@@ -204,22 +228,22 @@ impl Default for Metrics {
         registry.register(
             "http_requests",
             "HTTP requests by route template and status",
-            metrics.requests.clone(),
+            metrics.requests.counts.clone(),
         );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route template and status",
-            metrics.request_seconds.clone(),
+            metrics.requests.latencies.clone(),
         );
         registry.register(
             "invokes",
             "Function invokes by app, function and outcome",
-            metrics.invokes.clone(),
+            metrics.invokes.counts.clone(),
         );
         registry.register(
             "invoke_duration_seconds",
             "Invoke latency, retries and refreshes included",
-            metrics.invoke_seconds.clone(),
+            metrics.invokes.latencies.clone(),
         );
         registry.register(
             "upstream_responses",
@@ -257,33 +281,16 @@ impl Metrics {
 
     /// Counts an HTTP request and records its latency, by route template (`unmatched` for none).
     pub fn request(&self, method: &Method, route: &str, status: u16, seconds: f64) {
-        let key = RequestKey { method: method_label(method), route, status };
-        let make = || {
-            let labels = RequestLabels { method: key.method, route: route.to_owned(), status };
-            let count = Counter::clone(&self.requests.get_or_create(&labels));
-            let latency = Histogram::clone(&self.request_seconds.get_or_create(&labels));
-            (labels, (count, latency))
-        };
-        self.request_handles.record(&key, make, |(count, latency)| {
-            count.inc();
-            latency.observe(seconds);
-        });
+        let method = method_label(method);
+        let labels = || RequestLabels { method, route: route.to_owned(), status };
+        self.requests.record(&RequestKey { method, route, status }, labels, seconds);
     }
 
     /// Counts an invoke of a catalog function and records its latency; `outcome` is `ok` or the
     /// error code.
     pub fn invoke(&self, app: &str, function: &str, outcome: &'static str, seconds: f64) {
-        let key = InvokeKey { app, function, outcome };
-        let make = || {
-            let labels = InvokeLabels { app: app.to_owned(), function: function.to_owned(), outcome };
-            let count = Counter::clone(&self.invokes.get_or_create(&labels));
-            let latency = Histogram::clone(&self.invoke_seconds.get_or_create(&labels));
-            (labels, (count, latency))
-        };
-        self.invoke_handles.record(&key, make, |(count, latency)| {
-            count.inc();
-            latency.observe(seconds);
-        });
+        let labels = || InvokeLabels { app: app.to_owned(), function: function.to_owned(), outcome };
+        self.invokes.record(&InvokeKey { app, function, outcome }, labels, seconds);
     }
 
     /// Counts an upstream answer (`Some(status)`) or its absence for `app`.
@@ -358,9 +365,9 @@ mod tests {
         );
 
         // Borrowed labels hash as the owned ones do, or every record would take the slow path.
-        let requests = metrics.request_handles.0.read().expect("lock");
+        let requests = metrics.requests.handles.0.read().expect("lock");
         assert!(requests.get(&RequestKey { method: "POST", route: &route, status: 200 }).is_some());
-        let invokes = metrics.invoke_handles.0.read().expect("lock");
+        let invokes = metrics.invokes.handles.0.read().expect("lock");
         assert!(invokes.get(&InvokeKey { app: "github", function: "list-repos", outcome: "ok" }).is_some());
         let upstream = metrics.upstream_handles.0.read().expect("lock");
         assert!(upstream.get(&AppOutcomeKey { app: "github", outcome: "2xx" }).is_some());

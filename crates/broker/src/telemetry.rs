@@ -4,6 +4,7 @@
 //! The request id lives in a task-local rather than being threaded through every call, so
 //! [`crate::error::ApiError`] can put it in an error body wherever the error was made.
 
+use tokio::task::futures::TaskLocalFuture;
 use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
@@ -54,9 +55,9 @@ tokio::task_local! {
     static REQUEST_ID: String;
 }
 
-/// Runs `future` as the handling of request `id`.
-pub async fn with_request_id<F: std::future::Future>(id: String, future: F) -> F::Output {
-    REQUEST_ID.scope(id, future).await
+/// `future`, polled as the handling of request `id`.
+pub fn with_request_id<F: std::future::Future>(id: String, future: F) -> TaskLocalFuture<String, F> {
+    REQUEST_ID.scope(id, future)
 }
 
 /// The id of the request being handled, if any.

@@ -175,7 +175,8 @@ struct Run {
 
 /// Connects with a wrong and a right password, invokes into an upstream 500 (with an argument in
 /// the query), connects over OAuth, invokes, waits for the provider to expire the 3 s access token,
-/// invokes again (refresh with rotation), then sends a kept and a replaced request id.
+/// invokes again (refresh with rotation), sends a forged session token, then a kept and a replaced
+/// request id.
 async fn scripted_run(provider: &OidcProvider) -> Run {
     let vars = vec![("OIDC".to_owned(), provider.url.clone()), ("HTTPBIN".to_owned(), httpbin_url())];
     let b = TestBroker::start(&catalog(), vars, |c| {
@@ -220,6 +221,11 @@ async fn scripted_run(provider: &OidcProvider) -> Run {
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.json);
     assert_eq!(provider.refresh_grants().await, 1);
     replies.push(refreshed);
+
+    // A forged session token, refused by the session layer before any handler runs.
+    let refused = b.call(Method::GET, "/v1/apps", Some("pbs.forged.token"), None).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"));
+    replies.push(refused);
 
     // An id from a proxy is kept; one that could forge log lines or markup is replaced.
     // Unique per run: both tests of this binary write to one log.
@@ -346,6 +352,7 @@ async fn metrics_after_a_scripted_run_moved_by_exactly_what_happened() {
     assert_eq!(moved(requests, &[("method", "POST"), ("route", invoke), ("status", "502")]), 1.0);
     assert_eq!(moved(requests, &[("method", "POST"), ("route", invoke), ("status", "200")]), 2.0);
     assert_eq!(moved(requests, &[("method", "GET"), ("route", "unmatched"), ("status", "404")]), 1.0);
+    assert_eq!(moved(requests, &[("method", "GET"), ("route", "/v1/apps"), ("status", "401")]), 1.0);
     assert_eq!(
         moved(requests, &[("method", "GET"), ("route", "/metrics"), ("status", "200")]),
         1.0,

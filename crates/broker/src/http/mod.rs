@@ -24,7 +24,6 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use axum::middleware;
 use axum::response::IntoResponse;
 use axum::Router;
 use bytes::Bytes;
@@ -67,7 +66,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         // line.
         .layer(
             ServiceBuilder::new()
-                .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
+                .layer(observe::ObserveLayer(state.clone()))
                 .layer(DefaultBodyLimit::max(state.config.max_body_bytes)),
         )
         .with_state(state)

@@ -1,15 +1,22 @@
-//! The outermost middleware: gives each request its id, logs one line per request and returns
-//! the id in `x-request-id`.
+//! The outermost layer: gives each request its id, logs one line per request, records its metrics
+//! and returns the id in `x-request-id`.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::header::HOST;
-use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::Response;
+use pin_project_lite::pin_project;
+use tokio::task::futures::TaskLocalFuture;
+use tower::{Layer, Service};
+use tracing::instrument::Instrumented;
 use tracing::Instrument;
 
 use crate::ids::request_id;
@@ -40,29 +47,97 @@ fn check_public_url(state: &AppState, req: &Request) {
     }
 }
 
-pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| acceptable_request_id(v))
-        .map_or_else(request_id, str::to_owned);
-    check_public_url(&state, &req);
-    let method = req.method().clone();
-    // Cloned, not copied out: a `MatchedPath` is a shared string.
-    let matched = req.extensions().get::<MatchedPath>().cloned();
-    let route = route(matched.as_ref());
-    let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
-    let started = Instant::now();
-    let mut response = with_request_id(id.clone(), next.run(req)).instrument(span.clone()).await;
-    let latency = started.elapsed();
-    let status = response.status().as_u16();
-    state.metrics.request(&method, route, status, latency.as_secs_f64());
-    span.in_scope(|| {
-        tracing::info!(status, latency_ms = latency.as_secs_f64() * 1000.0, "request");
-    });
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+/// The outermost layer: gives each request its id, logs one line per request, records its metrics
+/// and returns the id in `x-request-id`.
+///
+/// A hand-written service rather than `middleware::from_fn`, for the reasons of
+/// [`super::auth::SdkSessionLayer`]: the route's future is wrapped in place, not boxed, and the
+/// route is not cloned per request.
+#[derive(Clone)]
+pub struct ObserveLayer(pub Arc<AppState>);
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe { state: self.0.clone(), inner }
     }
-    response
+}
+
+/// The service [`ObserveLayer`] puts in front of each route.
+#[derive(Clone)]
+pub struct Observe<S> {
+    state: Arc<AppState>,
+    inner: S,
+}
+
+impl<S> Service<Request> for Observe<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Observed<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let id = req
+            .headers()
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| acceptable_request_id(v))
+            .map_or_else(request_id, str::to_owned);
+        check_public_url(&self.state, &req);
+        let method = req.method().clone();
+        // Cloned, not copied out: a `MatchedPath` is a shared string.
+        let matched = req.extensions().get::<MatchedPath>().cloned();
+        let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route(matched.as_ref()));
+        let started = Instant::now();
+        // The layer wraps axum routes, which start their work when first polled: inside the
+        // request id's scope and the span below, so error bodies and log lines carry the id.
+        let answer = self.inner.call(req);
+        Observed {
+            header: HeaderValue::from_str(&id).ok(),
+            answer: with_request_id(id, answer).instrument(span),
+            state: self.state.clone(),
+            method,
+            matched,
+            started,
+        }
+    }
+}
+
+pin_project! {
+    /// A route's answer, logged, counted and given its request id when it completes.
+    pub struct Observed<F> {
+        #[pin]
+        answer: Instrumented<TaskLocalFuture<String, F>>,
+        header: Option<HeaderValue>,
+        state: Arc<AppState>,
+        method: Method,
+        matched: Option<MatchedPath>,
+        started: Instant,
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for Observed<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Ok(mut response) = ready!(this.answer.as_mut().poll(cx));
+        let latency = this.started.elapsed();
+        let status = response.status().as_u16();
+        this.state.metrics.request(this.method, route(this.matched.as_ref()), status, latency.as_secs_f64());
+        this.answer.span().in_scope(|| {
+            tracing::info!(status, latency_ms = latency.as_secs_f64() * 1000.0, "request");
+        });
+        if let Some(value) = this.header.take() {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        Poll::Ready(Ok(response))
+    }
 }

@@ -45,7 +45,7 @@ impl Equivalent<RequestLabels> for RequestKey<'_> {
 /// The method label of a request: the standard methods by name, any other as `other`. A client
 /// chooses the method, and any token is one, so naming each would let it grow the label set
 /// without bound.
-pub fn method_label(method: &Method) -> &'static str {
+fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::POST => "POST",

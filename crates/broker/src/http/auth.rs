@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::{self, Either, Ready};
 use patchbay_protocol::ErrorCode;
 use pin_project_lite::pin_project;
-use tower::{Layer, Service};
+use tower::Service;
 
 use crate::error::ApiError;
 use crate::ids::now_unix;
@@ -44,7 +44,7 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
-/// Layer for SDK-facing routes: answers CORS preflights, verifies the session token and the
+/// In front of each SDK-facing route: answers CORS preflights, verifies the session token and the
 /// page's origin, and puts a [`Session`] in the request.
 ///
 /// Preflights carry no token, so they are answered for any origin; the real request is then
@@ -56,21 +56,16 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// synchronously, so the route's future is wrapped in place instead of boxed, and the route is
 /// not cloned per request.
 #[derive(Clone)]
-pub struct SdkSessionLayer(pub Arc<AppState>);
-
-impl<S> Layer<S> for SdkSessionLayer {
-    type Service = SdkSession<S>;
-
-    fn layer(&self, inner: S) -> SdkSession<S> {
-        SdkSession { state: self.0.clone(), inner }
-    }
-}
-
-/// The service [`SdkSessionLayer`] puts in front of each SDK-facing route.
-#[derive(Clone)]
 pub struct SdkSession<S> {
     state: Arc<AppState>,
     inner: S,
+}
+
+impl<S> SdkSession<S> {
+    /// `inner`, behind the session check.
+    pub fn new(state: Arc<AppState>, inner: S) -> Self {
+        SdkSession { state, inner }
+    }
 }
 
 impl<S> Service<Request> for SdkSession<S>

@@ -28,6 +28,7 @@ use axum::response::IntoResponse;
 use axum::Router;
 use bytes::Bytes;
 use patchbay_protocol::ErrorCode;
+use tower::layer::{layer_fn, LayerFn};
 use tower::ServiceBuilder;
 
 pub use auth::Session;
@@ -46,7 +47,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Set before the layer so the session middleware also fronts 405s, which is where CORS
         // preflights (OPTIONS) land.
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(auth::SdkSessionLayer(state.clone()));
+        .layer(with_state(&state, auth::SdkSession::new));
     Router::new()
         .merge(sdk)
         .merge(sessions::router())
@@ -66,10 +67,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         // line.
         .layer(
             ServiceBuilder::new()
-                .layer(observe::ObserveLayer(state.clone()))
+                .layer(with_state(&state, observe::Observe::new))
                 .layer(DefaultBodyLimit::max(state.config.max_body_bytes)),
         )
         .with_state(state)
+}
+
+/// A layer putting `service(state, route)` in front of each route.
+fn with_state<R, S>(
+    state: &Arc<AppState>,
+    service: fn(Arc<AppState>, R) -> S,
+) -> LayerFn<impl Fn(R) -> S + Clone> {
+    let state = state.clone();
+    layer_fn(move |route| service(state.clone(), route))
 }
 
 async fn not_found() -> ApiError {

@@ -15,7 +15,7 @@ use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
-use tower::{Layer, Service};
+use tower::Service;
 use tracing::instrument::Instrumented;
 use tracing::Instrument;
 
@@ -47,28 +47,22 @@ fn check_public_url(state: &AppState, req: &Request) {
     }
 }
 
-/// The outermost layer: gives each request its id, logs one line per request, records its metrics
-/// and returns the id in `x-request-id`.
+/// In front of each route, outermost: see the module docs.
 ///
 /// A hand-written service rather than `middleware::from_fn`, for the reasons of
-/// [`super::auth::SdkSessionLayer`]: the route's future is wrapped in place, not boxed, and the
-/// route is not cloned per request.
-#[derive(Clone)]
-pub struct ObserveLayer(pub Arc<AppState>);
-
-impl<S> Layer<S> for ObserveLayer {
-    type Service = Observe<S>;
-
-    fn layer(&self, inner: S) -> Observe<S> {
-        Observe { state: self.0.clone(), inner }
-    }
-}
-
-/// The service [`ObserveLayer`] puts in front of each route.
+/// [`super::auth::SdkSession`]: the route's future is wrapped in place, not boxed, and the route
+/// is not cloned per request.
 #[derive(Clone)]
 pub struct Observe<S> {
     state: Arc<AppState>,
     inner: S,
+}
+
+impl<S> Observe<S> {
+    /// `inner`, observed.
+    pub fn new(state: Arc<AppState>, inner: S) -> Self {
+        Observe { state, inner }
+    }
 }
 
 impl<S> Service<Request> for Observe<S>

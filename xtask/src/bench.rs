@@ -1,17 +1,20 @@
 //! `cargo xtask bench [--runs N]`: what the broker's invoke path adds to a call, on each database
 //! backend. One fast local upstream (nginx returning a small JSON document) is loaded with `wrk`
-//! four ways: directly, through nginx as a reverse proxy, and through the broker's
+//! five ways: directly, through nginx as a reverse proxy, and through the broker's
 //! `POST /v1/functions/{name}/invoke` (session check, account lookup, decryption, credential
 //! injection, pooled upstream call) with the broker on SQLite and on PostgreSQL (a throwaway
-//! server started as the test run starts one, see [`postgres`]). Both brokers get the same setup:
-//! a workspace, a session token and a connected account.
+//! server started as the test run starts one, see [`postgres`]), both on the broker's default
+//! single-threaded runtime, and once more on SQLite with two worker threads (tokio's
+//! multi-threaded scheduler). Every broker gets the same setup: a workspace, a session token and a
+//! connected account.
 //!
-//! A fifth path is the floor under the broker rows: `floor_proxy`, the broker package's example
-//! that routes the same POST through axum and calls the app on the broker's own pooled client,
-//! doing none of the broker's work. What the broker rows measure above it is the broker's own cost.
+//! A sixth path is the floor under the broker rows: `floor_proxy`, the broker package's example
+//! that routes the same POST through axum and calls the app on the broker's own pooled client, on
+//! the broker's default runtime, doing none of the broker's work. What the broker rows measure
+//! above it is the broker's own cost.
 //!
 //! For each path it prints throughput and p50/p99 latency (p99 is reported, never gated); for the
-//! two brokers and the floor also the process's CPU time per call, read from `/proc` just before
+//! brokers and the floor also the process's CPU time per call, read from `/proc` just before
 //! and just after the wrk window, and the ratio of its throughput to nginx's in the same run. The
 //! whole measurement is repeated `--runs` times (default 3): each run's figures, then the medians,
 //! which are the figures to quote.
@@ -82,11 +85,13 @@ enum Role {
     },
 }
 
-/// The database a broker runs on.
+/// A measured broker: the database it runs on, on its default single-threaded runtime, or on
+/// SQLite with the multi-threaded runtime, so every run shows what that choice costs.
 #[derive(Clone, Copy)]
 enum Backend {
     Sqlite,
     Postgres,
+    SqliteTwoWorkers,
 }
 
 impl Backend {
@@ -95,6 +100,17 @@ impl Backend {
         match self {
             Backend::Sqlite => ("bench-broker-sqlite", "sqlite", "broker invoke, SQLite"),
             Backend::Postgres => ("bench-broker-postgres", "postgres", "broker invoke, PostgreSQL"),
+            Backend::SqliteTwoWorkers => {
+                ("bench-broker-sqlite-2w", "sqlite-2w", "broker invoke, SQLite, 2 workers")
+            }
+        }
+    }
+
+    /// Its `worker_threads` setting.
+    fn worker_threads(self) -> &'static str {
+        match self {
+            Backend::Sqlite | Backend::Postgres => "1",
+            Backend::SqliteTwoWorkers => "2",
         }
     }
 }
@@ -133,9 +149,12 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
 
     // Declared before the brokers, so it is dropped after them: they stop before their database.
     let cluster = postgres::Cluster::start(ws)?;
-    let sqlite_url = format!("sqlite://{}", dir.join("bench.db").display());
-    let (_sqlite_broker, sqlite) = start_broker(ws, &broker_bin, &dir, Backend::Sqlite, &sqlite_url)?;
+    let sqlite_url = |file: &str| format!("sqlite://{}", dir.join(file).display());
+    let (_sqlite_broker, sqlite) =
+        start_broker(ws, &broker_bin, &dir, Backend::Sqlite, &sqlite_url("bench.db"))?;
     let (_postgres_broker, postgres) = start_broker(ws, &broker_bin, &dir, Backend::Postgres, cluster.url())?;
+    let (_two_workers_broker, two_workers) =
+        start_broker(ws, &broker_bin, &dir, Backend::SqliteTwoWorkers, &sqlite_url("bench-2w.db"))?;
 
     let (_floor, floor) = start_floor(ws, &floor_bin, &dir, upstream_port)?;
 
@@ -146,6 +165,7 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
         floor,
         sqlite,
         postgres,
+        two_workers,
     ];
     for target in &targets {
         load(target, WARM_UP)?;
@@ -175,7 +195,8 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
          /proc/<pid>/stat, divided by the requests wrk completed. On PostgreSQL the database server's own\n\
          CPU is not in it (on SQLite the database runs inside the broker). vs nginx: req/s over nginx\n\
          reverse proxy req/s in the same run; the medians table gives the median of those ratios. The\n\
-         floor is the broker's stack (axum, the JSON body, its pooled app client) doing none of its work.\n\
+         floor is the broker's stack (axum, the JSON body, its pooled app client, one thread) doing none\n\
+         of its work. \"2 workers\": worker_threads = 2, tokio's multi-threaded scheduler.\n\
          PostgreSQL runs as the test run starts it (fsync and synchronous_commit off)."
     );
     Ok(())
@@ -198,6 +219,7 @@ fn start_broker(
         .env("PATCHBAY_DATABASE_URL", database_url)
         .env("PATCHBAY_CATALOG", dir.join("catalog.toml"))
         .env("PATCHBAY_BUILTIN_CATALOG", "0")
+        .env("PATCHBAY_WORKER_THREADS", backend.worker_threads())
         .env("RUST_LOG", "warn");
     let workspace_id = broker.create_workspace("bench")?.id;
     let token = broker.mint(&workspace_id, "bench", &[], 3600)?;
@@ -306,7 +328,7 @@ fn rows(targets: &[Target], figures: &[(Figures, Option<f64>)]) -> Result<Vec<Ro
 
 fn print_table(targets: &[Target], rows: &[Row]) {
     println!(
-        "{:<27} {:>10} {:>9} {:>9} {:>12} {:>9}",
+        "{:<32} {:>10} {:>9} {:>9} {:>12} {:>9}",
         "path", "req/s", "p50 ms", "p99 ms", "CPU µs/call", "vs nginx"
     );
     let optional = |value: Option<f64>, precision: usize, suffix: &str| match value {
@@ -315,7 +337,7 @@ fn print_table(targets: &[Target], rows: &[Row]) {
     };
     for (target, row) in targets.iter().zip(rows) {
         println!(
-            "{:<27} {:>10.0} {:>9.3} {:>9.3} {:>12} {:>9}",
+            "{:<32} {:>10.0} {:>9.3} {:>9.3} {:>12} {:>9}",
             target.label,
             row.requests_per_second,
             row.p50_ms,

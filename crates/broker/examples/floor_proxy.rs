@@ -1,7 +1,8 @@
-//! The floor under the invoke rows of `cargo xtask bench`: the broker's stack (tokio, axum routing
-//! `POST /v1/functions/{name}/invoke`, the JSON body read, one call to the app on the broker's own
-//! pooled client with its answer read whole and returned) doing none of the broker's work. What
-//! the bench measures above this row is the broker's own cost.
+//! The floor under the invoke rows of `cargo xtask bench`: the broker's stack (tokio on the
+//! broker's default single-threaded runtime, axum routing `POST /v1/functions/{name}/invoke`, the
+//! JSON body read, one call to the app on the broker's own pooled client with its answer read whole
+//! and returned) doing none of the broker's work. What the bench measures above this row is the
+//! broker's own cost.
 //!
 //! Usage: `floor_proxy <listen address> <app URL>`; `GET /ready` answers once it listens.
 
@@ -42,7 +43,7 @@ async fn invoke(State(app): State<App>, body: Bytes) -> Response {
     }
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(listen), Some(url)) = (args.next(), args.next()) else {

@@ -60,6 +60,10 @@ pub struct Config {
     /// How long an invoke may use accounts read earlier; 0 reads them for every call. Every
     /// replica must use the same value: it bounds how long a write waits for the others.
     pub account_cache_seconds: u64,
+    /// Threads that run requests and background work. 1 runs them all on one thread (tokio's
+    /// current-thread scheduler), the cheapest per call; more runs tokio's multi-threaded
+    /// scheduler with that many workers, for one replica on a large host.
+    pub worker_threads: usize,
 }
 
 /// The `/metrics` bearer token; its `Debug` hides it, since the configuration may be logged.
@@ -105,6 +109,7 @@ impl Default for Config {
             background_probe_idle_seconds: 24 * 60 * 60,
             webhook_timeout_seconds: 15,
             account_cache_seconds: 2,
+            worker_threads: 1,
         }
     }
 }
@@ -186,6 +191,7 @@ impl Config {
         set(env, "PATCHBAY_BACKGROUND_PROBE_IDLE_SECONDS", &mut self.background_probe_idle_seconds)?;
         set(env, "PATCHBAY_WEBHOOK_TIMEOUT_SECONDS", &mut self.webhook_timeout_seconds)?;
         set(env, "PATCHBAY_ACCOUNT_CACHE_SECONDS", &mut self.account_cache_seconds)?;
+        set(env, "PATCHBAY_WORKER_THREADS", &mut self.worker_threads)?;
         Ok(())
     }
 
@@ -224,6 +230,9 @@ impl Config {
         }
         if self.webhook_timeout_seconds == 0 {
             return invalid("webhook_timeout_seconds", "must be at least 1");
+        }
+        if self.worker_threads == 0 {
+            return invalid("worker_threads", "must be at least 1");
         }
         Ok(())
     }
@@ -391,7 +400,7 @@ mod tests {
     }
 
     /// Every setting of the README's table, with its variable and a value unlike the default.
-    const EVERY_SETTING: [(&str, &str); 20] = [
+    const EVERY_SETTING: [(&str, &str); 21] = [
         ("PATCHBAY_LISTEN", "127.0.0.1:9100"),
         ("PATCHBAY_PUBLIC_URL", "https://broker.example/"),
         ("PATCHBAY_DATABASE_URL", "postgres://db.example/patchbay"),
@@ -412,6 +421,7 @@ mod tests {
         ("PATCHBAY_BACKGROUND_PROBE_IDLE_SECONDS", "3600"),
         ("PATCHBAY_WEBHOOK_TIMEOUT_SECONDS", "3"),
         ("PATCHBAY_ACCOUNT_CACHE_SECONDS", "5"),
+        ("PATCHBAY_WORKER_THREADS", "4"),
     ];
 
     #[test]
@@ -439,6 +449,7 @@ mod tests {
             c.background_probe_idle_seconds.to_string(),
             c.webhook_timeout_seconds.to_string(),
             c.account_cache_seconds.to_string(),
+            c.worker_threads.to_string(),
         ];
         for ((name, value), seen) in EVERY_SETTING.iter().zip(&seen) {
             assert_eq!(seen, value, "{name}");
@@ -475,5 +486,8 @@ mod tests {
         let err = Config::load(None, |n| (n == "PATCHBAY_INVOKE_DEADLINE_SECONDS").then(|| "0".into()))
             .expect_err("zero deadline");
         assert_eq!(err.to_string(), "setting invoke_deadline_seconds: must be at least 1");
+        let err = Config::load(None, |n| (n == "PATCHBAY_WORKER_THREADS").then(|| "0".into()))
+            .expect_err("no threads");
+        assert_eq!(err.to_string(), "setting worker_threads: must be at least 1");
     }
 }

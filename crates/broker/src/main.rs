@@ -7,8 +7,7 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: patchbay_alloc::Mimalloc = patchbay_alloc::Mimalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let format = match LogFormat::parse(&std::env::var("PATCHBAY_LOG_FORMAT").unwrap_or_default()) {
         Ok(format) => format,
         Err(err) => {
@@ -21,7 +20,7 @@ async fn main() -> std::process::ExitCode {
         eprintln!("patchbay-broker: installing the log subscriber: {err}");
         return std::process::ExitCode::FAILURE;
     }
-    match patchbay_broker::cli::run(patchbay_broker::cli::Cli::parse()).await {
+    match patchbay_broker::cli::run(patchbay_broker::cli::Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("patchbay-broker: {err:#}");

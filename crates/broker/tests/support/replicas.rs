@@ -58,9 +58,10 @@ impl Drop for Broker {
 pub struct Cluster {
     /// The OAuth provider.
     pub provider: OidcProvider,
-    /// The replicas.
+    /// The first replica, on the default single-threaded runtime.
     pub a: Broker,
-    /// The second replica.
+    /// The second replica, on the multi-threaded runtime (`worker_threads = 2`), so both
+    /// schedulers run every replica scenario.
     pub b: Broker,
     /// The shared database.
     pub database_url: String,
@@ -107,8 +108,8 @@ impl Cluster {
         assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
         let workspace: Value = serde_json::from_slice(&created.stdout).expect("workspace json");
         let secret = workspace["secretKey"].as_str().expect("secret key").to_owned();
-        let a = start(dir.path(), &provider, &keys).await;
-        let b = start(dir.path(), &provider, &keys).await;
+        let a = start(dir.path(), &provider, &keys, 1).await;
+        let b = start(dir.path(), &provider, &keys, 2).await;
         let http = reqwest::Client::new();
         let session: Value = http
             .post(format!("{}/v1/sessions", a.url))
@@ -126,7 +127,7 @@ impl Cluster {
 
     /// Another broker process on the same database and settings (a replica that comes back).
     pub async fn restart(&self) -> Broker {
-        start(self.dir.path(), &self.provider, &self.keys).await
+        start(self.dir.path(), &self.provider, &self.keys, 1).await
     }
 
     /// Connects alice's account at the provider through replica A.
@@ -188,11 +189,12 @@ fn broker_command(dir: &Path, provider: &OidcProvider, keys: &str) -> Command {
     command
 }
 
-async fn start(dir: &Path, provider: &OidcProvider, keys: &str) -> Broker {
+async fn start(dir: &Path, provider: &OidcProvider, keys: &str, worker_threads: usize) -> Broker {
     let port = free_port();
     let child = broker_command(dir, provider, keys)
         .arg("serve")
         .env("PATCHBAY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PATCHBAY_WORKER_THREADS", worker_threads.to_string())
         .stdout(Stdio::null())
         .spawn()
         .expect("broker starts");

@@ -194,7 +194,9 @@ impl AppClient {
                 },
             }
         }
-        let mut sender = self.connect(origin).await?;
+        // Boxed: with pooling a call rarely connects, and the connecting future (TLS handshake
+        // included, ~2.4 KiB) would otherwise be part of every call's future, copied as it moves.
+        let mut sender = Box::pin(self.connect(origin)).await?;
         let response = sender.send_request(request).await.map_err(RequestError::Connection)?;
         Ok((response, sender))
     }

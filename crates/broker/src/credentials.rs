@@ -343,19 +343,18 @@ pub fn authorized_request<'a>(
     }
     let mut request = AppRequest::new(client, method, &target)?;
     for (name, template) in &app.inject.headers {
-        let value = HeaderValue::try_from(template.render(lookup)).map_err(unbuildable)?;
-        request = request.header(name.clone(), value);
+        request = request.header(name.clone(), credential_header(template.render(lookup))?);
     }
     if let Some((user, pass)) = &app.inject.basic {
-        request = request.header(AUTHORIZATION, basic_auth(&user.render(lookup), &pass.render(lookup))?);
+        let encoded = BASE64_STANDARD.encode(format!("{}:{}", user.render(lookup), pass.render(lookup)));
+        request = request.header(AUTHORIZATION, credential_header(format!("Basic {encoded}"))?);
     }
     Ok(request)
 }
 
-/// An `authorization` header for HTTP Basic, marked sensitive (left out of debug output).
-fn basic_auth(user: &str, pass: &str) -> Result<HeaderValue, ApiError> {
-    let encoded = BASE64_STANDARD.encode(format!("{user}:{pass}"));
-    let mut value = HeaderValue::try_from(format!("Basic {encoded}")).map_err(ApiError::internal)?;
+/// An injected credential as a header value, marked sensitive (left out of debug output).
+fn credential_header(value: String) -> Result<HeaderValue, ApiError> {
+    let mut value = HeaderValue::try_from(value).map_err(unbuildable)?;
     value.set_sensitive(true);
     Ok(value)
 }
@@ -704,6 +703,25 @@ mod tests {
             expected.query_pairs_mut().append_pair("api_key", "k &=é+");
             assert_eq!(request.request.uri().to_string(), expected.to_string(), "{path}");
         }
+    }
+
+    /// Injected credentials stay out of debug output, whether in a header of their own or in Basic.
+    #[test]
+    fn injected_credential_headers_are_marked_sensitive() {
+        let app = app(concat!(
+            "auth = \"api_key\"\nbase_url = \"http://h:1/\"\ninject.headers.X-Key = \"{api_key}\"\n",
+            "inject.basic = { username = \"{api_key}\", password = \"\" }",
+        ));
+        let creds = validate_fields(&app, fields(&[("api_key", "k1")])).unwrap_or_else(|_| panic!("valid"));
+        let upstreams =
+            Upstreams::new(crate::net::AddressPolicy::default(), Duration::from_secs(1)).expect("clients");
+        let request = authorized_request(&app, &creds, &upstreams, Method::GET, "/me").expect("request");
+        let headers = request.request.headers();
+        let key = headers.get("x-key").expect("injected header");
+        assert_eq!((key.to_str().ok(), key.is_sensitive()), (Some("k1"), true));
+        let basic = headers.get(AUTHORIZATION).expect("basic");
+        let expected = format!("Basic {}", BASE64_STANDARD.encode("k1:"));
+        assert_eq!((basic.to_str().ok(), basic.is_sensitive()), (Some(expected.as_str()), true));
     }
 
     #[test]

@@ -75,8 +75,8 @@ impl Reply {
         self.json["error"]["code"].as_str().unwrap_or("<no error code>")
     }
 
-    /// The body without the error's request id (which names each request), for comparing the
-    /// answers of two requests.
+    /// The body without the error's request id (which names each request, at random), for
+    /// comparing the answers of two requests or looking for what must not be in an answer.
     pub fn without_request_id(&self) -> Value {
         let mut json = self.json.clone();
         if let Some(error) = json["error"].as_object_mut() {

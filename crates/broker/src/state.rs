@@ -1,9 +1,10 @@
 //! What every request handler shares.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use tokio::sync::Notify;
 
 use crate::catalog::Catalog;
@@ -37,6 +38,9 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Set once a request arrived under another host than the public URL (warned about once).
     pub public_url_mismatch: AtomicBool,
+    /// The first host a request reached the broker under that matched the public URL: the host
+    /// nearly every request carries, then checked with a byte comparison.
+    pub public_host: OnceLock<HeaderValue>,
 }
 
 impl AppState {
@@ -60,6 +64,7 @@ impl AppState {
             attempt_events: Notify::new(),
             metrics: Metrics::default(),
             public_url_mismatch: AtomicBool::new(false),
+            public_host: OnceLock::new(),
         }))
     }
 }

@@ -249,9 +249,10 @@ async fn a_scripted_run_logs_one_json_line_per_request_with_its_id_and_no_secret
     let logs = captured_logs();
     let provider = OidcProvider::start(3);
     let Run { b, alice, replies, callback_url, account, first, .. } = scripted_run(&provider).await;
-    // Reached under another host than the public URL (127.0.0.1:9): one warning, not one per request.
-    for _ in 0..2 {
-        let request = Request::builder().uri("/healthz").header("host", "elsewhere.example");
+    // Reached under the public URL's host (127.0.0.1:9), then twice under another: one warning,
+    // not one per request, and the host accepted first does not hide the other.
+    for host in ["127.0.0.1:9", "elsewhere.example", "elsewhere.example"] {
+        let request = Request::builder().uri("/healthz").header("host", host);
         b.send(request.body(Body::empty()).expect("request")).await;
     }
 

@@ -38,12 +38,17 @@ fn route(matched: Option<&MatchedPath>) -> &str {
 /// redirect URI registered at providers is built from it, so connects would fail at the provider.
 fn check_public_url(state: &AppState, req: &Request) {
     let headers = req.headers();
-    let host = headers.get(FORWARDED_HOST).or_else(|| headers.get(HOST)).and_then(|v| v.to_str().ok());
-    if let Some(host) = host.filter(|h| !state.config.reached_as(h)) {
-        if !state.public_url_mismatch.swap(true, Ordering::Relaxed) {
-            let public_url = state.config.public_url();
-            tracing::warn!(%public_url, reached_as = %host, "the broker is reached under another host than public_url: set PATCHBAY_PUBLIC_URL to the URL browsers use");
-        }
+    let Some(value) = headers.get(FORWARDED_HOST).or_else(|| headers.get(HOST)) else { return };
+    // Runs on every request: the usual host is compared as bytes, not parsed again.
+    if state.public_host.get() == Some(value) {
+        return;
+    }
+    let Ok(host) = value.to_str() else { return };
+    if state.config.reached_as(host) {
+        let _ = state.public_host.set(value.clone());
+    } else if !state.public_url_mismatch.swap(true, Ordering::Relaxed) {
+        let public_url = state.config.public_url();
+        tracing::warn!(%public_url, reached_as = %host, "the broker is reached under another host than public_url: set PATCHBAY_PUBLIC_URL to the URL browsers use");
     }
 }
 

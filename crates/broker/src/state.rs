@@ -1,6 +1,6 @@
 //! What every request handler shares.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -36,11 +36,8 @@ pub struct AppState {
     pub attempt_events: Notify,
     /// What `/metrics` reports.
     pub metrics: Metrics,
-    /// Set once a request arrived under another host than the public URL (warned about once).
-    pub public_url_mismatch: AtomicBool,
-    /// The first host a request reached the broker under that matched the public URL: the host
-    /// nearly every request carries, then checked with a byte comparison.
-    pub public_host: OnceLock<HeaderValue>,
+    /// Whether requests reach the broker under its public URL (warned about once if not).
+    pub public_url_check: PublicUrlCheck,
 }
 
 impl AppState {
@@ -63,8 +60,35 @@ impl AppState {
             refresh_locks: RefreshLocks::default(),
             attempt_events: Notify::new(),
             metrics: Metrics::default(),
-            public_url_mismatch: AtomicBool::new(false),
-            public_host: OnceLock::new(),
+            public_url_check: PublicUrlCheck::default(),
         }))
+    }
+}
+
+/// Whether requests reach the broker under its public URL's host, checked on every request.
+#[derive(Default)]
+pub struct PublicUrlCheck {
+    /// The first host that matched: the one nearly every request carries, then compared as
+    /// bytes instead of parsed again.
+    accepted: OnceLock<HeaderValue>,
+    /// Set once a request arrived under another host (warned about once).
+    warned: AtomicBool,
+}
+
+impl PublicUrlCheck {
+    /// Warns once when a request reached the broker under `host` (its `Host` or
+    /// `X-Forwarded-Host`) and that is not `public_url`'s: the OAuth redirect URI registered at
+    /// providers is built from it, so connects would fail at the provider.
+    pub fn check(&self, config: &Config, host: &HeaderValue) {
+        if self.accepted.get() == Some(host) {
+            return;
+        }
+        let Ok(name) = host.to_str() else { return };
+        if config.reached_as(name) {
+            let _ = self.accepted.set(host.clone());
+        } else if !self.warned.swap(true, Ordering::Relaxed) {
+            let public_url = config.public_url();
+            tracing::warn!(%public_url, reached_as = %name, "the broker is reached under another host than public_url: set PATCHBAY_PUBLIC_URL to the URL browsers use");
+        }
     }
 }

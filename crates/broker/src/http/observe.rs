@@ -4,7 +4,6 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
@@ -32,24 +31,6 @@ const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 /// query strings carry OAuth codes and states.
 fn route(matched: Option<&MatchedPath>) -> &str {
     matched.map_or("unmatched", MatchedPath::as_str)
-}
-
-/// Warns once when the broker is reached under another host than `public_url`: the OAuth
-/// redirect URI registered at providers is built from it, so connects would fail at the provider.
-fn check_public_url(state: &AppState, req: &Request) {
-    let headers = req.headers();
-    let Some(value) = headers.get(FORWARDED_HOST).or_else(|| headers.get(HOST)) else { return };
-    // Runs on every request: the usual host is compared as bytes, not parsed again.
-    if state.public_host.get() == Some(value) {
-        return;
-    }
-    let Ok(host) = value.to_str() else { return };
-    if state.config.reached_as(host) {
-        let _ = state.public_host.set(value.clone());
-    } else if !state.public_url_mismatch.swap(true, Ordering::Relaxed) {
-        let public_url = state.config.public_url();
-        tracing::warn!(%public_url, reached_as = %host, "the broker is reached under another host than public_url: set PATCHBAY_PUBLIC_URL to the URL browsers use");
-    }
 }
 
 /// In front of each route, outermost: see the module docs.
@@ -89,7 +70,10 @@ where
             .and_then(|v| v.to_str().ok())
             .filter(|v| acceptable_request_id(v))
             .map_or_else(request_id, str::to_owned);
-        check_public_url(&self.state, &req);
+        let headers = req.headers();
+        if let Some(host) = headers.get(FORWARDED_HOST).or_else(|| headers.get(HOST)) {
+            self.state.public_url_check.check(&self.state.config, host);
+        }
         let method = req.method().clone();
         // Cloned, not copied out: a `MatchedPath` is a shared string.
         let matched = req.extensions().get::<MatchedPath>().cloned();

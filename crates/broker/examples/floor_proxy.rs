@@ -18,6 +18,7 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use http_body_util::{BodyExt, Full};
 use patchbay_broker::app_client::AppClient;
+use patchbay_broker::config::Config;
 use patchbay_broker::net::{AddressPolicy, Upstreams};
 
 #[global_allocator]
@@ -43,8 +44,13 @@ async fn invoke(State(app): State<App>, body: Bytes) -> Response {
     }
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
+fn main() {
+    // The broker's own runtime at its default thread count, so the floor follows the broker's.
+    let runtime = patchbay_broker::cli::runtime(Config::default().worker_threads).expect("a runtime");
+    runtime.block_on(serve());
+}
+
+async fn serve() {
     let mut args = std::env::args().skip(1);
     let (Some(listen), Some(url)) = (args.next(), args.next()) else {
         eprintln!("usage: floor_proxy <listen address> <app URL>");

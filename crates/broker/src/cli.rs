@@ -106,11 +106,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     runtime(config.worker_threads)?.block_on(run_with(cli.command, config))
 }
 
+/// The runtime the broker runs on, for the `worker_threads` setting.
+///
 /// One thread runs everything on tokio's current-thread scheduler: measured on two cores, it spends
 /// less CPU per invoke than the multi-threaded scheduler with one or two workers, whose workers
 /// wake each other and pass shared counters and caches between cores (`cargo xtask bench` prints
 /// the two-worker figure beside the default's).
-fn runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+pub fn runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = if worker_threads == 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {

@@ -13,11 +13,13 @@
 //! the broker's default runtime, doing none of the broker's work. What the broker rows measure
 //! above it is the broker's own cost.
 //!
-//! For each path it prints throughput and p50/p99 latency (p99 is reported, never gated); for the
-//! brokers and the floor also the process's CPU time per call, read from `/proc` just before
-//! and just after the wrk window, and the ratio of its throughput to nginx's in the same run. The
-//! whole measurement is repeated `--runs` times (default 3): each run's figures, then the medians,
-//! which are the figures to quote.
+//! For each path it prints throughput and p50/p99 latency (p99 is reported, never gated), and the
+//! serving process's CPU time per call, read from `/proc` just before and just after the wrk
+//! window. nginx is one process serving both the upstream and the proxy, so its row through the
+//! proxy counts both proxy legs and the upstream: the unit in which CPU per call compares across
+//! machines. For the brokers and the floor it also prints the ratios of their throughput and of
+//! their CPU per call to nginx's in the same run. The whole measurement is repeated `--runs`
+//! times (default 3): each run's figures, then the medians, which are the figures to quote.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -70,6 +72,8 @@ struct Figures {
 struct Target {
     label: &'static str,
     role: Role,
+    /// The process that serves it, whose CPU time is read.
+    pid: u32,
     url: String,
     /// The Lua script that makes wrk send the invoke POST with its token.
     script: Option<PathBuf>,
@@ -79,10 +83,8 @@ struct Target {
 enum Role {
     Direct,
     NginxProxy,
-    /// A broker, or the floor under it: a process whose CPU time is read, by its id.
-    Measured {
-        pid: u32,
-    },
+    /// A broker, or the floor under it: compared with the nginx proxy.
+    Measured,
 }
 
 /// A measured broker: the database it runs on, on its default single-threaded runtime, or on
@@ -121,10 +123,12 @@ struct Row {
     requests_per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
-    /// Broker rows: the broker's CPU microseconds per completed request.
-    cpu_us_per_call: Option<f64>,
+    /// The serving process's CPU microseconds per completed request.
+    cpu_us_per_call: f64,
     /// Broker rows: its throughput over the nginx proxy's in the same run.
     vs_nginx: Option<f64>,
+    /// Broker rows: its CPU per call over the nginx proxy's in the same run.
+    cpu_vs_nginx: Option<f64>,
 }
 
 pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
@@ -139,6 +143,7 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
     let proxy_port = free_port()?;
     let mut nginx = start_nginx(ws, &dir, upstream_port, proxy_port)?;
     nginx.wait_ready(|| http_get_ok(upstream_port, "/ping") && http_get_ok(proxy_port, "/ping"))?;
+    let nginx_pid = nginx.pid();
     fs::write(
         dir.join("catalog.toml"),
         format!(
@@ -159,9 +164,10 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
     let (_floor, floor) = start_floor(ws, &floor_bin, &dir, upstream_port)?;
 
     let ping = |port: u16| format!("http://127.0.0.1:{port}/ping");
+    let nginx = |label, role, port| Target { label, role, pid: nginx_pid, url: ping(port), script: None };
     let targets = [
-        Target { label: "direct to upstream", role: Role::Direct, url: ping(upstream_port), script: None },
-        Target { label: "nginx reverse proxy", role: Role::NginxProxy, url: ping(proxy_port), script: None },
+        nginx("direct to upstream", Role::Direct, upstream_port),
+        nginx("nginx reverse proxy", Role::NginxProxy, proxy_port),
         floor,
         sqlite,
         postgres,
@@ -175,7 +181,7 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
     let mut per_run = Vec::with_capacity(runs);
     for run in 0..runs {
         let order = run_order(targets.len(), run);
-        let mut figures: Vec<Option<(Figures, Option<f64>)>> = targets.iter().map(|_| None).collect();
+        let mut figures: Vec<Option<(Figures, f64)>> = targets.iter().map(|_| None).collect();
         for &index in &order {
             figures[index] = Some(measure(&targets[index])?);
         }
@@ -191,13 +197,16 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
     println!("\nmedians of {runs} run{plural} ({header}):\n");
     print_table(&targets, &medians(&per_run));
     println!(
-        "\nCPU µs/call: user+system CPU of the process (all threads) over the wrk window, read from\n\
-         /proc/<pid>/stat, divided by the requests wrk completed. On PostgreSQL the database server's own\n\
-         CPU is not in it (on SQLite the database runs inside the broker). vs nginx: req/s over nginx\n\
-         reverse proxy req/s in the same run; the medians table gives the median of those ratios. The\n\
-         floor is the broker's stack (axum, the JSON body, its pooled app client, one thread) doing none\n\
-         of its work. \"2 workers\": worker_threads = 2, tokio's multi-threaded scheduler.\n\
-         PostgreSQL runs as the test run starts it (fsync and synchronous_commit off)."
+        "\nCPU µs/call: user+system CPU of the serving process (all threads) over the wrk window, read\n\
+         from /proc/<pid>/stat, divided by the requests wrk completed. nginx is one process serving the\n\
+         upstream and the proxy: \"direct\" is the upstream alone, \"reverse proxy\" both proxy legs\n\
+         plus the upstream. The broker rows do not count the upstream, nor, on PostgreSQL, the database\n\
+         server (on SQLite the database runs inside the broker). vs nginx: req/s over the nginx reverse\n\
+         proxy's req/s in the same run; CPU vs nginx: CPU µs/call over the nginx reverse proxy's in the\n\
+         same run; the medians table gives the medians of those ratios. The floor is the broker's stack\n\
+         (axum, the JSON body, its pooled app client, one thread) doing none of its work. \"2 workers\":\n\
+         worker_threads = 2, tokio's multi-threaded scheduler. PostgreSQL runs as the test run starts\n\
+         it (fsync and synchronous_commit off)."
     );
     Ok(())
 }
@@ -244,7 +253,8 @@ fn start_broker(
     let script = invoke_script(dir, file_name, Some(&token))?;
     let target = Target {
         label,
-        role: Role::Measured { pid: serving.pid() },
+        role: Role::Measured,
+        pid: serving.pid(),
         url: format!("{}/v1/functions/bench-ping/invoke", broker.url()),
         script: Some(script),
     };
@@ -261,7 +271,8 @@ fn start_floor(ws: &Workspace, bin: &Path, dir: &Path, upstream_port: u16) -> Re
     let script = invoke_script(dir, "floor", None)?;
     let target = Target {
         label: "floor (axum+hyper, no work)",
-        role: Role::Measured { pid: floor.pid() },
+        role: Role::Measured,
+        pid: floor.pid(),
         url: format!("http://127.0.0.1:{port}/v1/functions/bench-ping/invoke"),
         script: Some(script),
     };
@@ -292,44 +303,44 @@ fn run_order(targets: usize, run: usize) -> Vec<usize> {
     }
 }
 
-/// One measured wrk window on `target`, with the process's CPU microseconds per call for a
-/// [`Role::Measured`] one.
-fn measure(target: &Target) -> Result<(Figures, Option<f64>)> {
-    let Role::Measured { pid } = target.role else {
-        return Ok((load(target, DURATION)?, None));
-    };
-    let before = cpu_ticks(pid)?;
+/// One measured wrk window on `target`, with its serving process's CPU microseconds per call.
+fn measure(target: &Target) -> Result<(Figures, f64)> {
+    let before = cpu_ticks(target.pid)?;
     let figures = load(target, DURATION)?;
-    let after = cpu_ticks(pid)?;
+    let after = cpu_ticks(target.pid)?;
     if figures.requests == 0 {
         bail!("wrk completed no requests against {}", target.url);
     }
     let seconds = after.saturating_sub(before) as f64 / clock_ticks_per_second()?;
     let cpu_us_per_call = seconds * 1e6 / figures.requests as f64;
-    Ok((figures, Some(cpu_us_per_call)))
+    Ok((figures, cpu_us_per_call))
 }
 
 /// The table rows of one run: `figures` in the order of `targets`.
-fn rows(targets: &[Target], figures: &[(Figures, Option<f64>)]) -> Result<Vec<Row>> {
+fn rows(targets: &[Target], figures: &[(Figures, f64)]) -> Result<Vec<Row>> {
     let proxy = targets.iter().position(|t| t.role == Role::NginxProxy).context("no nginx proxy target")?;
-    let proxy_rps = figures[proxy].0.requests_per_second;
+    let (proxy_figures, proxy_cpu) = &figures[proxy];
     Ok(targets
         .iter()
         .zip(figures)
-        .map(|(target, (f, cpu_us_per_call))| Row {
-            requests_per_second: f.requests_per_second,
-            p50_ms: f.p50_ms,
-            p99_ms: f.p99_ms,
-            cpu_us_per_call: *cpu_us_per_call,
-            vs_nginx: matches!(target.role, Role::Measured { .. }).then(|| f.requests_per_second / proxy_rps),
+        .map(|(target, (f, cpu_us_per_call))| {
+            let compared = target.role == Role::Measured;
+            Row {
+                requests_per_second: f.requests_per_second,
+                p50_ms: f.p50_ms,
+                p99_ms: f.p99_ms,
+                cpu_us_per_call: *cpu_us_per_call,
+                vs_nginx: compared.then(|| f.requests_per_second / proxy_figures.requests_per_second),
+                cpu_vs_nginx: compared.then(|| cpu_us_per_call / proxy_cpu),
+            }
         })
         .collect())
 }
 
 fn print_table(targets: &[Target], rows: &[Row]) {
     println!(
-        "{:<32} {:>10} {:>9} {:>9} {:>12} {:>9}",
-        "path", "req/s", "p50 ms", "p99 ms", "CPU µs/call", "vs nginx"
+        "{:<32} {:>10} {:>9} {:>9} {:>12} {:>9} {:>13}",
+        "path", "req/s", "p50 ms", "p99 ms", "CPU µs/call", "vs nginx", "CPU vs nginx"
     );
     let optional = |value: Option<f64>, precision: usize, suffix: &str| match value {
         Some(value) => format!("{value:.precision$}{suffix}"),
@@ -337,13 +348,14 @@ fn print_table(targets: &[Target], rows: &[Row]) {
     };
     for (target, row) in targets.iter().zip(rows) {
         println!(
-            "{:<32} {:>10.0} {:>9.3} {:>9.3} {:>12} {:>9}",
+            "{:<32} {:>10.0} {:>9.3} {:>9.3} {:>12.1} {:>9} {:>13}",
             target.label,
             row.requests_per_second,
             row.p50_ms,
             row.p99_ms,
-            optional(row.cpu_us_per_call, 1, ""),
+            row.cpu_us_per_call,
             optional(row.vs_nginx, 2, "x"),
+            optional(row.cpu_vs_nginx, 2, "x"),
         );
     }
 }
@@ -361,8 +373,9 @@ fn medians(runs: &[Vec<Row>]) -> Vec<Row> {
                 requests_per_second: column(|r| Some(r.requests_per_second)).unwrap_or(f64::NAN),
                 p50_ms: column(|r| Some(r.p50_ms)).unwrap_or(f64::NAN),
                 p99_ms: column(|r| Some(r.p99_ms)).unwrap_or(f64::NAN),
-                cpu_us_per_call: column(|r| r.cpu_us_per_call),
+                cpu_us_per_call: column(|r| Some(r.cpu_us_per_call)).unwrap_or(f64::NAN),
                 vs_nginx: column(|r| r.vs_nginx),
+                cpu_vs_nginx: column(|r| r.cpu_vs_nginx),
             }
         })
         .collect()
@@ -415,13 +428,16 @@ fn clock_ticks_per_second() -> Result<f64> {
     Ok(ticks as f64)
 }
 
+/// Starts nginx serving the bench upstream on `upstream` and proxying to it on `proxy`, as one
+/// process: `master_process off` makes the started process the one serving, so its CPU time is
+/// read from its own id (it served as fast as one worker under a master, side by side here).
 fn start_nginx(ws: &Workspace, dir: &Path, upstream: u16, proxy: u16) -> Result<Peer> {
     let conf = dir.join("nginx.conf");
     let d = dir.display();
     fs::write(
         &conf,
         format!(
-            "worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log warn;\n\
+            "master_process off;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log warn;\n\
              events {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n\
              client_body_temp_path {d}/nginx-temp; proxy_temp_path {d}/nginx-temp; fastcgi_temp_path {d}/nginx-temp;\n\
              uwsgi_temp_path {d}/nginx-temp; scgi_temp_path {d}/nginx-temp;\n\
@@ -524,19 +540,35 @@ mod tests {
 
     #[test]
     fn medians_are_taken_per_path_and_column_and_skip_absent_figures() {
-        let row = |rps: f64, cpu: Option<f64>| Row {
+        let row = |rps: f64, cpu: f64, compared: bool| Row {
             requests_per_second: rps,
             p50_ms: rps / 1000.0,
             p99_ms: rps / 100.0,
             cpu_us_per_call: cpu,
-            vs_nginx: cpu.map(|c| c / 100.0),
+            vs_nginx: compared.then(|| rps / 100.0),
+            cpu_vs_nginx: compared.then(|| cpu / 10.0),
         };
         let runs = vec![
-            vec![row(100.0, None), row(30.0, Some(90.0))],
-            vec![row(300.0, None), row(10.0, Some(70.0))],
-            vec![row(200.0, None), row(20.0, Some(80.0))],
+            vec![row(100.0, 9.0, false), row(30.0, 90.0, true)],
+            vec![row(300.0, 7.0, false), row(10.0, 70.0, true)],
+            vec![row(200.0, 8.0, false), row(20.0, 80.0, true)],
         ];
-        assert_eq!(medians(&runs), vec![row(200.0, None), row(20.0, Some(80.0))]);
+        assert_eq!(medians(&runs), vec![row(200.0, 8.0, false), row(20.0, 80.0, true)]);
+    }
+
+    #[test]
+    fn brokers_are_compared_with_the_nginx_proxy_of_the_same_run() {
+        let target = |role| Target { label: "", role, pid: 1, url: String::new(), script: None };
+        let targets = [target(Role::Direct), target(Role::NginxProxy), target(Role::Measured)];
+        let window = |requests_per_second, cpu| {
+            (Figures { requests: 1, requests_per_second, p50_ms: 1.0, p99_ms: 2.0 }, cpu)
+        };
+        let rows = rows(&targets, &[window(50_000.0, 15.0), window(20_000.0, 40.0), window(15_000.0, 50.0)])
+            .expect("rows");
+        assert_eq!((rows[0].vs_nginx, rows[0].cpu_vs_nginx), (None, None));
+        assert_eq!((rows[1].vs_nginx, rows[1].cpu_vs_nginx), (None, None));
+        assert_eq!((rows[2].vs_nginx, rows[2].cpu_vs_nginx), (Some(0.75), Some(1.25)));
+        assert_eq!(rows[2].cpu_us_per_call, 50.0);
     }
 
     #[test]

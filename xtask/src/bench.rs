@@ -1,25 +1,27 @@
 //! `cargo xtask bench [--runs N]`: what the broker's invoke path adds to a call, on each database
 //! backend. One fast local upstream (nginx returning a small JSON document) is loaded with `wrk`
-//! five ways: directly, through nginx as a reverse proxy, and through the broker's
-//! `POST /v1/functions/{name}/invoke` (session check, account lookup, decryption, credential
-//! injection, pooled upstream call) with the broker on SQLite and on PostgreSQL (a throwaway
-//! server started as the test run starts one, see [`postgres`]), both on the broker's default
-//! single-threaded runtime, and once more on SQLite with two worker threads (tokio's
-//! multi-threaded scheduler). Every broker gets the same setup: a workspace, a session token and a
-//! connected account.
+//! seven ways: directly; through nginx as a reverse proxy, twice; through the floor below; and
+//! through the broker's `POST /v1/functions/{name}/invoke` (session check, account lookup,
+//! decryption, credential injection, pooled upstream call) with the broker on SQLite and on
+//! PostgreSQL (a throwaway server started as the test run starts one, see [`postgres`]), both on
+//! the broker's default single-threaded runtime, and once more on SQLite with two worker threads
+//! (tokio's multi-threaded scheduler). Every broker gets the same setup: a workspace, a session
+//! token and a connected account.
 //!
-//! A sixth path is the floor under the broker rows: `floor_proxy`, the broker package's example
-//! that routes the same POST through axum and calls the app on the broker's own pooled client, on
-//! the broker's default runtime, doing none of the broker's work. What the broker rows measure
-//! above it is the broker's own cost.
+//! The two nginx proxies: the first serves the upstream itself, in one process, as the issue that
+//! set the broker's targets measured it; the second is a process of its own calling that upstream
+//! process, as the brokers do, and is the stricter reference. The floor is `floor_proxy`, the
+//! broker package's example that routes the same POST through axum and calls the app on the
+//! broker's own pooled client, on the broker's default runtime, doing none of the broker's work:
+//! what the broker rows measure above it is the broker's own cost.
 //!
 //! For each path it prints throughput and p50/p99 latency (p99 is reported, never gated), and the
 //! serving process's CPU time per call, read from `/proc` just before and just after the wrk
-//! window. nginx is one process serving both the upstream and the proxy, so its row through the
-//! proxy counts both proxy legs and the upstream: the unit in which CPU per call compares across
-//! machines. For the brokers and the floor it also prints the ratios of their throughput and of
-//! their CPU per call to nginx's in the same run. The whole measurement is repeated `--runs`
-//! times (default 3): each run's figures, then the medians, which are the figures to quote.
+//! window. Through the first proxy nginx's CPU counts both proxy legs and the upstream: the unit
+//! in which CPU per call compares across machines. For the brokers and the floor it also prints
+//! their throughput over each proxy's and their CPU per call over the first's, in the same run.
+//! The whole measurement is repeated `--runs` times (default 3): each run's figures, then the
+//! medians, which are the figures to quote.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -81,9 +83,15 @@ struct Target {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
+    /// The upstream called directly.
     Direct,
+    /// nginx proxying to the upstream it serves itself, in one process: the reference the issue
+    /// behind this bench set its targets against.
     NginxProxy,
-    /// A broker, or the floor under it: compared with the nginx proxy.
+    /// nginx proxying from a process of its own to the upstream process the brokers call: the
+    /// brokers' own layout, and the stricter reference.
+    NginxOwnProcess,
+    /// A broker, or the floor under it: compared with both nginx proxies.
     Measured,
 }
 
@@ -127,6 +135,8 @@ struct Row {
     cpu_us_per_call: f64,
     /// Broker rows: its throughput over the nginx proxy's in the same run.
     vs_nginx: Option<f64>,
+    /// Broker rows: its throughput over the own-process nginx proxy's in the same run.
+    vs_nginx_own_process: Option<f64>,
     /// Broker rows: its CPU per call over the nginx proxy's in the same run.
     cpu_vs_nginx: Option<f64>,
 }
@@ -141,9 +151,13 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
 
     let upstream_port = free_port()?;
     let proxy_port = free_port()?;
-    let mut nginx = start_nginx(ws, &dir, upstream_port, proxy_port)?;
+    let own_process_port = free_port()?;
+    let mut nginx =
+        start_nginx(ws, &dir, "bench-nginx", upstream_port, &[Server::Upstream, Server::Proxy(proxy_port)])?;
+    let mut nginx_own_process =
+        start_nginx(ws, &dir, "bench-nginx-own-process", upstream_port, &[Server::Proxy(own_process_port)])?;
     nginx.wait_ready(|| http_get_ok(upstream_port, "/ping") && http_get_ok(proxy_port, "/ping"))?;
-    let nginx_pid = nginx.pid();
+    nginx_own_process.wait_ready(|| http_get_ok(own_process_port, "/ping"))?;
     fs::write(
         dir.join("catalog.toml"),
         format!(
@@ -164,10 +178,17 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
     let (_floor, floor) = start_floor(ws, &floor_bin, &dir, upstream_port)?;
 
     let ping = |port: u16| format!("http://127.0.0.1:{port}/ping");
-    let nginx = |label, role, port| Target { label, role, pid: nginx_pid, url: ping(port), script: None };
+    let served_by = |peer: &Peer, label, role, port| Target {
+        label,
+        role,
+        pid: peer.pid(),
+        url: ping(port),
+        script: None,
+    };
     let targets = [
-        nginx("direct to upstream", Role::Direct, upstream_port),
-        nginx("nginx reverse proxy", Role::NginxProxy, proxy_port),
+        served_by(&nginx, "direct to upstream", Role::Direct, upstream_port),
+        served_by(&nginx, "nginx reverse proxy", Role::NginxProxy, proxy_port),
+        served_by(&nginx_own_process, "nginx proxy, own process", Role::NginxOwnProcess, own_process_port),
         floor,
         sqlite,
         postgres,
@@ -198,15 +219,16 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
     print_table(&targets, &medians(&per_run));
     println!(
         "\nCPU µs/call: user+system CPU of the serving process (all threads) over the wrk window, read\n\
-         from /proc/<pid>/stat, divided by the requests wrk completed. nginx is one process serving the\n\
-         upstream and the proxy: \"direct\" is the upstream alone, \"reverse proxy\" both proxy legs\n\
-         plus the upstream. The broker rows do not count the upstream, nor, on PostgreSQL, the database\n\
-         server (on SQLite the database runs inside the broker). vs nginx: req/s over the nginx reverse\n\
-         proxy's req/s in the same run; CPU vs nginx: CPU µs/call over the nginx reverse proxy's in the\n\
-         same run; the medians table gives the medians of those ratios. The floor is the broker's stack\n\
-         (axum, the JSON body, its pooled app client, one thread) doing none of its work. \"2 workers\":\n\
-         worker_threads = 2, tokio's multi-threaded scheduler. PostgreSQL runs as the test run starts\n\
-         it (fsync and synchronous_commit off)."
+         from /proc/<pid>/stat, divided by the requests wrk completed. The first nginx is one process\n\
+         serving the upstream and the proxy: \"direct\" is the upstream alone, \"reverse proxy\" both\n\
+         proxy legs plus the upstream. The second (\"own process\") only proxies, to the upstream\n\
+         process the brokers call. The broker rows do not count the upstream, nor, on PostgreSQL, the\n\
+         database server (on SQLite the database runs inside the broker). vs nginx, vs own: req/s over\n\
+         the first or the second proxy's req/s in the same run; CPU vs nginx: CPU µs/call over the first\n\
+         proxy's in the same run; the medians table gives the medians of those ratios. The floor is the\n\
+         broker's stack (axum, the JSON body, its pooled app client, one thread) doing none of its work.\n\
+         \"2 workers\": worker_threads = 2, tokio's multi-threaded scheduler. PostgreSQL runs as the test\n\
+         run starts it (fsync and synchronous_commit off)."
     );
     Ok(())
 }
@@ -318,8 +340,13 @@ fn measure(target: &Target) -> Result<(Figures, f64)> {
 
 /// The table rows of one run: `figures` in the order of `targets`.
 fn rows(targets: &[Target], figures: &[(Figures, f64)]) -> Result<Vec<Row>> {
-    let proxy = targets.iter().position(|t| t.role == Role::NginxProxy).context("no nginx proxy target")?;
-    let (proxy_figures, proxy_cpu) = &figures[proxy];
+    let of = |role| {
+        let index =
+            targets.iter().position(|t| t.role == role).context("an nginx proxy target is missing")?;
+        anyhow::Ok(&figures[index])
+    };
+    let (proxy_figures, proxy_cpu) = of(Role::NginxProxy)?;
+    let (own_process_figures, _) = of(Role::NginxOwnProcess)?;
     Ok(targets
         .iter()
         .zip(figures)
@@ -331,6 +358,8 @@ fn rows(targets: &[Target], figures: &[(Figures, f64)]) -> Result<Vec<Row>> {
                 p99_ms: f.p99_ms,
                 cpu_us_per_call: *cpu_us_per_call,
                 vs_nginx: compared.then(|| f.requests_per_second / proxy_figures.requests_per_second),
+                vs_nginx_own_process: compared
+                    .then(|| f.requests_per_second / own_process_figures.requests_per_second),
                 cpu_vs_nginx: compared.then(|| cpu_us_per_call / proxy_cpu),
             }
         })
@@ -339,8 +368,8 @@ fn rows(targets: &[Target], figures: &[(Figures, f64)]) -> Result<Vec<Row>> {
 
 fn print_table(targets: &[Target], rows: &[Row]) {
     println!(
-        "{:<32} {:>10} {:>9} {:>9} {:>12} {:>9} {:>13}",
-        "path", "req/s", "p50 ms", "p99 ms", "CPU µs/call", "vs nginx", "CPU vs nginx"
+        "{:<32} {:>10} {:>9} {:>9} {:>12} {:>9} {:>9} {:>13}",
+        "path", "req/s", "p50 ms", "p99 ms", "CPU µs/call", "vs nginx", "vs own", "CPU vs nginx"
     );
     let optional = |value: Option<f64>, precision: usize, suffix: &str| match value {
         Some(value) => format!("{value:.precision$}{suffix}"),
@@ -348,13 +377,14 @@ fn print_table(targets: &[Target], rows: &[Row]) {
     };
     for (target, row) in targets.iter().zip(rows) {
         println!(
-            "{:<32} {:>10.0} {:>9.3} {:>9.3} {:>12.1} {:>9} {:>13}",
+            "{:<32} {:>10.0} {:>9.3} {:>9.3} {:>12.1} {:>9} {:>9} {:>13}",
             target.label,
             row.requests_per_second,
             row.p50_ms,
             row.p99_ms,
             row.cpu_us_per_call,
             optional(row.vs_nginx, 2, "x"),
+            optional(row.vs_nginx_own_process, 2, "x"),
             optional(row.cpu_vs_nginx, 2, "x"),
         );
     }
@@ -375,6 +405,7 @@ fn medians(runs: &[Vec<Row>]) -> Vec<Row> {
                 p99_ms: column(|r| Some(r.p99_ms)).unwrap_or(f64::NAN),
                 cpu_us_per_call: column(|r| Some(r.cpu_us_per_call)).unwrap_or(f64::NAN),
                 vs_nginx: column(|r| r.vs_nginx),
+                vs_nginx_own_process: column(|r| r.vs_nginx_own_process),
                 cpu_vs_nginx: column(|r| r.cpu_vs_nginx),
             }
         })
@@ -428,29 +459,52 @@ fn clock_ticks_per_second() -> Result<f64> {
     Ok(ticks as f64)
 }
 
-/// Starts nginx serving the bench upstream on `upstream` and proxying to it on `proxy`, as one
+/// What an nginx process serves.
+enum Server {
+    /// The bench upstream, on the upstream port.
+    Upstream,
+    /// A reverse proxy to the upstream, on this port.
+    Proxy(u16),
+}
+
+/// Starts nginx as peer `name` (its files named alike), serving `servers` with `upstream` as the proxies' upstream, as one
 /// process: `master_process off` makes the started process the one serving, so its CPU time is
 /// read from its own id (it served as fast as one worker under a master, side by side here).
-fn start_nginx(ws: &Workspace, dir: &Path, upstream: u16, proxy: u16) -> Result<Peer> {
-    let conf = dir.join("nginx.conf");
+fn start_nginx(
+    ws: &Workspace,
+    dir: &Path,
+    name: &'static str,
+    upstream: u16,
+    servers: &[Server],
+) -> Result<Peer> {
+    let conf = dir.join(format!("{name}.conf"));
     let d = dir.display();
+    let servers: String = servers
+        .iter()
+        .map(|server| match server {
+            Server::Upstream => format!(
+                "server {{ listen 127.0.0.1:{upstream}; location / {{ default_type application/json; \
+                 return 200 '{{\"ok\":true,\"items\":[1,2,3]}}'; }} }}\n"
+            ),
+            Server::Proxy(port) => format!(
+                "server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://app; proxy_http_version 1.1; \
+                 proxy_set_header Connection \"\"; }} }}\n"
+            ),
+        })
+        .collect();
     fs::write(
         &conf,
         format!(
-            "master_process off;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log warn;\n\
+            "master_process off;\ndaemon off;\npid {d}/{name}.pid;\nerror_log {d}/{name}-error.log warn;\n\
              events {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n\
              client_body_temp_path {d}/nginx-temp; proxy_temp_path {d}/nginx-temp; fastcgi_temp_path {d}/nginx-temp;\n\
              uwsgi_temp_path {d}/nginx-temp; scgi_temp_path {d}/nginx-temp;\n\
-             upstream app {{ server 127.0.0.1:{upstream}; keepalive 32; }}\n\
-             server {{ listen 127.0.0.1:{upstream}; location / {{ default_type application/json; \
-             return 200 '{{\"ok\":true,\"items\":[1,2,3]}}'; }} }}\n\
-             server {{ listen 127.0.0.1:{proxy}; location / {{ proxy_pass http://app; proxy_http_version 1.1; \
-             proxy_set_header Connection \"\"; }} }}\n}}\n"
+             upstream app {{ server 127.0.0.1:{upstream}; keepalive 32; }}\n{servers}}}\n"
         ),
     )?;
     let mut command = Command::new("/usr/sbin/nginx");
     command.args(["-c"]).arg(&conf).args(["-p"]).arg(dir);
-    Peer::spawn(ws, "bench-nginx", command, libc::SIGQUIT)
+    Peer::spawn(ws, name, command, libc::SIGQUIT)
 }
 
 /// Runs wrk against `target` for `duration` and reads its figures.
@@ -546,6 +600,7 @@ mod tests {
             p99_ms: rps / 100.0,
             cpu_us_per_call: cpu,
             vs_nginx: compared.then(|| rps / 100.0),
+            vs_nginx_own_process: compared.then(|| rps / 120.0),
             cpu_vs_nginx: compared.then(|| cpu / 10.0),
         };
         let runs = vec![
@@ -557,18 +612,23 @@ mod tests {
     }
 
     #[test]
-    fn brokers_are_compared_with_the_nginx_proxy_of_the_same_run() {
+    fn brokers_are_compared_with_both_nginx_proxies_of_the_same_run() {
         let target = |role| Target { label: "", role, pid: 1, url: String::new(), script: None };
-        let targets = [target(Role::Direct), target(Role::NginxProxy), target(Role::Measured)];
+        let roles = [Role::Direct, Role::NginxProxy, Role::NginxOwnProcess, Role::Measured];
+        let targets = roles.map(target);
         let window = |requests_per_second, cpu| {
             (Figures { requests: 1, requests_per_second, p50_ms: 1.0, p99_ms: 2.0 }, cpu)
         };
-        let rows = rows(&targets, &[window(50_000.0, 15.0), window(20_000.0, 40.0), window(15_000.0, 50.0)])
-            .expect("rows");
-        assert_eq!((rows[0].vs_nginx, rows[0].cpu_vs_nginx), (None, None));
-        assert_eq!((rows[1].vs_nginx, rows[1].cpu_vs_nginx), (None, None));
-        assert_eq!((rows[2].vs_nginx, rows[2].cpu_vs_nginx), (Some(0.75), Some(1.25)));
-        assert_eq!(rows[2].cpu_us_per_call, 50.0);
+        let figures =
+            [window(50_000.0, 15.0), window(20_000.0, 40.0), window(25_000.0, 30.0), window(15_000.0, 50.0)];
+        let table = rows(&targets, &figures).expect("rows");
+        let ratios = |row: &Row| (row.vs_nginx, row.vs_nginx_own_process, row.cpu_vs_nginx);
+        for nginx in &table[..3] {
+            assert_eq!(ratios(nginx), (None, None, None));
+        }
+        assert_eq!(ratios(&table[3]), (Some(0.75), Some(0.6), Some(1.25)));
+        assert_eq!(table[3].cpu_us_per_call, 50.0);
+        assert!(rows(&targets[..2], &figures[..2]).is_err(), "a missing reference is an error");
     }
 
     #[test]

@@ -35,8 +35,9 @@ pub fn credentials_aad(owner: &Owner, app_id: &str) -> Vec<u8> {
 /// A stored account's credentials: sealed as the database holds them, decrypted at most once per
 /// record. A cached record serves every call of its owner for that app, and decrypting (AES-GCM,
 /// then JSON) was ~4 % of an invoke's CPU. The plaintext lives as long as the record, which the
-/// account cache drops within its lifetime or at the account's next write, and is wiped with it;
-/// the master keys that can open every record are in the same memory for the process's life.
+/// account cache drops within two of its lifetimes or at the account's next write, and is wiped
+/// with it; the master keys that can open every record are in the same memory for the process's
+/// life.
 #[derive(Clone)]
 pub struct StoredCredentials {
     sealed: Sealed,

@@ -5,10 +5,10 @@
 //!
 //! Every account write forgets what it changed, here and in every other process sharing the
 //! database, before the write returns (see [`Coherence`]). As a fallback bound, no entry is used
-//! longer than the configured lifetime after it was read.
+//! longer than the configured lifetime after it was read, nor kept longer than two lifetimes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -83,6 +83,18 @@ impl AccountCache {
         AccountCache { lifetime, entries: Mutex::default(), coherence }
     }
 
+    /// A cache as [`AccountCache::new`] that also drops its expired entries every `lifetime`, on a
+    /// task of its own that ends when the cache goes. Without it, an entry nothing reads again
+    /// would keep its credentials, decrypted by the call that read it, until the account's next
+    /// write.
+    pub fn swept(lifetime: Duration, coherence: Coherence) -> Arc<AccountCache> {
+        let cache = Arc::new(AccountCache::new(lifetime, coherence));
+        if !lifetime.is_zero() {
+            tokio::spawn(sweep(Arc::downgrade(&cache)));
+        }
+        cache
+    }
+
     fn entries(&self) -> MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -126,13 +138,11 @@ impl AccountCache {
             return accounts;
         }
         if entries.by_key.len() >= MAX_ENTRIES {
-            let lifetime = self.lifetime;
-            entries.by_key.retain(|_, entry| entry.read_at.elapsed() < lifetime);
+            entries.drop_expired(self.lifetime);
             if entries.by_key.len() >= MAX_ENTRIES {
                 entries.by_key.clear();
+                entries.key_of.clear();
             }
-            let Entries { by_key, key_of, .. } = &mut *entries;
-            key_of.retain(|_, key| by_key.contains_key(key));
         }
         for account in accounts.iter() {
             entries.key_of.insert(account.id.clone(), key.clone());
@@ -172,6 +182,27 @@ impl AccountCache {
             _ => None,
         };
         Pending { cache: self, changed, fence }
+    }
+}
+
+impl Entries {
+    /// Drops the entries older than `lifetime`, and their accounts' ids.
+    fn drop_expired(&mut self, lifetime: Duration) {
+        let Entries { by_key, key_of, .. } = self;
+        by_key.retain(|_, entry| entry.read_at.elapsed() < lifetime);
+        key_of.retain(|_, key| by_key.contains_key(key));
+    }
+}
+
+/// Drops the expired entries of `cache` every lifetime while it exists (see [`AccountCache::swept`]).
+async fn sweep(cache: Weak<AccountCache>) {
+    let Some(lifetime) = cache.upgrade().map(|cache| cache.lifetime) else { return };
+    let mut ticks = tokio::time::interval(lifetime);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(cache) = cache.upgrade() else { return };
+        cache.entries().drop_expired(lifetime);
     }
 }
 
@@ -257,6 +288,19 @@ mod tests {
         assert!(cache.get("a").is_some());
         tokio::time::advance(Duration::from_secs(1)).await;
         assert!(cache.get("a").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_entries_are_dropped_with_their_credentials_even_when_never_read_again() {
+        let lifetime = Duration::from_secs(60);
+        let cache = AccountCache::swept(lifetime, Coherence::Local);
+        let accounts = Arc::downgrade(&cache.put(cache.ticket(), "a".into(), vec![record("ca_1")]));
+        // The clock is paused: each sleep moves it on, the sweep's due ticks running first.
+        tokio::time::sleep(lifetime - Duration::from_secs(1)).await;
+        assert!(accounts.upgrade().is_some(), "kept while usable");
+        tokio::time::sleep(lifetime + Duration::from_secs(2)).await;
+        assert!(accounts.upgrade().is_none(), "dropped within two lifetimes of the read");
+        assert!(cache.entries().key_of.is_empty());
     }
 
     #[test]

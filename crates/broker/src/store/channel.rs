@@ -294,7 +294,7 @@ pub async fn start(
         .connect_lazy_with(options.application_name(&application_name(&channel.replica)));
     let mut listener = PgListener::connect_with(&listening_pool).await?;
     listener.listen_all([CHANNEL, channel.acknowledgements().as_str()]).await?;
-    let cache = Arc::new(AccountCache::new(lifetime, Coherence::Postgres(channel.clone())));
+    let cache = AccountCache::swept(lifetime, Coherence::Postgres(channel.clone()));
     tokio::spawn(listen(listener, Arc::downgrade(&cache), channel.clone()));
     tokio::spawn(beat(Arc::downgrade(&cache), channel));
     Ok(cache)

@@ -39,7 +39,7 @@ impl SqliteStore {
         } else {
             Coherence::SqliteFile(DataVersion::open(&file)?)
         };
-        Ok(SqliteStore { pool, cache: Arc::new(AccountCache::new(account_cache, coherence)) })
+        Ok(SqliteStore { pool, cache: AccountCache::swept(account_cache, coherence) })
     }
 }
 

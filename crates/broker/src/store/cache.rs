@@ -90,7 +90,7 @@ impl AccountCache {
     pub fn swept(lifetime: Duration, coherence: Coherence) -> Arc<AccountCache> {
         let cache = Arc::new(AccountCache::new(lifetime, coherence));
         if !lifetime.is_zero() {
-            tokio::spawn(sweep(Arc::downgrade(&cache)));
+            tokio::spawn(sweep(Arc::downgrade(&cache), lifetime));
         }
         cache
     }
@@ -194,15 +194,16 @@ impl Entries {
     }
 }
 
-/// Drops the expired entries of `cache` every lifetime while it exists (see [`AccountCache::swept`]).
-async fn sweep(cache: Weak<AccountCache>) {
-    let Some(lifetime) = cache.upgrade().map(|cache| cache.lifetime) else { return };
-    let mut ticks = tokio::time::interval(lifetime);
+/// Drops the expired entries of `cache` every `lifetime` while it exists (see
+/// [`AccountCache::swept`]). A pass holds the lock the invoke path takes while it looks at every
+/// entry: a few milliseconds at [`MAX_ENTRIES`], once a lifetime.
+async fn sweep(cache: Weak<AccountCache>, lifetime: Duration) {
+    let mut ticks = tokio::time::interval_at(Instant::now() + lifetime, lifetime);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let Some(cache) = cache.upgrade() else { return };
-        cache.entries().drop_expired(lifetime);
+        let Some(live) = cache.upgrade() else { return };
+        live.entries().drop_expired(lifetime);
     }
 }
 
@@ -294,13 +295,20 @@ mod tests {
     async fn expired_entries_are_dropped_with_their_credentials_even_when_never_read_again() {
         let lifetime = Duration::from_secs(60);
         let cache = AccountCache::swept(lifetime, Coherence::Local);
-        let accounts = Arc::downgrade(&cache.put(cache.ticket(), "a".into(), vec![record("ca_1")]));
+        let first = Arc::downgrade(&cache.put(cache.ticket(), "a".into(), vec![record("ca_1")]));
         // The clock is paused: each sleep moves it on, the sweep's due ticks running first.
         tokio::time::sleep(lifetime - Duration::from_secs(1)).await;
-        assert!(accounts.upgrade().is_some(), "kept while usable");
-        tokio::time::sleep(lifetime + Duration::from_secs(2)).await;
-        assert!(accounts.upgrade().is_none(), "dropped within two lifetimes of the read");
+        assert!(first.upgrade().is_some(), "kept while usable");
+        let second = Arc::downgrade(&cache.put(cache.ticket(), "b".into(), vec![record("ca_2")]));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(first.upgrade().is_none(), "dropped by the first sweep after it expired");
+        assert!(second.upgrade().is_some() && cache.get("b").is_some(), "a usable entry is kept");
+        tokio::time::sleep(lifetime).await;
+        assert!(second.upgrade().is_none(), "dropped within two lifetimes of its read");
         assert!(cache.entries().key_of.is_empty());
+        let swept = Arc::downgrade(&cache);
+        drop(cache);
+        assert!(swept.upgrade().is_none(), "the sweep keeps no hold on the cache between passes");
     }
 
     #[test]

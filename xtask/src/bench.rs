@@ -19,7 +19,7 @@
 //! serving process's CPU time per call, read from `/proc` just before and just after the wrk
 //! window. Through the first proxy nginx's CPU counts both proxy legs and the upstream: the unit
 //! in which CPU per call compares across machines. For the brokers and the floor it also prints
-//! their throughput over each proxy's and their CPU per call over the first's, in the same run.
+//! their throughput and their CPU per call over each proxy's, in the same run.
 //! The whole measurement is repeated `--runs` times (default 3): each run's figures, then the
 //! medians, which are the figures to quote.
 
@@ -133,12 +133,17 @@ struct Row {
     p99_ms: f64,
     /// The serving process's CPU microseconds per completed request.
     cpu_us_per_call: f64,
-    /// Broker rows: its throughput over the nginx proxy's in the same run.
-    vs_nginx: Option<f64>,
-    /// Broker rows: its throughput over the own-process nginx proxy's in the same run.
-    vs_nginx_own_process: Option<f64>,
-    /// Broker rows: its CPU per call over the nginx proxy's in the same run.
-    cpu_vs_nginx: Option<f64>,
+    /// The floor's and the brokers' rows: over the one-process nginx proxy's in the same run.
+    vs_nginx: Option<Ratios>,
+    /// The floor's and the brokers' rows: over the own-process nginx proxy's in the same run.
+    vs_own_process: Option<Ratios>,
+}
+
+/// A path's figures over an nginx proxy's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Ratios {
+    throughput: f64,
+    cpu: f64,
 }
 
 pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
@@ -224,8 +229,9 @@ pub fn run(ws: &Workspace, runs: usize) -> Result<()> {
          proxy legs plus the upstream. The second (\"own process\") only proxies, to the upstream\n\
          process the brokers call. The broker rows do not count the upstream, nor, on PostgreSQL, the\n\
          database server (on SQLite the database runs inside the broker). vs nginx, vs own: req/s over\n\
-         the first or the second proxy's req/s in the same run; CPU vs nginx: CPU µs/call over the first\n\
-         proxy's in the same run; the medians table gives the medians of those ratios. The floor is the\n\
+         the first or the second proxy's req/s in the same run; CPU vs nginx, CPU vs own: CPU µs/call\n\
+         over the first or the second proxy's in the same run (the first's counts the upstream, the\n\
+         second's does not); the medians table gives the medians of those ratios. The floor is the\n\
          broker's stack (axum, the JSON body, its pooled app client, one thread) doing none of its work.\n\
          \"2 workers\": worker_threads = 2, tokio's multi-threaded scheduler. PostgreSQL runs as the test\n\
          run starts it (fsync and synchronous_commit off)."
@@ -345,22 +351,23 @@ fn rows(targets: &[Target], figures: &[(Figures, f64)]) -> Result<Vec<Row>> {
             targets.iter().position(|t| t.role == role).context("an nginx proxy target is missing")?;
         anyhow::Ok(&figures[index])
     };
-    let (proxy_figures, proxy_cpu) = of(Role::NginxProxy)?;
-    let (own_process_figures, _) = of(Role::NginxOwnProcess)?;
+    let (proxy, own_process) = (of(Role::NginxProxy)?, of(Role::NginxOwnProcess)?);
     Ok(targets
         .iter()
         .zip(figures)
         .map(|(target, (f, cpu_us_per_call))| {
+            let over = |(reference, reference_cpu): &(Figures, f64)| Ratios {
+                throughput: f.requests_per_second / reference.requests_per_second,
+                cpu: cpu_us_per_call / reference_cpu,
+            };
             let compared = target.role == Role::Measured;
             Row {
                 requests_per_second: f.requests_per_second,
                 p50_ms: f.p50_ms,
                 p99_ms: f.p99_ms,
                 cpu_us_per_call: *cpu_us_per_call,
-                vs_nginx: compared.then(|| f.requests_per_second / proxy_figures.requests_per_second),
-                vs_nginx_own_process: compared
-                    .then(|| f.requests_per_second / own_process_figures.requests_per_second),
-                cpu_vs_nginx: compared.then(|| cpu_us_per_call / proxy_cpu),
+                vs_nginx: compared.then(|| over(proxy)),
+                vs_own_process: compared.then(|| over(own_process)),
             }
         })
         .collect())
@@ -368,24 +375,30 @@ fn rows(targets: &[Target], figures: &[(Figures, f64)]) -> Result<Vec<Row>> {
 
 fn print_table(targets: &[Target], rows: &[Row]) {
     println!(
-        "{:<32} {:>10} {:>9} {:>9} {:>12} {:>9} {:>9} {:>13}",
-        "path", "req/s", "p50 ms", "p99 ms", "CPU µs/call", "vs nginx", "vs own", "CPU vs nginx"
+        "{:<32} {:>10} {:>9} {:>9} {:>12} {:>9} {:>9} {:>13} {:>11}",
+        "path",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU µs/call",
+        "vs nginx",
+        "vs own",
+        "CPU vs nginx",
+        "CPU vs own"
     );
-    let optional = |value: Option<f64>, precision: usize, suffix: &str| match value {
-        Some(value) => format!("{value:.precision$}{suffix}"),
-        None => "-".to_owned(),
-    };
+    let ratio = |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |value| format!("{value:.2}x"));
     for (target, row) in targets.iter().zip(rows) {
         println!(
-            "{:<32} {:>10.0} {:>9.3} {:>9.3} {:>12.1} {:>9} {:>9} {:>13}",
+            "{:<32} {:>10.0} {:>9.3} {:>9.3} {:>12.1} {:>9} {:>9} {:>13} {:>11}",
             target.label,
             row.requests_per_second,
             row.p50_ms,
             row.p99_ms,
             row.cpu_us_per_call,
-            optional(row.vs_nginx, 2, "x"),
-            optional(row.vs_nginx_own_process, 2, "x"),
-            optional(row.cpu_vs_nginx, 2, "x"),
+            ratio(row.vs_nginx.map(|r| r.throughput)),
+            ratio(row.vs_own_process.map(|r| r.throughput)),
+            ratio(row.vs_nginx.map(|r| r.cpu)),
+            ratio(row.vs_own_process.map(|r| r.cpu)),
         );
     }
 }
@@ -395,18 +408,23 @@ fn medians(runs: &[Vec<Row>]) -> Vec<Row> {
     let paths = runs.first().map_or(0, Vec::len);
     (0..paths)
         .map(|path| {
-            let column = |value: fn(&Row) -> Option<f64>| {
+            let column = |value: &dyn Fn(&Row) -> Option<f64>| {
                 let values: Vec<f64> = runs.iter().filter_map(|run| value(&run[path])).collect();
                 median(&values)
             };
+            let ratios = |of: fn(&Row) -> Option<Ratios>| {
+                Some(Ratios {
+                    throughput: column(&|r| of(r).map(|r| r.throughput))?,
+                    cpu: column(&|r| of(r).map(|r| r.cpu))?,
+                })
+            };
             Row {
-                requests_per_second: column(|r| Some(r.requests_per_second)).unwrap_or(f64::NAN),
-                p50_ms: column(|r| Some(r.p50_ms)).unwrap_or(f64::NAN),
-                p99_ms: column(|r| Some(r.p99_ms)).unwrap_or(f64::NAN),
-                cpu_us_per_call: column(|r| Some(r.cpu_us_per_call)).unwrap_or(f64::NAN),
-                vs_nginx: column(|r| r.vs_nginx),
-                vs_nginx_own_process: column(|r| r.vs_nginx_own_process),
-                cpu_vs_nginx: column(|r| r.cpu_vs_nginx),
+                requests_per_second: column(&|r| Some(r.requests_per_second)).unwrap_or(f64::NAN),
+                p50_ms: column(&|r| Some(r.p50_ms)).unwrap_or(f64::NAN),
+                p99_ms: column(&|r| Some(r.p99_ms)).unwrap_or(f64::NAN),
+                cpu_us_per_call: column(&|r| Some(r.cpu_us_per_call)).unwrap_or(f64::NAN),
+                vs_nginx: ratios(|r| r.vs_nginx),
+                vs_own_process: ratios(|r| r.vs_own_process),
             }
         })
         .collect()
@@ -467,9 +485,10 @@ enum Server {
     Proxy(u16),
 }
 
-/// Starts nginx as peer `name` (its files named alike), serving `servers` with `upstream` as the proxies' upstream, as one
-/// process: `master_process off` makes the started process the one serving, so its CPU time is
-/// read from its own id (it served as fast as one worker under a master, side by side here).
+/// Starts nginx as peer `name` (its files named alike), serving `servers` with `upstream` as the
+/// proxies' upstream. `master_process off` makes the started process the one serving, so its CPU
+/// time is read from its own id; measured side by side, it serves as fast as one worker under a
+/// master.
 fn start_nginx(
     ws: &Workspace,
     dir: &Path,
@@ -599,9 +618,8 @@ mod tests {
             p50_ms: rps / 1000.0,
             p99_ms: rps / 100.0,
             cpu_us_per_call: cpu,
-            vs_nginx: compared.then(|| rps / 100.0),
-            vs_nginx_own_process: compared.then(|| rps / 120.0),
-            cpu_vs_nginx: compared.then(|| cpu / 10.0),
+            vs_nginx: compared.then(|| Ratios { throughput: rps / 100.0, cpu: cpu / 10.0 }),
+            vs_own_process: compared.then(|| Ratios { throughput: rps / 120.0, cpu: cpu / 8.0 }),
         };
         let runs = vec![
             vec![row(100.0, 9.0, false), row(30.0, 90.0, true)],
@@ -622,11 +640,11 @@ mod tests {
         let figures =
             [window(50_000.0, 15.0), window(20_000.0, 40.0), window(25_000.0, 30.0), window(15_000.0, 50.0)];
         let table = rows(&targets, &figures).expect("rows");
-        let ratios = |row: &Row| (row.vs_nginx, row.vs_nginx_own_process, row.cpu_vs_nginx);
         for nginx in &table[..3] {
-            assert_eq!(ratios(nginx), (None, None, None));
+            assert_eq!((nginx.vs_nginx, nginx.vs_own_process), (None, None));
         }
-        assert_eq!(ratios(&table[3]), (Some(0.75), Some(0.6), Some(1.25)));
+        assert_eq!(table[3].vs_nginx, Some(Ratios { throughput: 0.75, cpu: 1.25 }));
+        assert_eq!(table[3].vs_own_process, Some(Ratios { throughput: 0.6, cpu: 50.0 / 30.0 }));
         assert_eq!(table[3].cpu_us_per_call, 50.0);
         assert!(rows(&targets[..2], &figures[..2]).is_err(), "a missing reference is an error");
     }

@@ -140,8 +140,7 @@ impl AccountCache {
         if entries.by_key.len() >= MAX_ENTRIES {
             entries.drop_expired(self.lifetime);
             if entries.by_key.len() >= MAX_ENTRIES {
-                entries.by_key.clear();
-                entries.key_of.clear();
+                entries.drop_all();
             }
         }
         for account in accounts.iter() {
@@ -170,8 +169,7 @@ impl AccountCache {
     pub fn forget_all(&self) {
         let mut entries = self.entries();
         entries.generation += 1;
-        entries.by_key.clear();
-        entries.key_of.clear();
+        entries.drop_all();
     }
 
     /// Starts a write that changes `changed`. Announce it inside the write's transaction (on
@@ -191,6 +189,12 @@ impl Entries {
         let Entries { by_key, key_of, .. } = self;
         by_key.retain(|_, entry| entry.read_at.elapsed() < lifetime);
         key_of.retain(|_, key| by_key.contains_key(key));
+    }
+
+    /// Drops every entry.
+    fn drop_all(&mut self) {
+        self.by_key.clear();
+        self.key_of.clear();
     }
 }
 

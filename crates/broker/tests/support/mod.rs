@@ -75,14 +75,20 @@ impl Reply {
         self.json["error"]["code"].as_str().unwrap_or("<no error code>")
     }
 
-    /// The body without the error's request id (which names each request, at random), for
-    /// comparing the answers of two requests or looking for what must not be in an answer.
+    /// The body without the error's request id (which names each request), for comparing the
+    /// answers of two requests.
     pub fn without_request_id(&self) -> Value {
         let mut json = self.json.clone();
         if let Some(error) = json["error"].as_object_mut() {
             error.remove("requestId");
         }
         json
+    }
+
+    /// Whether the body, apart from its request id, holds `text`: for what an answer must not
+    /// echo. The id is random, so it may hold any short text by chance (`req_…mU-1I8ow`).
+    pub fn echoes(&self, text: &str) -> bool {
+        self.without_request_id().to_string().contains(text)
     }
 }
 
